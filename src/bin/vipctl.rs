@@ -1,0 +1,236 @@
+//! vipctl: talk to a running vipd, and work with configuration files.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use clap::{Parser, Subcommand};
+use vipd::config::{Config, DEFAULT_CONFIG_PATH};
+use vipd::control::{DEFAULT_SOCKET_PATH, InstanceStatus, Request, Response, request};
+
+#[derive(Parser)]
+#[command(name = "vipctl", version, about = "Control and inspect vipd, check and import configurations")]
+struct Args {
+    /// vipd's control socket.
+    #[arg(long, global = true, default_value = DEFAULT_SOCKET_PATH)]
+    socket: PathBuf,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Show every instance: state, priorities, master, VIPs, last transition.
+    Status {
+        /// Print JSON instead of a table (`state` is INIT, BACKUP, MASTER or FAULT).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reload the configuration file (same as SIGHUP); unchanged instances are untouched.
+    Reload,
+    /// Validate a configuration file; exits non-zero with FILE:LINE:COLUMN: message.
+    Check {
+        #[arg(default_value = DEFAULT_CONFIG_PATH)]
+        file: PathBuf,
+    },
+    /// Translate a keepalived.conf to vipd YAML on stdout; what cannot be carried over is listed on stderr.
+    ImportKeepalived { file: PathBuf },
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match args.cmd {
+        Cmd::Status { json } => status(&args.socket, json),
+        Cmd::Reload => reload(&args.socket),
+        Cmd::Check { file } => check(&file),
+        Cmd::ImportKeepalived { file } => import(&file),
+    }
+}
+
+fn ask(socket: &Path, req: Request) -> Result<Response, ExitCode> {
+    request(socket, &req, Duration::from_secs(10)).map_err(|e| {
+        eprintln!("vipctl: {e}");
+        ExitCode::FAILURE
+    })
+}
+
+fn status(socket: &Path, json: bool) -> ExitCode {
+    let st = match ask(socket, Request::Status) {
+        Ok(Response::Status(s)) => s,
+        Ok(Response::Error { message }) => {
+            eprintln!("vipctl: {message}");
+            return ExitCode::FAILURE;
+        }
+        Ok(other) => {
+            eprintln!("vipctl: unexpected answer: {other:?}");
+            return ExitCode::FAILURE;
+        }
+        Err(code) => return code,
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&st).unwrap_or_default());
+        return ExitCode::SUCCESS;
+    }
+    print!("{}", render_table(&st.instances, unix_now()));
+    for i in &st.instances {
+        if let Some(p) = &i.problem {
+            println!("{}: {p}", i.name);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+fn ago(secs: f64) -> String {
+    let s = secs.max(0.0) as u64;
+    match s {
+        0..=119 => format!("{s}s ago"),
+        120..=7199 => format!("{}m ago", s / 60),
+        7200..=172_799 => format!("{}h ago", s / 3600),
+        _ => format!("{}d ago", s / 86400),
+    }
+}
+
+fn render_table(instances: &[InstanceStatus], now: f64) -> String {
+    let header = ["INSTANCE", "INTERFACE", "VRID", "VER", "STATE", "PRIO", "EFF", "MASTER", "VIPS", "LAST TRANSITION"];
+    let rows: Vec<[String; 10]> = instances
+        .iter()
+        .map(|i| {
+            let mut vips = i.vips.join(",");
+            if !i.excluded_vips.is_empty() {
+                vips.push_str(&format!(" (+{} excluded)", i.excluded_vips.len()));
+            }
+            [
+                i.name.clone(),
+                i.interface.clone(),
+                i.vrid.to_string(),
+                format!("v{}", i.version),
+                i.state.to_string(),
+                i.priority.to_string(),
+                i.effective_priority.to_string(),
+                i.master_address.map(|a| a.to_string()).unwrap_or_else(|| "-".into()),
+                vips,
+                i.last_transition
+                    .as_ref()
+                    .map(|t| format!("{} -> {} {} ({})", t.from, t.to, ago(now - t.unix_time), t.reason))
+                    .unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.len());
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: Vec<&str>, out: &mut String| {
+        let parts: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        out.push_str(parts.join("  ").trim_end());
+        out.push('\n');
+    };
+    line(header.to_vec(), &mut out);
+    for r in &rows {
+        line(r.iter().map(String::as_str).collect(), &mut out);
+    }
+    out
+}
+
+fn reload(socket: &Path) -> ExitCode {
+    match ask(socket, Request::Reload) {
+        Ok(Response::Reloaded { added, removed, restarted, unchanged }) => {
+            println!(
+                "reloaded: {} added, {} removed, {} restarted, {} unchanged",
+                added.len(),
+                removed.len(),
+                restarted.len(),
+                unchanged.len()
+            );
+            for (what, names) in [("added", &added), ("removed", &removed), ("restarted", &restarted)] {
+                for n in names {
+                    println!("  {what}: {n}");
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(Response::Error { message }) => {
+            eprintln!("vipctl: {message}");
+            ExitCode::FAILURE
+        }
+        Ok(other) => {
+            eprintln!("vipctl: unexpected answer: {other:?}");
+            ExitCode::FAILURE
+        }
+        Err(code) => code,
+    }
+}
+
+fn check(file: &Path) -> ExitCode {
+    match Config::load(file) {
+        Ok(c) => {
+            println!("{}: OK ({} instance{})", file.display(), c.instances.len(), if c.instances.len() == 1 { "" } else { "s" });
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn import(file: &Path) -> ExitCode {
+    match vipd::keepalived::import_file(file) {
+        Ok(imp) => {
+            for w in &imp.warnings {
+                eprintln!("warning: {w}");
+            }
+            print!("{}", imp.config.to_yaml());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vipd::control::Transition;
+    use vipd::vrrp::{Reason, State};
+
+    #[test]
+    fn table_has_every_column() {
+        let i = InstanceStatus {
+            name: "web".into(),
+            interface: "eth0".into(),
+            vrid: 51,
+            version: 3,
+            state: State::Master,
+            priority: 150,
+            effective_priority: 150,
+            master_address: Some("192.0.2.1".parse().unwrap()),
+            master_priority: Some(150),
+            advert_interval_ms: 1000,
+            vips: vec!["192.0.2.10/24".into()],
+            excluded_vips: vec![],
+            vips_present: 1,
+            last_transition: Some(Transition { from: State::Backup, to: State::Master, reason: Reason::MasterDown, unix_time: 100.0 }),
+            adverts_sent: 0,
+            adverts_received: 0,
+            became_master: 1,
+            vips_restored: 0,
+            drops: Default::default(),
+            problem: None,
+        };
+        let t = render_table(&[i], 112.0);
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[0].starts_with("INSTANCE  INTERFACE  VRID  VER  STATE"), "{t}");
+        assert!(lines[1].contains("web") && lines[1].contains("MASTER") && lines[1].contains("192.0.2.10/24"), "{t}");
+        assert!(lines[1].contains("BACKUP -> MASTER 12s ago (master_down)"), "{t}");
+    }
+}

@@ -1,0 +1,125 @@
+//! The control socket: one JSON request per line, one JSON response per line.
+//!
+//! A Unix stream socket, created 0600 and owned by root, so only root (or
+//! the daemon's own user) can ask for a reload. JSON keeps `vipctl status
+//! --json` and scripts on the same schema as the daemon's own view.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::IpAddr;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::vrrp::{Reason, State};
+
+/// Where the daemon listens when `--control-socket` is not given.
+pub const DEFAULT_SOCKET_PATH: &str = "/run/vipd/vipd.sock";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Request {
+    Status,
+    Reload,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Response {
+    Status(Status),
+    Reloaded { added: Vec<String>, removed: Vec<String>, restarted: Vec<String>, unchanged: Vec<String> },
+    Error { message: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    pub router_id: Option<String>,
+    pub config_path: String,
+    pub pid: u32,
+    pub instances: Vec<InstanceStatus>,
+    /// Packets dropped before they could be tied to an instance (bad IP
+    /// header, unknown VRID, ...), by reason.
+    pub unmatched_drops: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceStatus {
+    pub name: String,
+    pub interface: String,
+    pub vrid: u8,
+    pub version: u8,
+    pub state: State,
+    /// Configured priority.
+    pub priority: u8,
+    /// Priority in use (trackers may move it).
+    pub effective_priority: u8,
+    /// The master as last heard; our own address when we are master.
+    pub master_address: Option<IpAddr>,
+    pub master_priority: Option<u8>,
+    /// Advert interval in use, milliseconds (a v3 backup adopts the master's).
+    pub advert_interval_ms: u64,
+    pub vips: Vec<String>,
+    pub excluded_vips: Vec<String>,
+    /// VIPs currently present on their device, as the daemon last saw.
+    pub vips_present: usize,
+    pub last_transition: Option<Transition>,
+    pub adverts_sent: u64,
+    pub adverts_received: u64,
+    pub became_master: u64,
+    pub vips_restored: u64,
+    pub drops: BTreeMap<String, u64>,
+    /// Set when the instance cannot run (missing interface, socket error).
+    pub problem: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Transition {
+    pub from: State,
+    pub to: State,
+    pub reason: Reason,
+    /// Seconds since the Unix epoch.
+    pub unix_time: f64,
+}
+
+/// Errors of the client side, phrased for the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot connect to {path}: {source} (is vipd running? pass --socket if it uses another path)")]
+    Connect { path: String, source: std::io::Error },
+    #[error("control socket {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("control socket {path}: unreadable answer: {source}")]
+    Decode { path: String, source: serde_json::Error },
+}
+
+/// Sends one request and waits for its response.
+pub fn request(path: &Path, req: &Request, timeout: Duration) -> Result<Response, ClientError> {
+    let p = path.display().to_string();
+    let mut stream = UnixStream::connect(path).map_err(|source| ClientError::Connect { path: p.clone(), source })?;
+    let io = |source| ClientError::Io { path: p.clone(), source };
+    stream.set_read_timeout(Some(timeout)).map_err(io)?;
+    let mut line = serde_json::to_string(req).unwrap_or_default();
+    line.push('\n');
+    stream.write_all(line.as_bytes()).map_err(io)?;
+    let mut answer = String::new();
+    BufReader::new(&stream).read_line(&mut answer).map_err(io)?;
+    serde_json::from_str(&answer).map_err(|source| ClientError::Decode { path: p, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_format_is_stable() {
+        assert_eq!(serde_json::to_string(&Request::Status).unwrap(), r#"{"cmd":"status"}"#);
+        assert_eq!(serde_json::from_str::<Request>(r#"{"cmd":"reload"}"#).unwrap(), Request::Reload);
+        assert!(serde_json::from_str::<Request>(r#"{"cmd":"explode"}"#).is_err());
+        assert_eq!(serde_json::to_string(&State::Initialize).unwrap(), r#""INIT""#);
+        assert_eq!(serde_json::to_string(&State::Master).unwrap(), r#""MASTER""#);
+        let r = Response::Error { message: "x".into() };
+        assert_eq!(serde_json::to_string(&r).unwrap(), r#"{"result":"error","message":"x"}"#);
+    }
+}

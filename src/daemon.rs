@@ -1,0 +1,903 @@
+//! The daemon loop: feeds kernel events, packets, timers and control
+//! requests to the per-instance state machines and carries out their actions.
+//!
+//! Everything that decides lives elsewhere (`vrrp`, `advert`, `config`);
+//! everything that touches the kernel lives in `io`. This file only routes.
+//! It runs on one thread: an event is handled to the end (VIPs added,
+//! GARPs sent) before the next one is looked at, so there are no races
+//! between instances or between a packet and a timer.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+use std::net::{IpAddr, Ipv6Addr};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixListener;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tracing::{debug, error, info, warn};
+
+use crate::advert;
+use crate::config::{Config, ConfigError, InstanceConfig, Vip, VipDeviceKind};
+use crate::control::{InstanceStatus, Request, Response, Status, Transition};
+use crate::io::announce::Announcer;
+use crate::io::netlink::{AddrEntry, LinkState, Netlink, NetlinkError, NetlinkEvent, virtual_mac};
+use crate::io::vrrp_socket::{Received, VrrpSocket};
+use crate::vrrp::{Action, Event, Params, Router, State};
+use crate::wire::vrrp::{VRRP_MCAST_V4, VRRP_MCAST_V6};
+
+/// Failures that stop the daemon, each with what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Netlink(#[from] NetlinkError),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> DaemonError {
+    let what = what.into();
+    move |source| DaemonError::Io { what, source }
+}
+
+pub struct Options {
+    pub config_path: PathBuf,
+    pub socket_path: PathBuf,
+}
+
+/// A socket is shared by every instance on one interface and family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct SockKey {
+    ifindex: u32,
+    ipv6: bool,
+}
+
+enum Input {
+    Packet(SockKey, Received),
+    SocketFailed(SockKey, io::Error),
+    Netlink(NetlinkEvent),
+    Control(Request, oneshot::Sender<Response>),
+    Reload,
+    Terminate,
+}
+
+struct SocketEntry {
+    sock: Arc<VrrpSocket>,
+    reader: JoinHandle<()>,
+}
+
+impl Drop for SocketEntry {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    adverts_sent: u64,
+    adverts_received: u64,
+    became_master: u64,
+    vips_restored: u64,
+    drops: BTreeMap<&'static str, u64>,
+}
+
+struct Instance {
+    cfg: InstanceConfig,
+    router: Router,
+    /// The interface's index once it exists.
+    ifindex: Option<u32>,
+    counters: Counters,
+    transition: Option<Transition>,
+    problem: Option<String>,
+    /// A VIP device (MACVLAN/IPVLAN) this daemon created and must remove.
+    created_device: Option<String>,
+}
+
+impl Instance {
+    fn new(cfg: InstanceConfig) -> Instance {
+        Instance {
+            router: Router::new(Params::from_config(&cfg)),
+            cfg,
+            ifindex: None,
+            counters: Counters::default(),
+            transition: None,
+            problem: None,
+            created_device: None,
+        }
+    }
+
+    fn drop_packet(&mut self, reason: &'static str) {
+        *self.counters.drops.entry(reason).or_default() += 1;
+    }
+}
+
+struct Daemon {
+    opts: Options,
+    config: Config,
+    nl: Netlink,
+    announcer: Announcer,
+    epoch: Instant,
+    links: HashMap<u32, LinkState>,
+    addrs: Vec<AddrEntry>,
+    sockets: HashMap<SockKey, SocketEntry>,
+    instances: Vec<Instance>,
+    unmatched_drops: BTreeMap<&'static str, u64>,
+    tx: mpsc::UnboundedSender<Input>,
+}
+
+/// Runs the daemon until SIGTERM/SIGINT.
+pub async fn run(opts: Options) -> Result<(), DaemonError> {
+    let config = Config::load(&opts.config_path)?;
+    let (nl, mut nl_events) = Netlink::open()?;
+    let announcer = Announcer::open().map_err(io_err("cannot open the AF_PACKET socket for gratuitous ARP (needs CAP_NET_RAW)"))?;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+
+    let listener = bind_control_socket(&opts.socket_path)?;
+    tokio::spawn(accept_control(listener, tx.clone()));
+    {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while let Some(ev) = nl_events.recv().await {
+                if tx.send(Input::Netlink(ev)).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    spawn_signals(tx.clone())?;
+
+    let mut d = Daemon {
+        opts,
+        config: config.clone(),
+        nl,
+        announcer,
+        epoch: Instant::now(),
+        links: HashMap::new(),
+        addrs: Vec::new(),
+        sockets: HashMap::new(),
+        instances: config.instances.iter().cloned().map(Instance::new).collect(),
+        unmatched_drops: BTreeMap::new(),
+        tx,
+    };
+    d.refresh_kernel_view().await?;
+    for i in 0..d.instances.len() {
+        d.activate(i).await;
+    }
+    info!(instances = d.instances.len(), config = %d.opts.config_path.display(), "vipd started");
+
+    loop {
+        let deadline = d.next_deadline();
+        tokio::select! {
+            input = rx.recv() => {
+                let Some(input) = input else { break };
+                if matches!(input, Input::Terminate) {
+                    break;
+                }
+                d.handle_input(input).await;
+            }
+            _ = sleep_until_opt(deadline) => d.fire_timers().await,
+        }
+    }
+    d.shutdown().await;
+    let _ = std::fs::remove_file(&d.opts.socket_path);
+    info!("vipd stopped");
+    Ok(())
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn bind_control_socket(path: &Path) -> Result<UnixListener, DaemonError> {
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).map_err(io_err(format!("cannot create {}", dir.display())))?;
+    }
+    // A socket left by a crashed daemon blocks bind; a live daemon answers.
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(DaemonError::Io {
+                what: format!("another vipd is already listening on {}", path.display()),
+                source: io::Error::from(io::ErrorKind::AddrInUse),
+            });
+        }
+        std::fs::remove_file(path).map_err(io_err(format!("cannot remove stale {}", path.display())))?;
+    }
+    // Created 0600 from the start: umask first, so no window exists where
+    // another user could connect.
+    let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
+    let listener = UnixListener::bind(path);
+    nix::sys::stat::umask(old);
+    let listener = listener.map_err(io_err(format!("cannot listen on {}", path.display())))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(io_err(format!("cannot set mode 0600 on {}", path.display())))?;
+    Ok(listener)
+}
+
+async fn accept_control(listener: UnixListener, tx: mpsc::UnboundedSender<Input>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let (r, mut w) = stream.into_split();
+            let mut line = String::new();
+            let mut reader = BufReader::new(r);
+            if reader.read_line(&mut line).await.is_err() {
+                return;
+            }
+            let response = match serde_json::from_str::<Request>(&line) {
+                Ok(req) => {
+                    let (otx, orx) = oneshot::channel();
+                    if tx.send(Input::Control(req, otx)).is_err() {
+                        return;
+                    }
+                    match orx.await {
+                        Ok(r) => r,
+                        Err(_) => return,
+                    }
+                }
+                Err(e) => Response::Error { message: format!("bad request: {e}") },
+            };
+            let mut out = serde_json::to_string(&response).unwrap_or_default();
+            out.push('\n');
+            let _ = w.write_all(out.as_bytes()).await;
+        });
+    }
+}
+
+fn spawn_signals(tx: mpsc::UnboundedSender<Input>) -> Result<(), DaemonError> {
+    let mut hup = signal(SignalKind::hangup()).map_err(io_err("cannot install the SIGHUP handler"))?;
+    let mut term = signal(SignalKind::terminate()).map_err(io_err("cannot install the SIGTERM handler"))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(io_err("cannot install the SIGINT handler"))?;
+    tokio::spawn(async move {
+        loop {
+            let input = tokio::select! {
+                _ = hup.recv() => Input::Reload,
+                _ = term.recv() => Input::Terminate,
+                _ = int.recv() => Input::Terminate,
+            };
+            if tx.send(input).is_err() {
+                return;
+            }
+        }
+    });
+    Ok(())
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+impl Daemon {
+    fn now(&self) -> Duration {
+        Instant::now().saturating_duration_since(self.epoch)
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.instances.iter().filter_map(|i| i.router.poll_at()).min().map(|t| self.epoch + t)
+    }
+
+    async fn refresh_kernel_view(&mut self) -> Result<(), DaemonError> {
+        self.links = self.nl.links().await?.into_iter().map(|l| (l.index, l)).collect();
+        self.addrs = self.nl.addresses().await?;
+        Ok(())
+    }
+
+    fn link_by_name(&self, name: &str) -> Option<&LinkState> {
+        self.links.values().find(|l| l.name == name)
+    }
+
+    fn is_own_address(&self, a: IpAddr) -> bool {
+        self.addrs.iter().any(|e| e.address == a)
+    }
+
+    /// Brings an instance up: finds its interface, creates its VIP device and
+    /// sockets, and starts its state machine. Problems are recorded in the
+    /// instance (shown by `vipctl status`) and retried on link events.
+    async fn activate(&mut self, idx: usize) {
+        let name = self.instances[idx].cfg.interface.clone();
+        let Some(link) = self.link_by_name(&name).cloned() else {
+            let inst = &mut self.instances[idx];
+            if inst.problem.is_none() {
+                warn!(instance = %inst.cfg.name, interface = %name, "interface not found; waiting for it to appear");
+            }
+            inst.problem = Some(format!("interface {name} not found; waiting for it"));
+            return;
+        };
+        self.instances[idx].ifindex = Some(link.index);
+        if let Err(e) = self.ensure_vip_device(idx, &link).await {
+            let inst = &mut self.instances[idx];
+            error!(instance = %inst.cfg.name, "{e}");
+            inst.problem = Some(e.to_string());
+            return;
+        }
+        for ipv6 in [false, true] {
+            if !self.instances[idx].cfg.advertises(!ipv6) {
+                continue;
+            }
+            let multicast = self.instances[idx].cfg.unicast.is_none();
+            if let Err(e) = self.ensure_socket(&link, ipv6, multicast) {
+                let inst = &mut self.instances[idx];
+                let msg = format!(
+                    "cannot open the {} VRRP socket on {}: {e} (vipd needs CAP_NET_RAW)",
+                    if ipv6 { "IPv6" } else { "IPv4" },
+                    link.name
+                );
+                error!(instance = %inst.cfg.name, "{msg}");
+                inst.problem = Some(msg);
+                return;
+            }
+        }
+        self.instances[idx].problem = None;
+        self.update_local_addresses(idx);
+        let now = self.now();
+        let mut actions = Vec::new();
+        if !link.running() {
+            actions.extend(self.instances[idx].router.handle(now, Event::InterfaceDown));
+        }
+        actions.extend(self.instances[idx].router.handle(now, Event::Startup));
+        self.apply(idx, actions).await;
+    }
+
+    async fn ensure_vip_device(&mut self, idx: usize, parent: &LinkState) -> Result<(), NetlinkError> {
+        let cfg = &self.instances[idx].cfg;
+        let (Some(dev), Some(name)) = (cfg.vip_device.clone(), cfg.vip_device_name()) else {
+            return Ok(());
+        };
+        if self.link_by_name(&name).is_some() {
+            return Ok(());
+        }
+        let ipv6_only = !cfg.advertises(true);
+        let vrid = cfg.vrid;
+        match dev.kind {
+            VipDeviceKind::Macvlan => {
+                self.nl.create_macvlan(parent.index, &name, virtual_mac(vrid, ipv6_only)).await?;
+                // The parent must not answer ARP for addresses on the
+                // MACVLAN with its own MAC (keepalived does the same), and
+                // the MACVLAN must not derive a link-local address from the
+                // shared virtual MAC: both routers would own it.
+                write_sysctl(&format!("net/ipv4/conf/{}/arp_ignore", parent.name), "1");
+                write_sysctl(&format!("net/ipv6/conf/{name}/addr_gen_mode"), "1");
+                write_sysctl(&format!("net/ipv4/conf/{name}/rp_filter"), "0");
+            }
+            VipDeviceKind::Ipvlan => self.nl.create_ipvlan(parent.index, &name).await?,
+        }
+        info!(instance = %self.instances[idx].cfg.name, device = %name, "created VIP device");
+        self.instances[idx].created_device = Some(name.clone());
+        self.refresh_kernel_view().await.ok();
+        if let Some(l) = self.link_by_name(&name).cloned()
+            && !l.up
+        {
+            self.nl.set_up(l.index, &name).await?;
+        }
+        Ok(())
+    }
+
+    fn ensure_socket(&mut self, link: &LinkState, ipv6: bool, multicast: bool) -> io::Result<()> {
+        let key = SockKey { ifindex: link.index, ipv6 };
+        if let Some(e) = self.sockets.get(&key) {
+            if multicast {
+                e.sock.join_multicast()?;
+            }
+            return Ok(());
+        }
+        let sock = Arc::new(VrrpSocket::open(&link.name, link.index, ipv6, multicast)?);
+        let reader = {
+            let sock = sock.clone();
+            let tx = self.tx.clone();
+            tokio::spawn(async move {
+                loop {
+                    let input = match sock.recv().await {
+                        Ok(p) => Input::Packet(key, p),
+                        Err(e) => {
+                            let input = Input::SocketFailed(key, e);
+                            if tx.send(input).is_err() {
+                                return;
+                            }
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            continue;
+                        }
+                    };
+                    if tx.send(input).is_err() {
+                        return;
+                    }
+                }
+            })
+        };
+        self.sockets.insert(key, SocketEntry { sock, reader });
+        Ok(())
+    }
+
+    /// Drops sockets no instance needs any more.
+    fn prune_sockets(&mut self) {
+        let needed: Vec<SockKey> = self
+            .instances
+            .iter()
+            .filter_map(|i| i.ifindex.map(|ix| (ix, &i.cfg)))
+            .flat_map(|(ix, c)| {
+                [false, true]
+                    .into_iter()
+                    .filter(|v6| c.advertises(!*v6))
+                    .map(move |ipv6| SockKey { ifindex: ix, ipv6 })
+            })
+            .collect();
+        self.sockets.retain(|k, _| needed.contains(k));
+    }
+
+    /// Our primary address per family, for the equal-priority tie-break.
+    fn update_local_addresses(&mut self, idx: usize) {
+        for ipv6 in [false, true] {
+            if let Some(a) = self.source_address(idx, ipv6) {
+                self.instances[idx].router.set_local_address(a);
+            }
+        }
+    }
+
+    /// The source of our adverts for a family: the configured unicast
+    /// source; else the interface's primary address (IPv4: first
+    /// non-secondary address that is not a VIP; IPv6 multicast: the
+    /// link-local address, RFC 5798 5.1.2.1; IPv6 unicast: a global one);
+    /// else, while we hold them, one of our VIPs, so adverts continue while a
+    /// DHCP address is briefly gone.
+    fn source_address(&self, idx: usize, ipv6: bool) -> Option<IpAddr> {
+        let inst = &self.instances[idx];
+        let cfg = &inst.cfg;
+        if let Some(u) = &cfg.unicast
+            && let Some(s) = u.sources.iter().find(|s| s.is_ipv6() == ipv6)
+        {
+            return Some(*s);
+        }
+        let ifindex = inst.ifindex?;
+        let is_vip = |a: &IpAddr| cfg.all_vips().any(|v| v.address == *a);
+        let on_if = || {
+            self.addrs
+                .iter()
+                .filter(move |e| e.index == ifindex && e.address.is_ipv6() == ipv6 && !e.tentative)
+        };
+        let pick = if ipv6 {
+            let ll = |e: &&AddrEntry| matches!(e.address, IpAddr::V6(a) if a.is_unicast_link_local());
+            if cfg.unicast.is_none() {
+                on_if().find(ll).map(|e| e.address)
+            } else {
+                on_if().find(|e| !ll(e) && !is_vip(&e.address)).or_else(|| on_if().find(ll)).map(|e| e.address)
+            }
+        } else {
+            on_if().find(|e| !e.secondary && !is_vip(&e.address)).or_else(|| on_if().find(|e| !is_vip(&e.address))).map(|e| e.address)
+        };
+        pick.or_else(|| on_if().find(|e| is_vip(&e.address)).map(|e| e.address))
+    }
+
+    async fn fire_timers(&mut self) {
+        let now = self.now();
+        for idx in 0..self.instances.len() {
+            if self.instances[idx].router.poll_at().is_some_and(|t| t <= now) {
+                let actions = self.instances[idx].router.handle_timeout(now);
+                self.apply(idx, actions).await;
+            }
+        }
+    }
+
+    async fn handle_input(&mut self, input: Input) {
+        match input {
+            Input::Packet(key, pkt) => self.on_packet(key, pkt).await,
+            Input::SocketFailed(key, e) => {
+                warn!(ifindex = key.ifindex, ipv6 = key.ipv6, "VRRP socket receive failed: {e}");
+            }
+            Input::Netlink(ev) => self.on_netlink(ev).await,
+            Input::Control(req, reply) => {
+                let resp = match req {
+                    Request::Status => Response::Status(self.status()),
+                    Request::Reload => self.reload().await,
+                };
+                let _ = reply.send(resp);
+            }
+            Input::Reload => {
+                let r = self.reload().await;
+                if let Response::Error { message } = r {
+                    error!("reload on SIGHUP failed, configuration unchanged: {message}");
+                }
+            }
+            Input::Terminate => {}
+        }
+    }
+
+    async fn on_packet(&mut self, key: SockKey, pkt: Received) {
+        if pkt.payload.is_empty() {
+            *self.unmatched_drops.entry("bad_ip_header").or_default() += 1;
+            return;
+        }
+        let vrid = pkt.payload.get(1).copied();
+        let find = |d: &Daemon, vrid: u8| {
+            d.instances.iter().position(|i| {
+                i.ifindex == Some(key.ifindex) && i.cfg.vrid == vrid && i.cfg.advertises(!key.ipv6)
+            })
+        };
+        let repr = match crate::wire::vrrp::parse(&pkt.payload, pkt.src, pkt.dst) {
+            Ok(r) => r,
+            Err(e) => {
+                match vrid.and_then(|v| find(self, v)) {
+                    Some(idx) => self.instances[idx].drop_packet(e.reason()),
+                    None => *self.unmatched_drops.entry(e.reason()).or_default() += 1,
+                }
+                debug!(src = %pkt.src, "dropped VRRP packet: {e}");
+                return;
+            }
+        };
+        let Some(idx) = find(self, repr.vrid) else {
+            *self.unmatched_drops.entry("unknown_vrid").or_default() += 1;
+            return;
+        };
+        let verdict = advert::check(&self.instances[idx].cfg, &repr, pkt.src, pkt.ttl, |a| self.is_own_address(a));
+        if let Err(r) = verdict {
+            self.instances[idx].drop_packet(r.reason());
+            debug!(instance = %self.instances[idx].cfg.name, src = %pkt.src, reason = r.reason(), "dropped advert");
+            return;
+        }
+        self.instances[idx].counters.adverts_received += 1;
+        let now = self.now();
+        let ev = Event::Advert { src: pkt.src, priority: repr.priority, max_adver_int: repr.max_adver_int };
+        let actions = self.instances[idx].router.handle(now, ev);
+        self.apply(idx, actions).await;
+    }
+
+    async fn on_netlink(&mut self, ev: NetlinkEvent) {
+        match ev {
+            NetlinkEvent::LinkChanged(l) => {
+                let before = self.links.insert(l.index, l.clone());
+                let was_running = before.as_ref().is_some_and(|b| b.running());
+                for idx in 0..self.instances.len() {
+                    if self.instances[idx].cfg.interface != l.name {
+                        continue;
+                    }
+                    if self.instances[idx].ifindex != Some(l.index) {
+                        self.activate(idx).await;
+                        continue;
+                    }
+                    let now = self.now();
+                    let ev = match (was_running, l.running()) {
+                        (true, false) => Event::InterfaceDown,
+                        (false, true) => Event::InterfaceUp,
+                        _ => continue,
+                    };
+                    info!(instance = %self.instances[idx].cfg.name, interface = %l.name, up = l.running(), "link state changed");
+                    let actions = self.instances[idx].router.handle(now, ev);
+                    self.apply(idx, actions).await;
+                }
+            }
+            NetlinkEvent::LinkRemoved { index, .. } => {
+                let gone = self.links.remove(&index);
+                self.addrs.retain(|a| a.index != index);
+                for idx in 0..self.instances.len() {
+                    if self.instances[idx].ifindex == Some(index) {
+                        let now = self.now();
+                        let actions = self.instances[idx].router.handle(now, Event::InterfaceDown);
+                        self.apply(idx, actions).await;
+                        self.instances[idx].ifindex = None;
+                        self.instances[idx].problem =
+                            Some(format!("interface {} was removed; waiting for it", self.instances[idx].cfg.interface));
+                    } else if let Some(g) = &gone
+                        && self.instances[idx].cfg.vip_device_name().as_deref() == Some(g.name.as_str())
+                        && self.instances[idx].router.state() == State::Master
+                    {
+                        // Our VIP device vanished under a master: recreate
+                        // it and restore the VIPs in place.
+                        warn!(instance = %self.instances[idx].cfg.name, device = %g.name, "VIP device removed; recreating it");
+                        if let Some(parent) = self.instances[idx].ifindex.and_then(|i| self.links.get(&i)).cloned()
+                            && let Err(e) = self.ensure_vip_device(idx, &parent).await
+                        {
+                            error!(instance = %self.instances[idx].cfg.name, "{e}");
+                        }
+                        self.restore_vips(idx).await;
+                    }
+                }
+                self.prune_sockets();
+            }
+            NetlinkEvent::AddressAdded(a) => {
+                if !self.addrs.iter().any(|e| e.index == a.index && e.address == a.address) {
+                    self.addrs.push(a);
+                } else if let Some(e) = self.addrs.iter_mut().find(|e| e.index == a.index && e.address == a.address) {
+                    *e = a;
+                }
+                self.refresh_sources_on(a.index);
+            }
+            NetlinkEvent::AddressRemoved(a) => {
+                self.addrs.retain(|e| !(e.index == a.index && e.address == a.address));
+                self.refresh_sources_on(a.index);
+                let owners: Vec<usize> = (0..self.instances.len())
+                    .filter(|&i| {
+                        let inst = &self.instances[i];
+                        inst.router.state() == State::Master
+                            && inst.cfg.all_vips().any(|v| {
+                                v.address == a.address
+                                    && self.link_by_name(&inst.cfg.device_for(v)).map(|l| l.index) == Some(a.index)
+                            })
+                    })
+                    .collect();
+                for idx in owners {
+                    warn!(instance = %self.instances[idx].cfg.name, vip = %a.address, "VIP deleted by someone else; restoring it");
+                    self.restore_vips(idx).await;
+                }
+            }
+        }
+    }
+
+    async fn restore_vips(&mut self, idx: usize) {
+        self.instances[idx].counters.vips_restored += 1;
+        let now = self.now();
+        let actions = self.instances[idx].router.handle(now, Event::VipsLost);
+        self.apply(idx, actions).await;
+    }
+
+    fn refresh_sources_on(&mut self, ifindex: u32) {
+        for idx in 0..self.instances.len() {
+            if self.instances[idx].ifindex == Some(ifindex) {
+                self.update_local_addresses(idx);
+            }
+        }
+    }
+
+    /// Resolves the device index a VIP goes on.
+    fn vip_device_index(&self, cfg: &InstanceConfig, vip: &Vip) -> Option<(u32, String)> {
+        let name = cfg.device_for(vip);
+        self.link_by_name(&name).map(|l| (l.index, name))
+    }
+
+    async fn apply(&mut self, idx: usize, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::SendAdvert { priority } => self.send_adverts(idx, priority),
+                Action::AddVips => {
+                    let cfg = self.instances[idx].cfg.clone();
+                    for vip in cfg.all_vips() {
+                        match self.vip_device_index(&cfg, vip) {
+                            Some((ix, dev)) => {
+                                if let Err(e) = self.nl.add_vip(ix, &dev, vip).await {
+                                    error!(instance = %cfg.name, "{e}");
+                                }
+                            }
+                            None => error!(instance = %cfg.name, vip = %vip, device = %cfg.device_for(vip), "cannot add VIP: device not found"),
+                        }
+                    }
+                }
+                Action::RemoveVips => {
+                    let cfg = self.instances[idx].cfg.clone();
+                    for vip in cfg.all_vips() {
+                        if let Some((ix, dev)) = self.vip_device_index(&cfg, vip)
+                            && let Err(e) = self.nl.del_vip(ix, &dev, vip).await
+                        {
+                            error!(instance = %cfg.name, "{e}");
+                        }
+                    }
+                }
+                Action::Announce { rounds } => self.announce(idx, rounds),
+                Action::StateChanged { from, to, reason } => {
+                    let inst = &mut self.instances[idx];
+                    info!(instance = %inst.cfg.name, vrid = inst.cfg.vrid, %from, %to, %reason, "state change");
+                    if to == State::Master {
+                        inst.counters.became_master += 1;
+                    }
+                    inst.transition = Some(Transition { from, to, reason, unix_time: unix_now() });
+                }
+            }
+        }
+    }
+
+    fn send_adverts(&mut self, idx: usize, priority: u8) {
+        let Some(ifindex) = self.instances[idx].ifindex else { return };
+        for ipv6 in [false, true] {
+            let cfg = &self.instances[idx].cfg;
+            if !cfg.advertises(!ipv6) {
+                continue;
+            }
+            let Some(src) = self.source_address(idx, ipv6) else {
+                self.instances[idx].drop_packet("send_no_source_address");
+                continue;
+            };
+            let repr = advert::build(cfg, ipv6, priority);
+            let dsts: Vec<IpAddr> = match &cfg.unicast {
+                Some(u) => u.peers.iter().copied().filter(|p| p.is_ipv6() == ipv6).collect(),
+                None if ipv6 => vec![IpAddr::V6(VRRP_MCAST_V6)],
+                None => vec![IpAddr::V4(VRRP_MCAST_V4)],
+            };
+            let Some(sock) = self.sockets.get(&SockKey { ifindex, ipv6 }).map(|e| e.sock.clone()) else {
+                continue;
+            };
+            for dst in dsts {
+                let sent = repr
+                    .to_bytes(src, dst)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
+                    .and_then(|bytes| sock.send(&bytes, src, dst));
+                match sent {
+                    Ok(()) => self.instances[idx].counters.adverts_sent += 1,
+                    Err(e) => {
+                        self.instances[idx].drop_packet("send_failed");
+                        debug!(instance = %self.instances[idx].cfg.name, %dst, "advert not sent: {e}");
+                    }
+                }
+            }
+        }
+    }
+
+    fn link_local_of(&self, ifindex: u32) -> Option<Ipv6Addr> {
+        self.addrs.iter().find_map(|e| match e.address {
+            IpAddr::V6(a) if e.index == ifindex && a.is_unicast_link_local() && !e.tentative => Some(a),
+            _ => None,
+        })
+    }
+
+    fn announce(&mut self, idx: usize, rounds: u32) {
+        let cfg = &self.instances[idx].cfg;
+        let mut targets = Vec::new();
+        for vip in cfg.all_vips() {
+            if let Some((ix, _)) = self.vip_device_index(cfg, vip)
+                && let Some(mac) = self.links.get(&ix).and_then(|l| l.mac)
+            {
+                targets.push((ix, mac, vip.address, self.link_local_of(ix)));
+            }
+        }
+        let mut failed = 0u64;
+        for _ in 0..rounds {
+            for (ix, mac, addr, ll) in &targets {
+                if let Err(e) = self.announcer.announce(*ix, *mac, *addr, *ll) {
+                    failed += 1;
+                    debug!(vip = %addr, "announcement not sent: {e}");
+                }
+            }
+        }
+        if failed > 0 {
+            *self.instances[idx].counters.drops.entry("announce_failed").or_default() += failed;
+        }
+    }
+
+    fn status(&self) -> Status {
+        let instances = self
+            .instances
+            .iter()
+            .map(|inst| {
+                let cfg = &inst.cfg;
+                let r = &inst.router;
+                let vips_present = cfg
+                    .all_vips()
+                    .filter(|v| {
+                        self.vip_device_index(cfg, v)
+                            .is_some_and(|(ix, _)| self.addrs.iter().any(|e| e.index == ix && e.address == v.address))
+                    })
+                    .count();
+                let own = self.instances.iter().position(|i| std::ptr::eq(i, inst)).and_then(|i| {
+                    self.source_address(i, !cfg.advertises(true))
+                });
+                InstanceStatus {
+                    name: cfg.name.clone(),
+                    interface: cfg.interface.clone(),
+                    vrid: cfg.vrid,
+                    version: match cfg.version {
+                        crate::config::VrrpVersion::V2 => 2,
+                        crate::config::VrrpVersion::V3 => 3,
+                    },
+                    state: r.state(),
+                    priority: cfg.priority,
+                    effective_priority: r.priority(),
+                    master_address: if r.state() == State::Master { own } else { r.master_addr() },
+                    master_priority: r.master_priority(),
+                    advert_interval_ms: r.master_adver_interval().as_millis() as u64,
+                    vips: cfg.vips.iter().map(|v| v.to_string()).collect(),
+                    excluded_vips: cfg.excluded_vips.iter().map(|v| v.to_string()).collect(),
+                    vips_present,
+                    last_transition: inst.transition.clone(),
+                    adverts_sent: inst.counters.adverts_sent,
+                    adverts_received: inst.counters.adverts_received,
+                    became_master: inst.counters.became_master,
+                    vips_restored: inst.counters.vips_restored,
+                    drops: inst.counters.drops.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+                    problem: inst.problem.clone(),
+                }
+            })
+            .collect();
+        Status {
+            router_id: self.config.router_id.clone(),
+            config_path: self.opts.config_path.display().to_string(),
+            pid: std::process::id(),
+            instances,
+            unmatched_drops: self.unmatched_drops.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        }
+    }
+
+    /// Applies a new configuration. Invalid: nothing changes. Valid:
+    /// instances whose configuration is identical keep their state and VIPs
+    /// untouched; removed ones leave gracefully (priority 0, VIPs removed);
+    /// changed ones leave and start again; new ones start.
+    async fn reload(&mut self) -> Response {
+        let new = match Config::load(&self.opts.config_path) {
+            Ok(c) => c,
+            Err(e) => return Response::Error { message: format!("configuration not reloaded: {e}") },
+        };
+        let mut old: Vec<Instance> = std::mem::take(&mut self.instances);
+        let (mut added, mut removed, mut restarted, mut unchanged) = (vec![], vec![], vec![], vec![]);
+        let mut next: Vec<Instance> = Vec::new();
+        let mut to_start: Vec<usize> = Vec::new();
+        for cfg in &new.instances {
+            match old.iter().position(|i| i.cfg.name == cfg.name) {
+                Some(p) if old[p].cfg == *cfg => {
+                    unchanged.push(cfg.name.clone());
+                    next.push(old.remove(p));
+                }
+                Some(p) => {
+                    restarted.push(cfg.name.clone());
+                    let gone = old.remove(p);
+                    self.stop_instance(gone).await;
+                    to_start.push(next.len());
+                    next.push(Instance::new(cfg.clone()));
+                }
+                None => {
+                    added.push(cfg.name.clone());
+                    to_start.push(next.len());
+                    next.push(Instance::new(cfg.clone()));
+                }
+            }
+        }
+        for gone in old {
+            removed.push(gone.cfg.name.clone());
+            self.stop_instance(gone).await;
+        }
+        self.instances = next;
+        self.config = new;
+        self.prune_sockets();
+        for idx in to_start {
+            self.activate(idx).await;
+        }
+        info!(?added, ?removed, ?restarted, unchanged = unchanged.len(), "configuration reloaded");
+        Response::Reloaded { added, removed, restarted, unchanged }
+    }
+
+    /// Shuts one instance down gracefully, outside the instance list.
+    async fn stop_instance(&mut self, inst: Instance) {
+        self.instances.push(inst);
+        let idx = self.instances.len() - 1;
+        let now = self.now();
+        let actions = self.instances[idx].router.handle(now, Event::Shutdown);
+        self.apply(idx, actions).await;
+        let inst = self.instances.pop().expect("pushed above");
+        if let Some(dev) = inst.created_device
+            && let Some(l) = self.link_by_name(&dev).cloned()
+            && let Err(e) = self.nl_delete_link(l.index, &dev).await
+        {
+            warn!(device = %dev, "{e}");
+        }
+    }
+
+    async fn nl_delete_link(&mut self, index: u32, name: &str) -> Result<(), NetlinkError> {
+        self.nl.delete_link(index, name).await
+    }
+
+    async fn shutdown(&mut self) {
+        let all: Vec<Instance> = std::mem::take(&mut self.instances);
+        for inst in all {
+            self.stop_instance(inst).await;
+        }
+    }
+}
+
+/// Best effort: a failure is logged, not fatal (the knob may not exist on
+/// this kernel, or /proc/sys may be read-only in a container).
+fn write_sysctl(key: &str, value: &str) {
+    let path = format!("/proc/sys/{key}");
+    if let Err(e) = std::fs::write(&path, value) {
+        warn!("cannot set {path} to {value}: {e}");
+    }
+}

@@ -1,0 +1,6 @@
+//! The edges that touch the kernel, each behind a small interface:
+//! raw VRRP sockets, rtnetlink, and link-layer announcements.
+
+pub mod announce;
+pub mod netlink;
+pub mod vrrp_socket;

@@ -1,0 +1,215 @@
+//! Raw IP sockets for VRRP (IP protocol 112), one per interface and family.
+//!
+//! Receiving needs what the kernel knows about each packet: for IPv4 the
+//! raw socket hands over the IP header (TTL, source, destination); for IPv6
+//! the header is stripped, so the hop limit and destination come as control
+//! messages (IPV6_RECVHOPLIMIT, IPV6_RECVPKTINFO). The kernel does not verify
+//! the VRRP checksum: the codec does, with the pseudo-header built from them.
+//! Sending uses IP_PKTINFO / IPV6_PKTINFO to pick the source address per
+//! packet, since several instances with different sources share a socket.
+
+use std::io::{self, IoSlice, IoSliceMut};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::{AsFd, AsRawFd};
+
+use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, sendmsg};
+use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
+use tokio::io::unix::AsyncFd;
+
+use crate::wire::vrrp::{IPPROTO_VRRP, VRRP_MCAST_V4, VRRP_MCAST_V6};
+
+/// A packet as received, before VRRP parsing.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// IPv4 TTL or IPv6 hop limit; RFC 5798 7.1 requires 255.
+    pub ttl: u8,
+    /// The VRRP message (IP header removed).
+    pub payload: Vec<u8>,
+}
+
+pub struct VrrpSocket {
+    fd: AsyncFd<Socket>,
+    ipv6: bool,
+    ifindex: u32,
+}
+
+fn setsockopt_int(sock: &Socket, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
+    // SAFETY: a valid fd and a pointer to a live c_int of the size passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            level,
+            name,
+            &value as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}
+
+/// IP_MULTICAST_IF by interface index (struct ip_mreqn), which socket2 only
+/// offers by address; the interface may have no IPv4 address of its own.
+fn set_multicast_if_index_v4(sock: &Socket, ifindex: u32) -> io::Result<()> {
+    let mreqn = libc::ip_mreqn {
+        imr_multiaddr: libc::in_addr { s_addr: 0 },
+        imr_address: libc::in_addr { s_addr: 0 },
+        imr_ifindex: ifindex as libc::c_int,
+    };
+    // SAFETY: a valid fd and a pointer to a live ip_mreqn of the size passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_MULTICAST_IF,
+            &mreqn as *const libc::ip_mreqn as *const libc::c_void,
+            std::mem::size_of::<libc::ip_mreqn>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}
+
+impl VrrpSocket {
+    /// Opens the socket for `ifname`, joined to the VRRP group when
+    /// `multicast` is set (RFC 5798 5.1.1.2 / 5.1.2.2).
+    pub fn open(ifname: &str, ifindex: u32, ipv6: bool, multicast: bool) -> io::Result<VrrpSocket> {
+        let domain = if ipv6 { Domain::IPV6 } else { Domain::IPV4 };
+        let sock = Socket::new(domain, Type::RAW, Some(Protocol::from(i32::from(IPPROTO_VRRP))))?;
+        sock.set_nonblocking(true)?;
+        sock.bind_device(Some(ifname.as_bytes()))?;
+        if ipv6 {
+            sock.set_multicast_hops_v6(255)?;
+            sock.set_unicast_hops_v6(255)?;
+            sock.set_multicast_loop_v6(false)?;
+            sock.set_multicast_if_v6(ifindex)?;
+            setsockopt_int(&sock, libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT, 1)?;
+            setsockopt_int(&sock, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1)?;
+            if multicast {
+                sock.join_multicast_v6(&VRRP_MCAST_V6, ifindex)?;
+            }
+        } else {
+            sock.set_multicast_ttl_v4(255)?;
+            sock.set_ttl_v4(255)?;
+            sock.set_multicast_loop_v4(false)?;
+            set_multicast_if_index_v4(&sock, ifindex)?;
+            // Only the groups this socket joined, not every group of the host.
+            setsockopt_int(&sock, libc::IPPROTO_IP, libc::IP_MULTICAST_ALL, 0)?;
+            if multicast {
+                sock.join_multicast_v4_n(&VRRP_MCAST_V4, &InterfaceIndexOrAddress::Index(ifindex))?;
+            }
+        }
+        // SAFETY: `sock` owns its descriptor and AsyncFd takes ownership of
+        // it, so the fd stays open and unchanged for the AsyncFd's lifetime.
+        let fd = unsafe { AsyncFd::register(sock) }.map_err(|e| e.into_parts().1)?;
+        Ok(VrrpSocket { fd, ipv6, ifindex })
+    }
+
+    /// Joins the VRRP multicast group later (an instance switched to multicast on reload).
+    pub fn join_multicast(&self) -> io::Result<()> {
+        let sock = self.fd.get_ref();
+        let r = if self.ipv6 {
+            sock.join_multicast_v6(&VRRP_MCAST_V6, self.ifindex)
+        } else {
+            sock.join_multicast_v4_n(&VRRP_MCAST_V4, &InterfaceIndexOrAddress::Index(self.ifindex))
+        };
+        match r {
+            Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE) => Ok(()),
+            other => other,
+        }
+    }
+
+    pub async fn recv(&self) -> io::Result<Received> {
+        loop {
+            let mut guard = self.fd.readable().await?;
+            match guard.try_io(|fd| self.recv_now(fd.get_ref())) {
+                Ok(Ok(Some(r))) => return Ok(r),
+                Ok(Ok(None)) => continue,
+                Ok(Err(e)) => return Err(e),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    fn recv_now(&self, sock: &Socket) -> io::Result<Option<Received>> {
+        let mut buf = vec![0u8; 2048];
+        let mut cmsg = nix::cmsg_space!(libc::in6_pktinfo, libc::c_int);
+        let (len, src, ttl6, dst6) = {
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            let msg = recvmsg::<SockaddrStorage>(sock.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty())
+                .map_err(io::Error::from)?;
+            let mut hop = None;
+            let mut dst = None;
+            if let Ok(cmsgs) = msg.cmsgs() {
+                for c in cmsgs {
+                    match c {
+                        ControlMessageOwned::Ipv6HopLimit(h) => hop = Some(h),
+                        ControlMessageOwned::Ipv6PacketInfo(pi) => {
+                            dst = Some(Ipv6Addr::from(pi.ipi6_addr.s6_addr));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            let src = msg.address.as_ref().and_then(|a| {
+                a.as_sockaddr_in6()
+                    .map(|s| IpAddr::V6(s.ip()))
+                    .or_else(|| a.as_sockaddr_in().map(|s| IpAddr::V4(s.ip())))
+            });
+            (msg.bytes, src, hop, dst)
+        };
+        buf.truncate(len);
+        if self.ipv6 {
+            let (Some(src), Some(hop), Some(dst)) = (src, ttl6, dst6) else {
+                return Ok(None);
+            };
+            Ok(Some(Received { src, dst: IpAddr::V6(dst), ttl: hop.clamp(0, 255) as u8, payload: buf }))
+        } else {
+            // IPv4 raw sockets deliver the IP header; a malformed one is
+            // reported to the caller as an empty payload from 0.0.0.0 so the
+            // drop is counted rather than silently lost.
+            match crate::wire::ipv4::parse_ipv4(&buf) {
+                Ok((h, payload)) => Ok(Some(Received {
+                    src: IpAddr::V4(h.src),
+                    dst: IpAddr::V4(h.dst),
+                    ttl: h.ttl,
+                    payload: payload.to_vec(),
+                })),
+                Err(_) => Ok(Some(Received {
+                    src: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                    dst: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                    ttl: 0,
+                    payload: Vec::new(),
+                })),
+            }
+        }
+    }
+
+    /// Sends one VRRP message from `src` to `dst` (multicast group or a unicast peer).
+    pub fn send(&self, payload: &[u8], src: IpAddr, dst: IpAddr) -> io::Result<()> {
+        let fd = self.fd.get_ref().as_fd();
+        let iov = [IoSlice::new(payload)];
+        let r = match (src, dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => {
+                let info = libc::in_pktinfo {
+                    ipi_ifindex: self.ifindex as libc::c_int,
+                    ipi_spec_dst: libc::in_addr { s_addr: u32::from(s).to_be() },
+                    ipi_addr: libc::in_addr { s_addr: 0 },
+                };
+                let to = SockaddrStorage::from(SocketAddr::V4(SocketAddrV4::new(d, 0)));
+                sendmsg(fd.as_raw_fd(), &iov, &[ControlMessage::Ipv4PacketInfo(&info)], MsgFlags::empty(), Some(&to))
+            }
+            (IpAddr::V6(s), IpAddr::V6(d)) => {
+                let info = libc::in6_pktinfo {
+                    ipi6_addr: libc::in6_addr { s6_addr: s.octets() },
+                    ipi6_ifindex: self.ifindex,
+                };
+                let scope = if d.is_unicast_link_local() || d.is_multicast() { self.ifindex } else { 0 };
+                let to = SockaddrStorage::from(SocketAddr::V6(SocketAddrV6::new(d, 0, 0, scope)));
+                sendmsg(fd.as_raw_fd(), &iov, &[ControlMessage::Ipv6PacketInfo(&info)], MsgFlags::empty(), Some(&to))
+            }
+            _ => return Err(io::Error::new(io::ErrorKind::InvalidInput, "source and destination families differ")),
+        };
+        r.map(|_| ()).map_err(io::Error::from)
+    }
+}

@@ -1,0 +1,16 @@
+//! vipd: a VRRP daemon (RFC 5798 / RFC 3768) for netplan and systemd-networkd hosts.
+//!
+//! Layout: `wire` (packet codecs, pure), `vrrp` (the sans-IO state machine),
+//! `config` (YAML schema and validation), `keepalived` (keepalived.conf import),
+//! `io` (raw sockets, netlink, announcements: the only code that touches the
+//! kernel), `control` (the control-socket protocol), `daemon` (the thin loop
+//! that wires them together).
+
+pub mod advert;
+pub mod config;
+pub mod control;
+pub mod daemon;
+pub mod io;
+pub mod keepalived;
+pub mod vrrp;
+pub mod wire;

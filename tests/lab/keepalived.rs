@@ -1,0 +1,84 @@
+//! Reference VRRP implementation: keepalived in a lab host.
+
+use super::{Host, ProcHandle};
+use std::path::Path;
+use std::time::Duration;
+
+/// Where keepalived is looked for (Debian: /usr/sbin).
+pub fn keepalived_bin() -> String {
+    for p in ["/usr/sbin/keepalived", "/usr/local/sbin/keepalived", "/sbin/keepalived"] {
+        if Path::new(p).is_file() {
+            return p.to_owned();
+        }
+    }
+    panic!("lab: keepalived not found (Debian: apt-get install keepalived)");
+}
+
+impl Host {
+    /// Writes `conf` into the lab tmpdir, checks it with `keepalived -t`,
+    /// starts keepalived (VRRP subsystem only, foreground, logging to its log
+    /// file, per-lab pid files) and waits for its "Startup complete".
+    ///
+    /// Invocation:
+    /// `keepalived -n -l -D -G -P -R -f CONF -p PID -r VRRP_PID -c CHK_PID -b BFD_PID`
+    pub fn start_keepalived(&self, conf: &str) -> ProcHandle {
+        let bin = keepalived_bin();
+        let seq = self.shared().next_seq();
+        let dir = self.tmpdir();
+        let base = format!("keepalived-{}-{seq}", self.name);
+        let conf_path = dir.join(format!("{base}.conf"));
+        std::fs::write(&conf_path, conf)
+            .unwrap_or_else(|e| panic!("lab: write {}: {e}", conf_path.display()));
+        let conf_s = conf_path.to_string_lossy().into_owned();
+
+        // Config check first: keepalived otherwise only logs config errors and
+        // runs with whatever it understood.
+        let check = self.exec(&[&bin, "-t", "-f", &conf_s]);
+        if !check.status.success() {
+            panic!(
+                "lab: keepalived config check failed for {}:\n{}\n--- config ---\n{conf}",
+                self.name,
+                super::out_text(&check)
+            );
+        }
+
+        let pid = |kind: &str| {
+            dir.join(format!("{base}.{kind}.pid"))
+                .to_string_lossy()
+                .into_owned()
+        };
+        let (p, r, c, b) = (pid("main"), pid("vrrp"), pid("checkers"), pid("bfd"));
+        let args = [
+            bin.as_str(),
+            "--dont-fork",
+            "--log-console",
+            "--log-detail",
+            "--no-syslog",
+            "--vrrp",
+            "--dont-respawn",
+            "--use-file",
+            &conf_s,
+            "--pid",
+            &p,
+            "--vrrp_pid",
+            &r,
+            "--checkers_pid",
+            &c,
+            "--bfd_pid",
+            &b,
+        ];
+        let proc = self.spawn(&args, format!("{base}.log"));
+        let ok = super::wait_until(Duration::from_secs(5), Duration::from_millis(20), || {
+            proc.log().contains("Startup complete") || !proc.is_running()
+        });
+        if !ok || !proc.is_running() {
+            let log = proc.log();
+            proc.kill();
+            panic!(
+                "lab: keepalived on {} did not start:\n{log}\n--- config ---\n{conf}",
+                self.name
+            );
+        }
+        proc
+    }
+}
