@@ -16,7 +16,12 @@ pub fn build(cfg: &InstanceConfig, ipv6: bool, priority: u8) -> VrrpRepr {
         priority,
         max_adver_int: interval_to_field(cfg.version, cfg.advert_interval),
         auth: auth_of(cfg),
-        addresses: cfg.vips.iter().filter(|v| v.address.is_ipv6() == ipv6).map(|v| v.address).collect(),
+        addresses: cfg
+            .vips
+            .iter()
+            .filter(|v| v.address.is_ipv6() == ipv6)
+            .map(|v| v.address)
+            .collect(),
     }
 }
 
@@ -109,8 +114,12 @@ pub fn check(
     }
     if repr.priority != 255 {
         let mut theirs: Vec<IpAddr> = repr.addresses.clone();
-        let mut ours: Vec<IpAddr> =
-            cfg.vips.iter().filter(|v| v.address.is_ipv6() == src.is_ipv6()).map(|v| v.address).collect();
+        let mut ours: Vec<IpAddr> = cfg
+            .vips
+            .iter()
+            .filter(|v| v.address.is_ipv6() == src.is_ipv6())
+            .map(|v| v.address)
+            .collect();
         theirs.sort();
         theirs.dedup();
         ours.sort();
@@ -131,7 +140,10 @@ mod tests {
         let text = format!(
             "instances:\n  - name: a\n    interface: eth0\n    vrid: 7\n    vips: [192.0.2.10/24, 192.0.2.11/24, \"2001:db8::10/64\"]\n{extra}"
         );
-        Config::parse(&text, Path::new("t")).unwrap().instances.remove(0)
+        Config::parse(&text, Path::new("t"))
+            .unwrap()
+            .instances
+            .remove(0)
     }
 
     fn ip(s: &str) -> IpAddr {
@@ -166,7 +178,10 @@ mod tests {
         let good = build(&c, false, 200);
         let src = ip("192.0.2.2");
         assert_eq!(check(&c, &good, src, 64, none), Err(Reject::BadTtl));
-        assert_eq!(check(&c, &good, src, 255, |a| a == src), Err(Reject::OwnPacket));
+        assert_eq!(
+            check(&c, &good, src, 255, |a| a == src),
+            Err(Reject::OwnPacket)
+        );
         let mut r = good.clone();
         r.version = Version::V2;
         assert_eq!(check(&c, &r, src, 255, none), Err(Reject::VersionMismatch));
@@ -181,7 +196,10 @@ mod tests {
     #[test]
     fn v2_checks_auth_and_interval() {
         let text = "instances:\n  - name: a\n    interface: eth0\n    vrid: 7\n    version: 2\n    auth_pass: secret\n    vips: [192.0.2.10]\n";
-        let c = Config::parse(text, Path::new("t")).unwrap().instances.remove(0);
+        let c = Config::parse(text, Path::new("t"))
+            .unwrap()
+            .instances
+            .remove(0);
         let good = build(&c, false, 100);
         assert_eq!(good.auth, Auth::Password(*b"secret\0\0"));
         let src = ip("192.0.2.2");
@@ -201,6 +219,9 @@ mod tests {
         let c = cfg("    unicast:\n      peers: [192.0.2.2, \"2001:db8::2\"]\n");
         let r = build(&c, false, 100);
         assert_eq!(check(&c, &r, ip("192.0.2.2"), 63, none), Ok(()));
-        assert_eq!(check(&c, &r, ip("192.0.2.3"), 255, none), Err(Reject::UnknownPeer));
+        assert_eq!(
+            check(&c, &r, ip("192.0.2.3"), 255, none),
+            Err(Reject::UnknownPeer)
+        );
     }
 }

@@ -264,9 +264,9 @@ pub fn parse_cidr(s: &str) -> Result<(IpAddr, u8), String> {
         Some((a, p)) => (a, Some(p)),
         None => (s, None),
     };
-    let address: IpAddr = addr
-        .parse()
-        .map_err(|_| format!("{s:?} is not an IP address (expected e.g. 192.0.2.10/24 or 2001:db8::10/64)"))?;
+    let address: IpAddr = addr.parse().map_err(|_| {
+        format!("{s:?} is not an IP address (expected e.g. 192.0.2.10/24 or 2001:db8::10/64)")
+    })?;
     let max = if address.is_ipv4() { 32 } else { 128 };
     let prefix_len = match prefix {
         None => max,
@@ -293,7 +293,12 @@ impl<'de> Deserialize<'de> for Vip {
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Vip, E> {
                 let (address, prefix_len) = parse_cidr(v).map_err(E::custom)?;
-                Ok(Vip { address, prefix_len, dev: None, label: None })
+                Ok(Vip {
+                    address,
+                    prefix_len,
+                    dev: None,
+                    label: None,
+                })
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vip, A::Error> {
                 let mut cidr: Option<(IpAddr, u8)> = None;
@@ -308,11 +313,15 @@ impl<'de> Deserialize<'de> for Vip {
                         "dev" => dev = Some(map.next_value::<IfName>()?.0),
                         "label" => label = Some(map.next_value()?),
                         other => {
-                            return Err(de::Error::unknown_field(other, &["address", "dev", "label"]));
+                            return Err(de::Error::unknown_field(
+                                other,
+                                &["address", "dev", "label"],
+                            ));
                         }
                     }
                 }
-                let (address, prefix_len) = cidr.ok_or_else(|| de::Error::missing_field("address"))?;
+                let (address, prefix_len) =
+                    cidr.ok_or_else(|| de::Error::missing_field("address"))?;
                 if let Some(l) = &label {
                     if !address.is_ipv4() {
                         return Err(de::Error::custom(format!(
@@ -325,7 +334,12 @@ impl<'de> Deserialize<'de> for Vip {
                         )));
                     }
                 }
-                Ok(Vip { address, prefix_len, dev, label })
+                Ok(Vip {
+                    address,
+                    prefix_len,
+                    dev,
+                    label,
+                })
             }
         }
         d.deserialize_any(V)
@@ -337,7 +351,9 @@ struct IfName(String);
 
 pub fn check_ifname(v: &str) -> Result<(), String> {
     if v.is_empty() || v.len() > 15 || v == "." || v == ".." {
-        return Err(format!("{v:?} is not a valid interface name (1-15 characters)"));
+        return Err(format!(
+            "{v:?} is not a valid interface name (1-15 characters)"
+        ));
     }
     if v.chars().any(|c| c == '/' || c == ':' || c.is_whitespace()) {
         return Err(format!(
@@ -409,7 +425,12 @@ fn deserialize_ranged<'de, D: Deserializer<'de>>(
             self.visit_u64(v as u64)
         }
     }
-    d.deserialize_u64(V { what, min, max, hint })
+    d.deserialize_u64(V {
+        what,
+        min,
+        max,
+        hint,
+    })
 }
 
 fn deserialize_vrid<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
@@ -432,7 +453,9 @@ pub mod duration_text {
 
     pub fn parse(s: &str) -> Result<Duration, String> {
         let s = s.trim();
-        let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+        let split = s
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(s.len());
         let (num, unit) = s.split_at(split);
         let value: f64 = num
             .parse()
@@ -538,7 +561,10 @@ struct RawInstance {
     vrid: u8,
     #[serde(default = "default_version")]
     version: VrrpVersion,
-    #[serde(default = "default_priority", deserialize_with = "deserialize_priority")]
+    #[serde(
+        default = "default_priority",
+        deserialize_with = "deserialize_priority"
+    )]
     priority: u8,
     #[serde(default = "default_true")]
     preempt: bool,
@@ -584,7 +610,12 @@ impl<'de> Deserialize<'de> for InstanceConfig {
 impl RawInstance {
     fn validate(self) -> Result<InstanceConfig, String> {
         let n = &self.name;
-        if n.is_empty() || n.len() > 64 || !n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        if n.is_empty()
+            || n.len() > 64
+            || !n
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
             return Err(format!(
                 "instance name {n:?} must be 1-64 characters of letters, digits, '-', '_' or '.'"
             ));
@@ -635,7 +666,10 @@ impl RawInstance {
         let mut seen = BTreeSet::new();
         for v in self.vips.iter().chain(&self.excluded_vips) {
             if !seen.insert(v.address) {
-                return Err(format!("{ctx}: address {} is listed twice: remove one", v.address));
+                return Err(format!(
+                    "{ctx}: address {} is listed twice: remove one",
+                    v.address
+                ));
             }
             if let Some(l) = &v.label {
                 let dev = v.dev.as_deref().unwrap_or(&self.interface);
@@ -755,7 +789,9 @@ impl InstanceConfig {
 fn deserialize_instances<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<InstanceConfig>, D::Error> {
     let list = Vec::<InstanceConfig>::deserialize(d)?;
     if list.is_empty() {
-        return Err(de::Error::custom("instances is empty: configure at least one instance"));
+        return Err(de::Error::custom(
+            "instances is empty: configure at least one instance",
+        ));
     }
     let mut names: HashMap<&str, usize> = HashMap::new();
     // VRIDs are per interface and per address family (RFC 5798 5.2.3, 7.3).
@@ -802,7 +838,8 @@ mod tests {
         Config::parse(text, Path::new("test.yaml"))
     }
 
-    const MINIMAL: &str = "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    vips: [192.0.2.10/24]\n";
+    const MINIMAL: &str =
+        "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    vips: [192.0.2.10/24]\n";
 
     #[test]
     fn minimal_config_gets_defaults() {
@@ -822,7 +859,10 @@ mod tests {
         let text = "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    priority: 300\n    vips: [192.0.2.10]\n";
         let e = parse(text).unwrap_err();
         assert_eq!((e.line, e.column), (Some(5), Some(15)), "{e}");
-        assert!(e.message.contains("priority 300 is out of range 1-255"), "{e}");
+        assert!(
+            e.message.contains("priority 300 is out of range 1-255"),
+            "{e}"
+        );
         assert!(e.to_string().starts_with("test.yaml:5:15: "), "{e}");
     }
 
@@ -900,11 +940,18 @@ mod tests {
             "{MINIMAL}  - name: api\n    interface: eth0\n    vrid: 51\n    vips: [192.0.2.11]\n"
         );
         let e = parse(&two).unwrap_err();
-        assert!(e.message.contains("\"web\" and \"api\" both use vrid 51 for IPv4 on eth0"), "{e}");
+        assert!(
+            e.message
+                .contains("\"web\" and \"api\" both use vrid 51 for IPv4 on eth0"),
+            "{e}"
+        );
         // Same VRID for another family is fine (RFC 5798 7.3: VRID space per family).
         let v6 = two.replace("192.0.2.11", "\"2001:db8::11\"");
         assert!(parse(&v6).is_ok());
-        let dup = two.replace("name: api", "name: web").replace("vrid: 51\n    vips: [192.0.2.11]", "vrid: 52\n    vips: [192.0.2.11]");
+        let dup = two.replace("name: api", "name: web").replace(
+            "vrid: 51\n    vips: [192.0.2.11]",
+            "vrid: 52\n    vips: [192.0.2.11]",
+        );
         let e = parse(&dup).unwrap_err();
         assert!(e.message.contains("name \"web\" is already used"), "{e}");
     }
@@ -930,7 +977,10 @@ mod tests {
     fn owner_and_state_rules() {
         let e = parse(&format!("{MINIMAL}    priority: 255\n    preempt: false\n")).unwrap_err();
         assert!(e.message.contains("always preempts"), "{e}");
-        let e = parse(&format!("{MINIMAL}    initial_state: master\n    preempt: false\n")).unwrap_err();
+        let e = parse(&format!(
+            "{MINIMAL}    initial_state: master\n    preempt: false\n"
+        ))
+        .unwrap_err();
         assert!(e.message.contains("must start as backup"), "{e}");
         let e = parse(&format!("{MINIMAL}    excluded_vips: [192.0.2.10]\n")).unwrap_err();
         assert!(e.message.contains("listed twice"), "{e}");

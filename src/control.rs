@@ -29,8 +29,15 @@ pub enum Request {
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Response {
     Status(Status),
-    Reloaded { added: Vec<String>, removed: Vec<String>, restarted: Vec<String>, unchanged: Vec<String> },
-    Error { message: String },
+    Reloaded {
+        added: Vec<String>,
+        removed: Vec<String>,
+        restarted: Vec<String>,
+        unchanged: Vec<String>,
+    },
+    Error {
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -86,19 +93,36 @@ pub struct Transition {
 /// Errors of the client side, phrased for the operator.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("cannot connect to {path}: {source} (is vipd running? pass --socket if it uses another path)")]
-    Connect { path: String, source: std::io::Error },
+    #[error(
+        "cannot connect to {path}: {source} (is vipd running? pass --socket if it uses another path)"
+    )]
+    Connect {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("control socket {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("control socket {path}: unreadable answer: {source}")]
-    Decode { path: String, source: serde_json::Error },
+    Decode {
+        path: String,
+        source: serde_json::Error,
+    },
 }
 
 /// Sends one request and waits for its response.
 pub fn request(path: &Path, req: &Request, timeout: Duration) -> Result<Response, ClientError> {
     let p = path.display().to_string();
-    let mut stream = UnixStream::connect(path).map_err(|source| ClientError::Connect { path: p.clone(), source })?;
-    let io = |source| ClientError::Io { path: p.clone(), source };
+    let mut stream = UnixStream::connect(path).map_err(|source| ClientError::Connect {
+        path: p.clone(),
+        source,
+    })?;
+    let io = |source| ClientError::Io {
+        path: p.clone(),
+        source,
+    };
     stream.set_read_timeout(Some(timeout)).map_err(io)?;
     let mut line = serde_json::to_string(req).unwrap_or_default();
     line.push('\n');
@@ -114,12 +138,29 @@ mod tests {
 
     #[test]
     fn wire_format_is_stable() {
-        assert_eq!(serde_json::to_string(&Request::Status).unwrap(), r#"{"cmd":"status"}"#);
-        assert_eq!(serde_json::from_str::<Request>(r#"{"cmd":"reload"}"#).unwrap(), Request::Reload);
+        assert_eq!(
+            serde_json::to_string(&Request::Status).unwrap(),
+            r#"{"cmd":"status"}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<Request>(r#"{"cmd":"reload"}"#).unwrap(),
+            Request::Reload
+        );
         assert!(serde_json::from_str::<Request>(r#"{"cmd":"explode"}"#).is_err());
-        assert_eq!(serde_json::to_string(&State::Initialize).unwrap(), r#""INIT""#);
-        assert_eq!(serde_json::to_string(&State::Master).unwrap(), r#""MASTER""#);
-        let r = Response::Error { message: "x".into() };
-        assert_eq!(serde_json::to_string(&r).unwrap(), r#"{"result":"error","message":"x"}"#);
+        assert_eq!(
+            serde_json::to_string(&State::Initialize).unwrap(),
+            r#""INIT""#
+        );
+        assert_eq!(
+            serde_json::to_string(&State::Master).unwrap(),
+            r#""MASTER""#
+        );
+        let r = Response::Error {
+            message: "x".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"result":"error","message":"x"}"#
+        );
     }
 }

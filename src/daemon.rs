@@ -141,7 +141,9 @@ struct Daemon {
 pub async fn run(opts: Options) -> Result<(), DaemonError> {
     let config = Config::load(&opts.config_path)?;
     let (nl, mut nl_events) = Netlink::open()?;
-    let announcer = Announcer::open().map_err(io_err("cannot open the AF_PACKET socket for gratuitous ARP (needs CAP_NET_RAW)"))?;
+    let announcer = Announcer::open().map_err(io_err(
+        "cannot open the AF_PACKET socket for gratuitous ARP (needs CAP_NET_RAW)",
+    ))?;
     let (tx, mut rx) = mpsc::unbounded_channel();
 
     let listener = bind_control_socket(&opts.socket_path)?;
@@ -167,7 +169,12 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         links: HashMap::new(),
         addrs: Vec::new(),
         sockets: HashMap::new(),
-        instances: config.instances.iter().cloned().map(Instance::new).collect(),
+        instances: config
+            .instances
+            .iter()
+            .cloned()
+            .map(Instance::new)
+            .collect(),
         unmatched_drops: BTreeMap::new(),
         tx,
     };
@@ -217,7 +224,8 @@ fn bind_control_socket(path: &Path) -> Result<UnixListener, DaemonError> {
                 source: io::Error::from(io::ErrorKind::AddrInUse),
             });
         }
-        std::fs::remove_file(path).map_err(io_err(format!("cannot remove stale {}", path.display())))?;
+        std::fs::remove_file(path)
+            .map_err(io_err(format!("cannot remove stale {}", path.display())))?;
     }
     // Created 0600 from the start: umask first, so no window exists where
     // another user could connect.
@@ -225,14 +233,17 @@ fn bind_control_socket(path: &Path) -> Result<UnixListener, DaemonError> {
     let listener = UnixListener::bind(path);
     nix::sys::stat::umask(old);
     let listener = listener.map_err(io_err(format!("cannot listen on {}", path.display())))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-        .map_err(io_err(format!("cannot set mode 0600 on {}", path.display())))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io_err(
+        format!("cannot set mode 0600 on {}", path.display()),
+    ))?;
     Ok(listener)
 }
 
 async fn accept_control(listener: UnixListener, tx: mpsc::UnboundedSender<Input>) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         let tx = tx.clone();
         tokio::spawn(async move {
             let (r, mut w) = stream.into_split();
@@ -252,7 +263,9 @@ async fn accept_control(listener: UnixListener, tx: mpsc::UnboundedSender<Input>
                         Err(_) => return,
                     }
                 }
-                Err(e) => Response::Error { message: format!("bad request: {e}") },
+                Err(e) => Response::Error {
+                    message: format!("bad request: {e}"),
+                },
             };
             let mut out = serde_json::to_string(&response).unwrap_or_default();
             out.push('\n');
@@ -262,9 +275,12 @@ async fn accept_control(listener: UnixListener, tx: mpsc::UnboundedSender<Input>
 }
 
 fn spawn_signals(tx: mpsc::UnboundedSender<Input>) -> Result<(), DaemonError> {
-    let mut hup = signal(SignalKind::hangup()).map_err(io_err("cannot install the SIGHUP handler"))?;
-    let mut term = signal(SignalKind::terminate()).map_err(io_err("cannot install the SIGTERM handler"))?;
-    let mut int = signal(SignalKind::interrupt()).map_err(io_err("cannot install the SIGINT handler"))?;
+    let mut hup =
+        signal(SignalKind::hangup()).map_err(io_err("cannot install the SIGHUP handler"))?;
+    let mut term =
+        signal(SignalKind::terminate()).map_err(io_err("cannot install the SIGTERM handler"))?;
+    let mut int =
+        signal(SignalKind::interrupt()).map_err(io_err("cannot install the SIGINT handler"))?;
     tokio::spawn(async move {
         loop {
             let input = tokio::select! {
@@ -281,7 +297,10 @@ fn spawn_signals(tx: mpsc::UnboundedSender<Input>) -> Result<(), DaemonError> {
 }
 
 fn unix_now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 impl Daemon {
@@ -290,11 +309,21 @@ impl Daemon {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        self.instances.iter().filter_map(|i| i.router.poll_at()).min().map(|t| self.epoch + t)
+        self.instances
+            .iter()
+            .filter_map(|i| i.router.poll_at())
+            .min()
+            .map(|t| self.epoch + t)
     }
 
     async fn refresh_kernel_view(&mut self) -> Result<(), DaemonError> {
-        self.links = self.nl.links().await?.into_iter().map(|l| (l.index, l)).collect();
+        self.links = self
+            .nl
+            .links()
+            .await?
+            .into_iter()
+            .map(|l| (l.index, l))
+            .collect();
         self.addrs = self.nl.addresses().await?;
         Ok(())
     }
@@ -355,7 +384,11 @@ impl Daemon {
         self.apply(idx, actions).await;
     }
 
-    async fn ensure_vip_device(&mut self, idx: usize, parent: &LinkState) -> Result<(), NetlinkError> {
+    async fn ensure_vip_device(
+        &mut self,
+        idx: usize,
+        parent: &LinkState,
+    ) -> Result<(), NetlinkError> {
         let cfg = &self.instances[idx].cfg;
         let (Some(dev), Some(name)) = (cfg.vip_device.clone(), cfg.vip_device_name()) else {
             return Ok(());
@@ -367,17 +400,24 @@ impl Daemon {
         let vrid = cfg.vrid;
         match dev.kind {
             VipDeviceKind::Macvlan => {
-                self.nl.create_macvlan(parent.index, &name, virtual_mac(vrid, ipv6_only)).await?;
-                // The parent must not answer ARP for addresses on the
-                // MACVLAN with its own MAC (keepalived does the same), and
-                // the MACVLAN must not derive a link-local address from the
-                // shared virtual MAC: both routers would own it.
+                self.nl
+                    .create_macvlan(parent.index, &name, virtual_mac(vrid, ipv6_only))
+                    .await?;
+                // The parent must not tie a VIP to its own MAC: it must not
+                // answer ARP for addresses on the MACVLAN (arp_ignore=1), and
+                // its own ARP requests must not carry a VIP as the sender
+                // (arp_announce=2), or neighbours learn the VIP at the
+                // parent's MAC. keepalived changes the same knobs.
                 write_sysctl(&format!("net/ipv4/conf/{}/arp_ignore", parent.name), "1");
-                write_sysctl(&format!("net/ipv6/conf/{name}/addr_gen_mode"), "1");
+                write_sysctl(&format!("net/ipv4/conf/{}/arp_announce", parent.name), "2");
                 write_sysctl(&format!("net/ipv4/conf/{name}/rp_filter"), "0");
             }
             VipDeviceKind::Ipvlan => self.nl.create_ipvlan(parent.index, &name).await?,
         }
+        // No link-local address derived from a MAC the device shares (the
+        // virtual MAC with the other routers, the parent's MAC on IPVLAN):
+        // set while the device is still down, before the kernel makes one.
+        write_sysctl(&format!("net/ipv6/conf/{name}/addr_gen_mode"), "1");
         info!(instance = %self.instances[idx].cfg.name, device = %name, "created VIP device");
         self.instances[idx].created_device = Some(name.clone());
         self.refresh_kernel_view().await.ok();
@@ -390,7 +430,10 @@ impl Daemon {
     }
 
     fn ensure_socket(&mut self, link: &LinkState, ipv6: bool, multicast: bool) -> io::Result<()> {
-        let key = SockKey { ifindex: link.index, ipv6 };
+        let key = SockKey {
+            ifindex: link.index,
+            ipv6,
+        };
         if let Some(e) = self.sockets.get(&key) {
             if multicast {
                 e.sock.join_multicast()?;
@@ -471,14 +514,21 @@ impl Daemon {
                 .filter(move |e| e.index == ifindex && e.address.is_ipv6() == ipv6 && !e.tentative)
         };
         let pick = if ipv6 {
-            let ll = |e: &&AddrEntry| matches!(e.address, IpAddr::V6(a) if a.is_unicast_link_local());
+            let ll =
+                |e: &&AddrEntry| matches!(e.address, IpAddr::V6(a) if a.is_unicast_link_local());
             if cfg.unicast.is_none() {
                 on_if().find(ll).map(|e| e.address)
             } else {
-                on_if().find(|e| !ll(e) && !is_vip(&e.address)).or_else(|| on_if().find(ll)).map(|e| e.address)
+                on_if()
+                    .find(|e| !ll(e) && !is_vip(&e.address))
+                    .or_else(|| on_if().find(ll))
+                    .map(|e| e.address)
             }
         } else {
-            on_if().find(|e| !e.secondary && !is_vip(&e.address)).or_else(|| on_if().find(|e| !is_vip(&e.address))).map(|e| e.address)
+            on_if()
+                .find(|e| !e.secondary && !is_vip(&e.address))
+                .or_else(|| on_if().find(|e| !is_vip(&e.address)))
+                .map(|e| e.address)
         };
         pick.or_else(|| on_if().find(|e| is_vip(&e.address)).map(|e| e.address))
     }
@@ -486,7 +536,11 @@ impl Daemon {
     async fn fire_timers(&mut self) {
         let now = self.now();
         for idx in 0..self.instances.len() {
-            if self.instances[idx].router.poll_at().is_some_and(|t| t <= now) {
+            if self.instances[idx]
+                .router
+                .poll_at()
+                .is_some_and(|t| t <= now)
+            {
                 let actions = self.instances[idx].router.handle_timeout(now);
                 self.apply(idx, actions).await;
             }
@@ -497,7 +551,11 @@ impl Daemon {
         match input {
             Input::Packet(key, pkt) => self.on_packet(key, pkt).await,
             Input::SocketFailed(key, e) => {
-                warn!(ifindex = key.ifindex, ipv6 = key.ipv6, "VRRP socket receive failed: {e}");
+                warn!(
+                    ifindex = key.ifindex,
+                    ipv6 = key.ipv6,
+                    "VRRP socket receive failed: {e}"
+                );
             }
             Input::Netlink(ev) => self.on_netlink(ev).await,
             Input::Control(req, reply) => {
@@ -543,7 +601,9 @@ impl Daemon {
             *self.unmatched_drops.entry("unknown_vrid").or_default() += 1;
             return;
         };
-        let verdict = advert::check(&self.instances[idx].cfg, &repr, pkt.src, pkt.ttl, |a| self.is_own_address(a));
+        let verdict = advert::check(&self.instances[idx].cfg, &repr, pkt.src, pkt.ttl, |a| {
+            self.is_own_address(a)
+        });
         if let Err(r) = verdict {
             self.instances[idx].drop_packet(r.reason());
             debug!(instance = %self.instances[idx].cfg.name, src = %pkt.src, reason = r.reason(), "dropped advert");
@@ -551,7 +611,11 @@ impl Daemon {
         }
         self.instances[idx].counters.adverts_received += 1;
         let now = self.now();
-        let ev = Event::Advert { src: pkt.src, priority: repr.priority, max_adver_int: repr.max_adver_int };
+        let ev = Event::Advert {
+            src: pkt.src,
+            priority: repr.priority,
+            max_adver_int: repr.max_adver_int,
+        };
         let actions = self.instances[idx].router.handle(now, ev);
         self.apply(idx, actions).await;
     }
@@ -589,16 +653,22 @@ impl Daemon {
                         let actions = self.instances[idx].router.handle(now, Event::InterfaceDown);
                         self.apply(idx, actions).await;
                         self.instances[idx].ifindex = None;
-                        self.instances[idx].problem =
-                            Some(format!("interface {} was removed; waiting for it", self.instances[idx].cfg.interface));
+                        self.instances[idx].problem = Some(format!(
+                            "interface {} was removed; waiting for it",
+                            self.instances[idx].cfg.interface
+                        ));
                     } else if let Some(g) = &gone
-                        && self.instances[idx].cfg.vip_device_name().as_deref() == Some(g.name.as_str())
+                        && self.instances[idx].cfg.vip_device_name().as_deref()
+                            == Some(g.name.as_str())
                         && self.instances[idx].router.state() == State::Master
                     {
                         // Our VIP device vanished under a master: recreate
                         // it and restore the VIPs in place.
                         warn!(instance = %self.instances[idx].cfg.name, device = %g.name, "VIP device removed; recreating it");
-                        if let Some(parent) = self.instances[idx].ifindex.and_then(|i| self.links.get(&i)).cloned()
+                        if let Some(parent) = self.instances[idx]
+                            .ifindex
+                            .and_then(|i| self.links.get(&i))
+                            .cloned()
                             && let Err(e) = self.ensure_vip_device(idx, &parent).await
                         {
                             error!(instance = %self.instances[idx].cfg.name, "{e}");
@@ -609,15 +679,24 @@ impl Daemon {
                 self.prune_sockets();
             }
             NetlinkEvent::AddressAdded(a) => {
-                if !self.addrs.iter().any(|e| e.index == a.index && e.address == a.address) {
+                if !self
+                    .addrs
+                    .iter()
+                    .any(|e| e.index == a.index && e.address == a.address)
+                {
                     self.addrs.push(a);
-                } else if let Some(e) = self.addrs.iter_mut().find(|e| e.index == a.index && e.address == a.address) {
+                } else if let Some(e) = self
+                    .addrs
+                    .iter_mut()
+                    .find(|e| e.index == a.index && e.address == a.address)
+                {
                     *e = a;
                 }
                 self.refresh_sources_on(a.index);
             }
             NetlinkEvent::AddressRemoved(a) => {
-                self.addrs.retain(|e| !(e.index == a.index && e.address == a.address));
+                self.addrs
+                    .retain(|e| !(e.index == a.index && e.address == a.address));
                 self.refresh_sources_on(a.index);
                 let owners: Vec<usize> = (0..self.instances.len())
                     .filter(|&i| {
@@ -625,7 +704,8 @@ impl Daemon {
                         inst.router.state() == State::Master
                             && inst.cfg.all_vips().any(|v| {
                                 v.address == a.address
-                                    && self.link_by_name(&inst.cfg.device_for(v)).map(|l| l.index) == Some(a.index)
+                                    && self.link_by_name(&inst.cfg.device_for(v)).map(|l| l.index)
+                                        == Some(a.index)
                             })
                     })
                     .collect();
@@ -671,7 +751,9 @@ impl Daemon {
                                     error!(instance = %cfg.name, "{e}");
                                 }
                             }
-                            None => error!(instance = %cfg.name, vip = %vip, device = %cfg.device_for(vip), "cannot add VIP: device not found"),
+                            None => {
+                                error!(instance = %cfg.name, vip = %vip, device = %cfg.device_for(vip), "cannot add VIP: device not found")
+                            }
                         }
                     }
                 }
@@ -692,14 +774,21 @@ impl Daemon {
                     if to == State::Master {
                         inst.counters.became_master += 1;
                     }
-                    inst.transition = Some(Transition { from, to, reason, unix_time: unix_now() });
+                    inst.transition = Some(Transition {
+                        from,
+                        to,
+                        reason,
+                        unix_time: unix_now(),
+                    });
                 }
             }
         }
     }
 
     fn send_adverts(&mut self, idx: usize, priority: u8) {
-        let Some(ifindex) = self.instances[idx].ifindex else { return };
+        let Some(ifindex) = self.instances[idx].ifindex else {
+            return;
+        };
         for ipv6 in [false, true] {
             let cfg = &self.instances[idx].cfg;
             if !cfg.advertises(!ipv6) {
@@ -711,11 +800,20 @@ impl Daemon {
             };
             let repr = advert::build(cfg, ipv6, priority);
             let dsts: Vec<IpAddr> = match &cfg.unicast {
-                Some(u) => u.peers.iter().copied().filter(|p| p.is_ipv6() == ipv6).collect(),
+                Some(u) => u
+                    .peers
+                    .iter()
+                    .copied()
+                    .filter(|p| p.is_ipv6() == ipv6)
+                    .collect(),
                 None if ipv6 => vec![IpAddr::V6(VRRP_MCAST_V6)],
                 None => vec![IpAddr::V4(VRRP_MCAST_V4)],
             };
-            let Some(sock) = self.sockets.get(&SockKey { ifindex, ipv6 }).map(|e| e.sock.clone()) else {
+            let Some(sock) = self
+                .sockets
+                .get(&SockKey { ifindex, ipv6 })
+                .map(|e| e.sock.clone())
+            else {
                 continue;
             };
             for dst in dsts {
@@ -736,7 +834,9 @@ impl Daemon {
 
     fn link_local_of(&self, ifindex: u32) -> Option<Ipv6Addr> {
         self.addrs.iter().find_map(|e| match e.address {
-            IpAddr::V6(a) if e.index == ifindex && a.is_unicast_link_local() && !e.tentative => Some(a),
+            IpAddr::V6(a) if e.index == ifindex && a.is_unicast_link_local() && !e.tentative => {
+                Some(a)
+            }
             _ => None,
         })
     }
@@ -761,7 +861,11 @@ impl Daemon {
             }
         }
         if failed > 0 {
-            *self.instances[idx].counters.drops.entry("announce_failed").or_default() += failed;
+            *self.instances[idx]
+                .counters
+                .drops
+                .entry("announce_failed")
+                .or_default() += failed;
         }
     }
 
@@ -775,13 +879,18 @@ impl Daemon {
                 let vips_present = cfg
                     .all_vips()
                     .filter(|v| {
-                        self.vip_device_index(cfg, v)
-                            .is_some_and(|(ix, _)| self.addrs.iter().any(|e| e.index == ix && e.address == v.address))
+                        self.vip_device_index(cfg, v).is_some_and(|(ix, _)| {
+                            self.addrs
+                                .iter()
+                                .any(|e| e.index == ix && e.address == v.address)
+                        })
                     })
                     .count();
-                let own = self.instances.iter().position(|i| std::ptr::eq(i, inst)).and_then(|i| {
-                    self.source_address(i, !cfg.advertises(true))
-                });
+                let own = self
+                    .instances
+                    .iter()
+                    .position(|i| std::ptr::eq(i, inst))
+                    .and_then(|i| self.source_address(i, !cfg.advertises(true)));
                 InstanceStatus {
                     name: cfg.name.clone(),
                     interface: cfg.interface.clone(),
@@ -793,7 +902,11 @@ impl Daemon {
                     state: r.state(),
                     priority: cfg.priority,
                     effective_priority: r.priority(),
-                    master_address: if r.state() == State::Master { own } else { r.master_addr() },
+                    master_address: if r.state() == State::Master {
+                        own
+                    } else {
+                        r.master_addr()
+                    },
                     master_priority: r.master_priority(),
                     advert_interval_ms: r.master_adver_interval().as_millis() as u64,
                     vips: cfg.vips.iter().map(|v| v.to_string()).collect(),
@@ -804,7 +917,12 @@ impl Daemon {
                     adverts_received: inst.counters.adverts_received,
                     became_master: inst.counters.became_master,
                     vips_restored: inst.counters.vips_restored,
-                    drops: inst.counters.drops.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+                    drops: inst
+                        .counters
+                        .drops
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), *v))
+                        .collect(),
                     problem: inst.problem.clone(),
                 }
             })
@@ -814,7 +932,11 @@ impl Daemon {
             config_path: self.opts.config_path.display().to_string(),
             pid: std::process::id(),
             instances,
-            unmatched_drops: self.unmatched_drops.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            unmatched_drops: self
+                .unmatched_drops
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
         }
     }
 
@@ -825,10 +947,15 @@ impl Daemon {
     async fn reload(&mut self) -> Response {
         let new = match Config::load(&self.opts.config_path) {
             Ok(c) => c,
-            Err(e) => return Response::Error { message: format!("configuration not reloaded: {e}") },
+            Err(e) => {
+                return Response::Error {
+                    message: format!("configuration not reloaded: {e}"),
+                };
+            }
         };
         let mut old: Vec<Instance> = std::mem::take(&mut self.instances);
-        let (mut added, mut removed, mut restarted, mut unchanged) = (vec![], vec![], vec![], vec![]);
+        let (mut added, mut removed, mut restarted, mut unchanged) =
+            (vec![], vec![], vec![], vec![]);
         let mut next: Vec<Instance> = Vec::new();
         let mut to_start: Vec<usize> = Vec::new();
         for cfg in &new.instances {
@@ -861,8 +988,19 @@ impl Daemon {
         for idx in to_start {
             self.activate(idx).await;
         }
-        info!(?added, ?removed, ?restarted, unchanged = unchanged.len(), "configuration reloaded");
-        Response::Reloaded { added, removed, restarted, unchanged }
+        info!(
+            ?added,
+            ?removed,
+            ?restarted,
+            unchanged = unchanged.len(),
+            "configuration reloaded"
+        );
+        Response::Reloaded {
+            added,
+            removed,
+            restarted,
+            unchanged,
+        }
     }
 
     /// Shuts one instance down gracefully, outside the instance list.

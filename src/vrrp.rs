@@ -90,7 +90,11 @@ pub enum Event {
     Shutdown,
     /// A validated ADVERTISEMENT for our VRID. `max_adver_int` is in the
     /// packet's unit: centiseconds (v3) or seconds (v2).
-    Advert { src: IpAddr, priority: u8, max_adver_int: u16 },
+    Advert {
+        src: IpAddr,
+        priority: u8,
+        max_adver_int: u16,
+    },
     /// The interface lost carrier or went administratively down.
     InterfaceDown,
     InterfaceUp,
@@ -113,7 +117,11 @@ pub enum Action {
     /// Send `rounds` back-to-back rounds of gratuitous ARP / unsolicited NA
     /// for every VIP.
     Announce { rounds: u32 },
-    StateChanged { from: State, to: State, reason: Reason },
+    StateChanged {
+        from: State,
+        to: State,
+        reason: Reason,
+    },
 }
 
 /// The announcement schedule on becoming master.
@@ -192,7 +200,11 @@ pub fn skew_time(version: VrrpVersion, priority: u8, master_adver_interval: Dura
 
 /// Master_Down_Interval = 3 * Master_Adver_Interval + Skew_Time (RFC 5798 6.1,
 /// RFC 3768 6.1 with Advertisement_Interval).
-pub fn master_down_interval(version: VrrpVersion, priority: u8, master_adver_interval: Duration) -> Duration {
+pub fn master_down_interval(
+    version: VrrpVersion,
+    priority: u8,
+    master_adver_interval: Duration,
+) -> Duration {
     3 * master_adver_interval + skew_time(version, priority, master_adver_interval)
 }
 
@@ -324,11 +336,19 @@ impl Router {
     }
 
     fn skew(&self) -> Duration {
-        skew_time(self.params.version, self.priority, self.master_adver_interval)
+        skew_time(
+            self.params.version,
+            self.priority,
+            self.master_adver_interval,
+        )
     }
 
     fn down_interval(&self) -> Duration {
-        master_down_interval(self.params.version, self.priority, self.master_adver_interval)
+        master_down_interval(
+            self.params.version,
+            self.priority,
+            self.master_adver_interval,
+        )
     }
 
     fn transition(&mut self, now: Time, to: State, reason: Reason, out: &mut Vec<Action>) {
@@ -357,7 +377,9 @@ impl Router {
         self.master_priority = Some(self.priority);
         self.transition(now, State::Master, reason, out);
         out.push(Action::AddVips);
-        out.push(Action::SendAdvert { priority: self.priority });
+        out.push(Action::SendAdvert {
+            priority: self.priority,
+        });
         self.adver_at = Some(now + self.params.advert_interval);
         self.start_announcing(now, out);
     }
@@ -377,7 +399,9 @@ impl Router {
             return;
         }
         if plan.interval.is_zero() {
-            out.push(Action::Announce { rounds: plan.repeat });
+            out.push(Action::Announce {
+                rounds: plan.repeat,
+            });
             self.announce_left = 0;
             self.announce_at = None;
         } else {
@@ -420,12 +444,22 @@ impl Router {
             }
             (State::Initialize, Event::Shutdown) => {}
 
-            (State::Backup, Event::Advert { src, priority, max_adver_int }) => {
-                self.backup_advert(now, src, priority, max_adver_int)
-            }
-            (State::Master, Event::Advert { src, priority, max_adver_int }) => {
-                self.master_advert(now, src, priority, max_adver_int, &mut out)
-            }
+            (
+                State::Backup,
+                Event::Advert {
+                    src,
+                    priority,
+                    max_adver_int,
+                },
+            ) => self.backup_advert(now, src, priority, max_adver_int),
+            (
+                State::Master,
+                Event::Advert {
+                    src,
+                    priority,
+                    max_adver_int,
+                },
+            ) => self.master_advert(now, src, priority, max_adver_int, &mut out),
             (State::Initialize | State::Fault, Event::Advert { .. }) => {}
 
             (State::Master, Event::InterfaceDown) => {
@@ -500,11 +534,20 @@ impl Router {
     }
 
     /// RFC 5798 6.4.3, "If an ADVERTISEMENT is received".
-    fn master_advert(&mut self, now: Time, src: IpAddr, priority: u8, field: u16, out: &mut Vec<Action>) {
+    fn master_advert(
+        &mut self,
+        now: Time,
+        src: IpAddr,
+        priority: u8,
+        field: u16,
+        out: &mut Vec<Action>,
+    ) {
         if priority == 0 {
             // Another router is leaving: answer at once so backups do not
             // take over in Skew_Time.
-            out.push(Action::SendAdvert { priority: self.priority });
+            out.push(Action::SendAdvert {
+                priority: self.priority,
+            });
             self.adver_at = Some(now + self.params.advert_interval);
             return;
         }
@@ -545,7 +588,9 @@ impl Router {
             }
             State::Master => {
                 if due(self.adver_at) {
-                    out.push(Action::SendAdvert { priority: self.priority });
+                    out.push(Action::SendAdvert {
+                        priority: self.priority,
+                    });
                     // Re-arm from the deadline, not from `now`, so a late
                     // wakeup does not stretch every later interval.
                     let mut next = self.adver_at.unwrap_or(now) + self.params.advert_interval;
@@ -557,7 +602,8 @@ impl Router {
                 if due(self.announce_at) {
                     out.push(Action::Announce { rounds: 1 });
                     self.announce_left = self.announce_left.saturating_sub(1);
-                    self.announce_at = (self.announce_left > 0).then(|| now + self.params.announce.interval);
+                    self.announce_at =
+                        (self.announce_left > 0).then(|| now + self.params.announce.interval);
                 }
                 if due(self.second_burst_at) {
                     self.second_burst_at = None;
@@ -609,7 +655,11 @@ mod tests {
     }
 
     fn advert(src: u8, priority: u8) -> Event {
-        Event::Advert { src: ip(src), priority, max_adver_int: 100 }
+        Event::Advert {
+            src: ip(src),
+            priority,
+            max_adver_int: 100,
+        }
     }
 
     fn to(state: State, reason: Reason, actions: &[Action]) -> bool {
@@ -628,21 +678,48 @@ mod tests {
     fn timer_formulas_match_the_rfcs() {
         // RFC 5798: priority 100, 1 s: skew = 156/256 s = 609.375 ms.
         let i = Duration::from_secs(1);
-        assert_eq!(skew_time(VrrpVersion::V3, 100, i), Duration::from_micros(609_375));
-        assert_eq!(master_down_interval(VrrpVersion::V3, 100, i), Duration::from_micros(3_609_375));
+        assert_eq!(
+            skew_time(VrrpVersion::V3, 100, i),
+            Duration::from_micros(609_375)
+        );
+        assert_eq!(
+            master_down_interval(VrrpVersion::V3, 100, i),
+            Duration::from_micros(3_609_375)
+        );
         // v3 skew scales with the interval: 20 ms, priority 200 -> 56/256*20 ms = 4.375 ms.
         let i = Duration::from_millis(20);
-        assert_eq!(skew_time(VrrpVersion::V3, 200, i), Duration::from_micros(4_375));
-        assert_eq!(master_down_interval(VrrpVersion::V3, 200, i), Duration::from_micros(64_375));
+        assert_eq!(
+            skew_time(VrrpVersion::V3, 200, i),
+            Duration::from_micros(4_375)
+        );
+        assert_eq!(
+            master_down_interval(VrrpVersion::V3, 200, i),
+            Duration::from_micros(64_375)
+        );
         // RFC 3768: skew is (256-prio)/256 seconds whatever the interval.
         let i = Duration::from_secs(3);
-        assert_eq!(skew_time(VrrpVersion::V2, 100, i), Duration::from_micros(609_375));
-        assert_eq!(master_down_interval(VrrpVersion::V2, 100, i), Duration::from_micros(9_609_375));
+        assert_eq!(
+            skew_time(VrrpVersion::V2, 100, i),
+            Duration::from_micros(609_375)
+        );
+        assert_eq!(
+            master_down_interval(VrrpVersion::V2, 100, i),
+            Duration::from_micros(9_609_375)
+        );
         // Priority 255 has the smallest skew, 254 beats 1.
         assert!(skew_time(VrrpVersion::V3, 254, i) < skew_time(VrrpVersion::V3, 1, i));
-        assert_eq!(interval_to_field(VrrpVersion::V3, Duration::from_millis(20)), 2);
-        assert_eq!(interval_to_field(VrrpVersion::V2, Duration::from_secs(3)), 3);
-        assert_eq!(field_to_interval(VrrpVersion::V3, 4095), Duration::from_millis(40_950));
+        assert_eq!(
+            interval_to_field(VrrpVersion::V3, Duration::from_millis(20)),
+            2
+        );
+        assert_eq!(
+            interval_to_field(VrrpVersion::V2, Duration::from_secs(3)),
+            3
+        );
+        assert_eq!(
+            field_to_interval(VrrpVersion::V3, 4095),
+            Duration::from_millis(40_950)
+        );
     }
 
     // RFC 5798 6.4.1: Startup, priority != 255 -> Backup with Master_Down_Timer.
@@ -653,7 +730,11 @@ mod tests {
         assert!(to(State::Backup, Reason::Startup, &acts));
         assert_eq!(r.state(), State::Backup);
         assert_eq!(r.poll_at(), Some(Duration::from_micros(3_609_375)));
-        assert!(!acts.iter().any(|a| matches!(a, Action::SendAdvert { .. } | Action::AddVips)));
+        assert!(
+            !acts
+                .iter()
+                .any(|a| matches!(a, Action::SendAdvert { .. } | Action::AddVips))
+        );
     }
 
     // RFC 5798 6.4.1: Startup with priority 255 -> advert, announce, Master.
@@ -665,7 +746,11 @@ mod tests {
         assert!(acts.contains(&Action::SendAdvert { priority: 255 }));
         assert!(acts.contains(&Action::AddVips));
         assert!(acts.contains(&Action::Announce { rounds: 1 }));
-        assert_eq!(r.poll_at(), Some(Duration::from_secs(1)), "Adver_Timer armed");
+        assert_eq!(
+            r.poll_at(),
+            Some(Duration::from_secs(1)),
+            "Adver_Timer armed"
+        );
     }
 
     #[test]
@@ -686,7 +771,10 @@ mod tests {
         assert_eq!(at, Duration::from_micros(3_609_375));
         assert!(to(State::Master, Reason::MasterDown, &acts));
         let pos = |x: &Action| acts.iter().position(|a| a == x).unwrap();
-        assert!(pos(&Action::AddVips) < pos(&Action::Announce { rounds: 1 }), "VIPs before GARP");
+        assert!(
+            pos(&Action::AddVips) < pos(&Action::Announce { rounds: 1 }),
+            "VIPs before GARP"
+        );
         assert!(acts.contains(&Action::SendAdvert { priority: 100 }));
         assert_eq!(r.poll_at(), Some(at + Duration::from_secs(1)));
     }
@@ -711,7 +799,14 @@ mod tests {
         let mut r = v3(100);
         r.handle(Duration::ZERO, Event::Startup);
         let t = Duration::from_millis(100);
-        r.handle(t, Event::Advert { src: ip(20), priority: 200, max_adver_int: 2 });
+        r.handle(
+            t,
+            Event::Advert {
+                src: ip(20),
+                priority: 200,
+                max_adver_int: 2,
+            },
+        );
         assert_eq!(r.master_adver_interval(), Duration::from_millis(20));
         // 3*20ms + (156/256)*20ms = 60 + 12.1875
         assert_eq!(r.poll_at(), Some(t + Duration::from_nanos(72_187_500)));
@@ -722,7 +817,14 @@ mod tests {
     fn v2_backup_keeps_its_own_interval() {
         let mut r = Router::new(params(VrrpVersion::V2, 100, Duration::from_secs(1)));
         r.handle(Duration::ZERO, Event::Startup);
-        r.handle(Duration::ZERO, Event::Advert { src: ip(20), priority: 200, max_adver_int: 3 });
+        r.handle(
+            Duration::ZERO,
+            Event::Advert {
+                src: ip(20),
+                priority: 200,
+                max_adver_int: 3,
+            },
+        );
         assert_eq!(r.master_adver_interval(), Duration::from_secs(1));
     }
 
@@ -733,7 +835,11 @@ mod tests {
         r.handle(Duration::ZERO, Event::Startup);
         let first = r.poll_at().unwrap();
         r.handle(Duration::from_millis(100), advert(20, 100));
-        assert_eq!(r.poll_at(), Some(first), "lower-priority advert must not reset the timer");
+        assert_eq!(
+            r.poll_at(),
+            Some(first),
+            "lower-priority advert must not reset the timer"
+        );
         let (_, acts) = step(&mut r);
         assert!(to(State::Master, Reason::Preempted, &acts));
     }
@@ -763,7 +869,10 @@ mod tests {
         let mut became = None;
         while t < Duration::from_secs(20) {
             r.handle(t, advert(20, 100));
-            while r.poll_at().is_some_and(|at| at <= t + Duration::from_secs(1)) {
+            while r
+                .poll_at()
+                .is_some_and(|at| at <= t + Duration::from_secs(1))
+            {
                 let (at, acts) = step(&mut r);
                 if to(State::Master, Reason::PreemptDelayElapsed, &acts) {
                     became = Some(at);
@@ -810,7 +919,10 @@ mod tests {
             assert_eq!(r.poll_at(), Some(due));
             // Wake up 3 ms late every time: the schedule must not drift.
             let acts = r.handle_timeout(due + 3 * MS);
-            sent += acts.iter().filter(|a| matches!(a, Action::SendAdvert { priority: 100 })).count();
+            sent += acts
+                .iter()
+                .filter(|a| matches!(a, Action::SendAdvert { priority: 100 }))
+                .count();
         }
         assert_eq!(sent, 10);
     }
@@ -842,11 +954,21 @@ mod tests {
     fn master_yields_to_higher_priority() {
         let mut r = master(100);
         let now = Duration::from_secs(5);
-        let acts = r.handle(now, Event::Advert { src: ip(20), priority: 200, max_adver_int: 50 });
+        let acts = r.handle(
+            now,
+            Event::Advert {
+                src: ip(20),
+                priority: 200,
+                max_adver_int: 50,
+            },
+        );
         assert!(acts.contains(&Action::RemoveVips));
         assert!(to(State::Backup, Reason::HigherPriorityMaster, &acts));
         assert_eq!(r.master_adver_interval(), Duration::from_millis(500));
-        assert_eq!(r.master_down_at(), Some(now + master_down_interval(VrrpVersion::V3, 100, Duration::from_millis(500))));
+        assert_eq!(
+            r.master_down_at(),
+            Some(now + master_down_interval(VrrpVersion::V3, 100, Duration::from_millis(500)))
+        );
     }
 
     // RFC 5798 6.4.3: equal priority, larger primary address wins.
@@ -926,10 +1048,19 @@ mod tests {
         assert!(acts.contains(&Action::RemoveVips));
         assert!(to(State::Fault, Reason::InterfaceDown, &acts));
         assert_eq!(r.poll_at(), None, "no adverts while in fault");
-        assert!(r.handle(Duration::from_secs(11), advert(20, 200)).is_empty());
+        assert!(
+            r.handle(Duration::from_secs(11), advert(20, 200))
+                .is_empty()
+        );
         let acts = r.handle(Duration::from_secs(12), Event::InterfaceUp);
         assert!(to(State::Backup, Reason::InterfaceUp, &acts));
-        assert!(matches!(acts[0], Action::StateChanged { from: State::Fault, .. }));
+        assert!(matches!(
+            acts[0],
+            Action::StateChanged {
+                from: State::Fault,
+                ..
+            }
+        ));
         assert!(r.master_down_at().is_some());
     }
 
@@ -938,7 +1069,10 @@ mod tests {
         let mut r = v3(100);
         let acts = r.handle(Duration::ZERO, Event::InterfaceDown);
         assert!(to(State::Fault, Reason::InterfaceDown, &acts));
-        assert!(r.handle(MS, Event::Startup).is_empty(), "no election while the link is down");
+        assert!(
+            r.handle(MS, Event::Startup).is_empty(),
+            "no election while the link is down"
+        );
         let acts = r.handle(2 * MS, Event::InterfaceUp);
         assert!(to(State::Backup, Reason::InterfaceUp, &acts));
     }
@@ -958,7 +1092,12 @@ mod tests {
     #[test]
     fn events_in_initialize_are_ignored() {
         let mut r = v3(100);
-        for e in [advert(20, 200), Event::Shutdown, Event::InterfaceUp, Event::VipsLost] {
+        for e in [
+            advert(20, 200),
+            Event::Shutdown,
+            Event::InterfaceUp,
+            Event::VipsLost,
+        ] {
             // (InterfaceDown is the one event Initialize acts on: it waits in FAULT.)
             assert!(r.handle(Duration::ZERO, e).is_empty());
         }
@@ -971,7 +1110,14 @@ mod tests {
     /// a tie), and it stays so.
     #[test]
     fn two_routers_converge_to_one_master() {
-        for (pa, pb) in [(100, 200), (200, 100), (150, 150), (254, 1), (255, 100), (1, 1)] {
+        for (pa, pb) in [
+            (100, 200),
+            (200, 100),
+            (150, 150),
+            (254, 1),
+            (255, 100),
+            (1, 1),
+        ] {
             let mut a = Router::new(params(VrrpVersion::V3, pa, Duration::from_millis(100)));
             a.set_local_address(ip(1));
             let mut b = Router::new(params(VrrpVersion::V3, pb, Duration::from_millis(100)));
@@ -982,7 +1128,14 @@ mod tests {
                 for act in acts {
                     if let Action::SendAdvert { priority } = act {
                         let src = if from_a { ip(1) } else { ip(2) };
-                        inbox.push((!from_a, Event::Advert { src, priority, max_adver_int: 10 }));
+                        inbox.push((
+                            !from_a,
+                            Event::Advert {
+                                src,
+                                priority,
+                                max_adver_int: 10,
+                            },
+                        ));
                     }
                 }
             };
@@ -992,7 +1145,11 @@ mod tests {
             deliver(false, acts, &mut inbox);
             while now < Duration::from_secs(10) {
                 for (to_a, ev) in std::mem::take(&mut inbox) {
-                    let acts = if to_a { a.handle(now, ev) } else { b.handle(now, ev) };
+                    let acts = if to_a {
+                        a.handle(now, ev)
+                    } else {
+                        b.handle(now, ev)
+                    };
                     deliver(!to_a, acts, &mut inbox);
                 }
                 now += MS;
@@ -1004,7 +1161,11 @@ mod tests {
             // On a tie the larger address (b, .2) wins.
             let a_wins = pa > pb;
             let (w, l) = if a_wins { (&a, &b) } else { (&b, &a) };
-            assert_eq!((w.state(), l.state()), (State::Master, State::Backup), "priorities {pa}/{pb}");
+            assert_eq!(
+                (w.state(), l.state()),
+                (State::Master, State::Backup),
+                "priorities {pa}/{pb}"
+            );
         }
     }
 }

@@ -25,7 +25,9 @@ fn hosts_ping_each_other_v4_and_v6() {
     assert!(!a.has_addr("eth0", "10.9.0.2"));
     assert!(!a.has_addr("eth0", "10.9.0.1/25"));
     assert!(
-        !a.addrs("eth0").iter().any(|x| x.flags.iter().any(|f| f == "tentative")),
+        !a.addrs("eth0")
+            .iter()
+            .any(|x| x.flags.iter().any(|f| f == "tentative")),
         "DAD should be off: {:?}",
         a.addrs("eth0")
     );
@@ -61,14 +63,21 @@ fn ping_observer_measures_silent_cut_and_link_cut() {
     let a = lab.add_host("a", &["10.9.0.1/24"]);
     let b = lab.add_host("b", &["10.9.0.2/24"]);
 
-    // Baseline: no loss at 10 ms.
+    // Baseline: no loss at 10 ms. (ping -i 0.01 only manages ~60/s here.)
     let obs = a.ping_observer(ip("10.9.0.2"), 10);
+    assert!(
+        obs.wait_replies(1, Duration::from_secs(3)),
+        "no first reply"
+    );
     std::thread::sleep(Duration::from_millis(1000));
     let st = obs.stop();
-    assert!(st.received >= 50, "{st:?}");
-    assert!(st.sent >= st.received, "{st:?}");
+    assert!(st.received >= 20, "{st:?}");
     assert!(
-        st.longest_gap < Duration::from_millis(300),
+        st.sent >= st.received && st.sent - st.received <= 1,
+        "{st:?}"
+    );
+    assert!(
+        st.longest_gap < Duration::from_millis(500),
         "gap {:?}\n{}",
         st.longest_gap,
         st.output
@@ -76,7 +85,7 @@ fn ping_observer_measures_silent_cut_and_link_cut() {
 
     // Silent cut of b for ~1 s: b keeps carrier but hears nothing.
     let obs = a.ping_observer(ip("10.9.0.2"), 10);
-    std::thread::sleep(Duration::from_millis(500));
+    assert!(obs.wait_replies(5, Duration::from_secs(3)), "no replies");
     b.cut_cable_silently();
     let carrier = b.exec_ok(&["cat", "/sys/class/net/eth0/carrier"]);
     assert_eq!(carrier.trim(), "1", "silent cut must keep carrier");
@@ -85,7 +94,8 @@ fn ping_observer_measures_silent_cut_and_link_cut() {
     std::thread::sleep(Duration::from_millis(500));
     let st = obs.stop();
     assert!(
-        st.longest_gap >= Duration::from_millis(900) && st.longest_gap < Duration::from_millis(2000),
+        st.longest_gap >= Duration::from_millis(900)
+            && st.longest_gap < Duration::from_millis(2000),
         "gap {:?}\n{}",
         st.longest_gap,
         st.output
@@ -294,7 +304,10 @@ fn lab_drop_cleans_up_when_the_test_panics() {
     let r = std::panic::catch_unwind(|| {
         let lab = Lab::new("lab_drop_cleans_up_when_the_test_panics");
         let a = lab.add_host("a", &["10.9.0.1/24"]);
-        let _p = a.spawn(&["sh", "-c", "echo hello from the log; sleep 1000"], "x.log");
+        let _p = a.spawn(
+            &["sh", "-c", "echo hello from the log; sleep 1000"],
+            "x.log",
+        );
         *nss.lock().unwrap() = lab.namespaces();
         std::thread::sleep(Duration::from_millis(100));
         panic!("deliberate panic (the lab prints its diagnostics above)");

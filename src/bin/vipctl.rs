@@ -9,7 +9,11 @@ use vipd::config::{Config, DEFAULT_CONFIG_PATH};
 use vipd::control::{DEFAULT_SOCKET_PATH, InstanceStatus, Request, Response, request};
 
 #[derive(Parser)]
-#[command(name = "vipctl", version, about = "Control and inspect vipd, check and import configurations")]
+#[command(
+    name = "vipctl",
+    version,
+    about = "Control and inspect vipd, check and import configurations"
+)]
 struct Args {
     /// vipd's control socket.
     #[arg(long, global = true, default_value = DEFAULT_SOCKET_PATH)]
@@ -81,7 +85,10 @@ fn status(socket: &Path, json: bool) -> ExitCode {
 }
 
 fn unix_now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 fn ago(secs: f64) -> String {
@@ -95,7 +102,18 @@ fn ago(secs: f64) -> String {
 }
 
 fn render_table(instances: &[InstanceStatus], now: f64) -> String {
-    let header = ["INSTANCE", "INTERFACE", "VRID", "VER", "STATE", "PRIO", "EFF", "MASTER", "VIPS", "LAST TRANSITION"];
+    let header = [
+        "INSTANCE",
+        "INTERFACE",
+        "VRID",
+        "VER",
+        "STATE",
+        "PRIO",
+        "EFF",
+        "MASTER",
+        "VIPS",
+        "LAST TRANSITION",
+    ];
     let rows: Vec<[String; 10]> = instances
         .iter()
         .map(|i| {
@@ -111,11 +129,21 @@ fn render_table(instances: &[InstanceStatus], now: f64) -> String {
                 i.state.to_string(),
                 i.priority.to_string(),
                 i.effective_priority.to_string(),
-                i.master_address.map(|a| a.to_string()).unwrap_or_else(|| "-".into()),
+                i.master_address
+                    .map(|a| a.to_string())
+                    .unwrap_or_else(|| "-".into()),
                 vips,
                 i.last_transition
                     .as_ref()
-                    .map(|t| format!("{} -> {} {} ({})", t.from, t.to, ago(now - t.unix_time), t.reason))
+                    .map(|t| {
+                        format!(
+                            "{} -> {} {} ({})",
+                            t.from,
+                            t.to,
+                            ago(now - t.unix_time),
+                            t.reason
+                        )
+                    })
                     .unwrap_or_else(|| "-".into()),
             ]
         })
@@ -128,7 +156,11 @@ fn render_table(instances: &[InstanceStatus], now: f64) -> String {
     }
     let mut out = String::new();
     let line = |cells: Vec<&str>, out: &mut String| {
-        let parts: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let parts: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         out.push_str(parts.join("  ").trim_end());
         out.push('\n');
     };
@@ -141,7 +173,12 @@ fn render_table(instances: &[InstanceStatus], now: f64) -> String {
 
 fn reload(socket: &Path) -> ExitCode {
     match ask(socket, Request::Reload) {
-        Ok(Response::Reloaded { added, removed, restarted, unchanged }) => {
+        Ok(Response::Reloaded {
+            added,
+            removed,
+            restarted,
+            unchanged,
+        }) => {
             println!(
                 "reloaded: {} added, {} removed, {} restarted, {} unchanged",
                 added.len(),
@@ -149,7 +186,11 @@ fn reload(socket: &Path) -> ExitCode {
                 restarted.len(),
                 unchanged.len()
             );
-            for (what, names) in [("added", &added), ("removed", &removed), ("restarted", &restarted)] {
+            for (what, names) in [
+                ("added", &added),
+                ("removed", &removed),
+                ("restarted", &restarted),
+            ] {
                 for n in names {
                     println!("  {what}: {n}");
                 }
@@ -171,7 +212,12 @@ fn reload(socket: &Path) -> ExitCode {
 fn check(file: &Path) -> ExitCode {
     match Config::load(file) {
         Ok(c) => {
-            println!("{}: OK ({} instance{})", file.display(), c.instances.len(), if c.instances.len() == 1 { "" } else { "s" });
+            println!(
+                "{}: OK ({} instance{})",
+                file.display(),
+                c.instances.len(),
+                if c.instances.len() == 1 { "" } else { "s" }
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -219,7 +265,12 @@ mod tests {
             vips: vec!["192.0.2.10/24".into()],
             excluded_vips: vec![],
             vips_present: 1,
-            last_transition: Some(Transition { from: State::Backup, to: State::Master, reason: Reason::MasterDown, unix_time: 100.0 }),
+            last_transition: Some(Transition {
+                from: State::Backup,
+                to: State::Master,
+                reason: Reason::MasterDown,
+                unix_time: 100.0,
+            }),
             adverts_sent: 0,
             adverts_received: 0,
             became_master: 1,
@@ -229,8 +280,19 @@ mod tests {
         };
         let t = render_table(&[i], 112.0);
         let lines: Vec<&str> = t.lines().collect();
-        assert!(lines[0].starts_with("INSTANCE  INTERFACE  VRID  VER  STATE"), "{t}");
-        assert!(lines[1].contains("web") && lines[1].contains("MASTER") && lines[1].contains("192.0.2.10/24"), "{t}");
-        assert!(lines[1].contains("BACKUP -> MASTER 12s ago (master_down)"), "{t}");
+        assert!(
+            lines[0].starts_with("INSTANCE  INTERFACE  VRID  VER  STATE"),
+            "{t}"
+        );
+        assert!(
+            lines[1].contains("web")
+                && lines[1].contains("MASTER")
+                && lines[1].contains("192.0.2.10/24"),
+            "{t}"
+        );
+        assert!(
+            lines[1].contains("BACKUP -> MASTER 12s ago (master_down)"),
+            "{t}"
+        );
     }
 }

@@ -26,12 +26,17 @@ impl Announcer {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: fd is a fresh descriptor we own.
-        Ok(Announcer { fd: unsafe { OwnedFd::from_raw_fd(fd) } })
+        Ok(Announcer {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
     }
 
     fn send_frame(&self, ifindex: u32, frame: &[u8]) -> io::Result<()> {
         if frame.len() < 14 {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "frame shorter than an Ethernet header"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "frame shorter than an Ethernet header",
+            ));
         }
         // SAFETY: sockaddr_ll is plain old data; zeroed is a valid value.
         let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
@@ -51,16 +56,29 @@ impl Announcer {
                 std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
             )
         };
-        if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+        if rc < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
     }
 
     /// One announcement for `vip` out of device `ifindex` with source `mac`.
     /// `link_local` is the device's IPv6 link-local address, the preferred
     /// NA source (RFC 4861 7.2.2); without one the VIP itself is used.
-    pub fn announce(&self, ifindex: u32, mac: [u8; 6], vip: IpAddr, link_local: Option<Ipv6Addr>) -> io::Result<()> {
+    pub fn announce(
+        &self,
+        ifindex: u32,
+        mac: [u8; 6],
+        vip: IpAddr,
+        link_local: Option<Ipv6Addr>,
+    ) -> io::Result<()> {
         match vip {
             IpAddr::V4(v4) => self.send_frame(ifindex, &arp::gratuitous_arp(mac, v4)),
-            IpAddr::V6(v6) => self.send_frame(ifindex, &ndisc::unsolicited_na(mac, link_local.unwrap_or(v6), v6)),
+            IpAddr::V6(v6) => self.send_frame(
+                ifindex,
+                &ndisc::unsolicited_na(mac, link_local.unwrap_or(v6), v6),
+            ),
         }
     }
 }

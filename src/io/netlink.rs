@@ -9,7 +9,9 @@ use std::net::IpAddr;
 use futures::StreamExt;
 use futures::channel::mpsc::UnboundedReceiver;
 use netlink_packet_route::RouteNetlinkMessage;
-use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage};
+use netlink_packet_route::address::{
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage,
+};
 use netlink_packet_route::link::{IpVlanMode, LinkAttribute, LinkFlags, LinkMessage, MacVlanMode};
 use rtnetlink::{Handle, LinkIpVlan, LinkMacVlan, LinkUnspec, MulticastGroup};
 use tokio::sync::mpsc;
@@ -40,8 +42,12 @@ impl NetlinkError {
             Some(libc::EPERM) | Some(libc::EACCES) => {
                 " (vipd needs CAP_NET_ADMIN: run it as root or with the shipped unit)"
             }
-            Some(libc::ENODEV) => " (the interface does not exist: check `interface:` in the config)",
-            Some(libc::EOPNOTSUPP) => " (this kernel lacks the device type: check that its module is available)",
+            Some(libc::ENODEV) => {
+                " (the interface does not exist: check `interface:` in the config)"
+            }
+            Some(libc::EOPNOTSUPP) => {
+                " (this kernel lacks the device type: check that its module is available)"
+            }
             _ => "",
         };
         NetlinkError::Request { what, source, hint }
@@ -145,13 +151,19 @@ pub enum NetlinkEvent {
 impl NetlinkEvent {
     fn from_message(m: RouteNetlinkMessage) -> Option<NetlinkEvent> {
         match m {
-            RouteNetlinkMessage::NewLink(l) => LinkState::from_message(&l).map(NetlinkEvent::LinkChanged),
+            RouteNetlinkMessage::NewLink(l) => {
+                LinkState::from_message(&l).map(NetlinkEvent::LinkChanged)
+            }
             RouteNetlinkMessage::DelLink(l) => Some(NetlinkEvent::LinkRemoved {
                 index: l.header.index,
                 name: LinkState::from_message(&l).map(|s| s.name),
             }),
-            RouteNetlinkMessage::NewAddress(a) => AddrEntry::from_message(&a).map(NetlinkEvent::AddressAdded),
-            RouteNetlinkMessage::DelAddress(a) => AddrEntry::from_message(&a).map(NetlinkEvent::AddressRemoved),
+            RouteNetlinkMessage::NewAddress(a) => {
+                AddrEntry::from_message(&a).map(NetlinkEvent::AddressAdded)
+            }
+            RouteNetlinkMessage::DelAddress(a) => {
+                AddrEntry::from_message(&a).map(NetlinkEvent::AddressRemoved)
+            }
             _ => None,
         }
     }
@@ -217,11 +229,16 @@ impl Netlink {
     /// source addresses (keepalived sets preferred_lft 0 on /128 VIPs, which
     /// marks them "deprecated"). Already present is success.
     pub async fn add_vip(&self, index: u32, ifname: &str, vip: &Vip) -> Result<(), NetlinkError> {
-        let mut req = self.handle.address().add(index, vip.address, vip.prefix_len).replace();
+        let mut req = self
+            .handle
+            .address()
+            .add(index, vip.address, vip.prefix_len)
+            .replace();
         let msg = req.message_mut();
         if vip.address.is_ipv6() {
             msg.header.flags |= AddressHeaderFlags::Nodad;
-            msg.attributes.push(AddressAttribute::Flags(AddressFlags::Nodad));
+            msg.attributes
+                .push(AddressAttribute::Flags(AddressFlags::Nodad));
         }
         if let Some(label) = &vip.label {
             msg.attributes.push(AddressAttribute::Label(label.clone()));
@@ -230,7 +247,11 @@ impl Netlink {
             Ok(()) => Ok(()),
             Err(e) => {
                 let e = NetlinkError::request(format!("cannot add {vip} to {ifname}"), e);
-                if e.errno() == Some(libc::EEXIST) { Ok(()) } else { Err(e) }
+                if e.errno() == Some(libc::EEXIST) {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
             }
         }
     }
@@ -260,11 +281,16 @@ impl Netlink {
         }
     }
 
-    /// Creates a MACVLAN (bridge mode) with the given MAC on `parent`, up.
-    pub async fn create_macvlan(&self, parent: u32, name: &str, mac: [u8; 6]) -> Result<(), NetlinkError> {
+    /// Creates a MACVLAN (bridge mode) with the given MAC on `parent`, left
+    /// down so the caller can set per-device sysctls before it goes up.
+    pub async fn create_macvlan(
+        &self,
+        parent: u32,
+        name: &str,
+        mac: [u8; 6],
+    ) -> Result<(), NetlinkError> {
         let msg = LinkMacVlan::new(name, parent, MacVlanMode::Bridge)
             .address(mac.to_vec())
-            .up()
             .build();
         self.handle
             .link()
@@ -274,9 +300,9 @@ impl Netlink {
             .map_err(|e| NetlinkError::request(format!("cannot create MACVLAN {name}"), e))
     }
 
-    /// Creates an IPVLAN in L2 mode on `parent`, up.
+    /// Creates an IPVLAN in L2 mode on `parent`, left down like the MACVLAN.
     pub async fn create_ipvlan(&self, parent: u32, name: &str) -> Result<(), NetlinkError> {
-        let msg = LinkIpVlan::new(name, parent, IpVlanMode::L2).up().build();
+        let msg = LinkIpVlan::new(name, parent, IpVlanMode::L2).build();
         self.handle
             .link()
             .add(msg)
@@ -291,7 +317,11 @@ impl Netlink {
             Ok(()) => Ok(()),
             Err(e) => {
                 let e = NetlinkError::request(format!("cannot delete {name}"), e);
-                if e.errno() == Some(libc::ENODEV) { Ok(()) } else { Err(e) }
+                if e.errno() == Some(libc::ENODEV) {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
             }
         }
     }

@@ -12,7 +12,9 @@ use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsFd, AsRawFd};
 
-use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, sendmsg};
+use nix::sys::socket::{
+    ControlMessage, ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, sendmsg,
+};
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
 use tokio::io::unix::AsyncFd;
 
@@ -35,7 +37,12 @@ pub struct VrrpSocket {
     ifindex: u32,
 }
 
-fn setsockopt_int(sock: &Socket, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
+fn setsockopt_int(
+    sock: &Socket,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
     // SAFETY: a valid fd and a pointer to a live c_int of the size passed.
     let rc = unsafe {
         libc::setsockopt(
@@ -46,7 +53,11 @@ fn setsockopt_int(sock: &Socket, level: libc::c_int, name: libc::c_int, value: l
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         )
     };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// IP_MULTICAST_IF by interface index (struct ip_mreqn), which socket2 only
@@ -67,7 +78,11 @@ fn set_multicast_if_index_v4(sock: &Socket, ifindex: u32) -> io::Result<()> {
             std::mem::size_of::<libc::ip_mreqn>() as libc::socklen_t,
         )
     };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 impl VrrpSocket {
@@ -75,7 +90,11 @@ impl VrrpSocket {
     /// `multicast` is set (RFC 5798 5.1.1.2 / 5.1.2.2).
     pub fn open(ifname: &str, ifindex: u32, ipv6: bool, multicast: bool) -> io::Result<VrrpSocket> {
         let domain = if ipv6 { Domain::IPV6 } else { Domain::IPV4 };
-        let sock = Socket::new(domain, Type::RAW, Some(Protocol::from(i32::from(IPPROTO_VRRP))))?;
+        let sock = Socket::new(
+            domain,
+            Type::RAW,
+            Some(Protocol::from(i32::from(IPPROTO_VRRP))),
+        )?;
         sock.set_nonblocking(true)?;
         sock.bind_device(Some(ifname.as_bytes()))?;
         if ipv6 {
@@ -111,7 +130,10 @@ impl VrrpSocket {
         let r = if self.ipv6 {
             sock.join_multicast_v6(&VRRP_MCAST_V6, self.ifindex)
         } else {
-            sock.join_multicast_v4_n(&VRRP_MCAST_V4, &InterfaceIndexOrAddress::Index(self.ifindex))
+            sock.join_multicast_v4_n(
+                &VRRP_MCAST_V4,
+                &InterfaceIndexOrAddress::Index(self.ifindex),
+            )
         };
         match r {
             Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE) => Ok(()),
@@ -136,8 +158,13 @@ impl VrrpSocket {
         let mut cmsg = nix::cmsg_space!(libc::in6_pktinfo, libc::c_int);
         let (len, src, ttl6, dst6) = {
             let mut iov = [IoSliceMut::new(&mut buf)];
-            let msg = recvmsg::<SockaddrStorage>(sock.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty())
-                .map_err(io::Error::from)?;
+            let msg = recvmsg::<SockaddrStorage>(
+                sock.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg),
+                MsgFlags::empty(),
+            )
+            .map_err(io::Error::from)?;
             let mut hop = None;
             let mut dst = None;
             if let Ok(cmsgs) = msg.cmsgs() {
@@ -163,7 +190,12 @@ impl VrrpSocket {
             let (Some(src), Some(hop), Some(dst)) = (src, ttl6, dst6) else {
                 return Ok(None);
             };
-            Ok(Some(Received { src, dst: IpAddr::V6(dst), ttl: hop.clamp(0, 255) as u8, payload: buf }))
+            Ok(Some(Received {
+                src,
+                dst: IpAddr::V6(dst),
+                ttl: hop.clamp(0, 255) as u8,
+                payload: buf,
+            }))
         } else {
             // IPv4 raw sockets deliver the IP header; a malformed one is
             // reported to the caller as an empty payload from 0.0.0.0 so the
@@ -193,22 +225,47 @@ impl VrrpSocket {
             (IpAddr::V4(s), IpAddr::V4(d)) => {
                 let info = libc::in_pktinfo {
                     ipi_ifindex: self.ifindex as libc::c_int,
-                    ipi_spec_dst: libc::in_addr { s_addr: u32::from(s).to_be() },
+                    ipi_spec_dst: libc::in_addr {
+                        s_addr: u32::from(s).to_be(),
+                    },
                     ipi_addr: libc::in_addr { s_addr: 0 },
                 };
                 let to = SockaddrStorage::from(SocketAddr::V4(SocketAddrV4::new(d, 0)));
-                sendmsg(fd.as_raw_fd(), &iov, &[ControlMessage::Ipv4PacketInfo(&info)], MsgFlags::empty(), Some(&to))
+                sendmsg(
+                    fd.as_raw_fd(),
+                    &iov,
+                    &[ControlMessage::Ipv4PacketInfo(&info)],
+                    MsgFlags::empty(),
+                    Some(&to),
+                )
             }
             (IpAddr::V6(s), IpAddr::V6(d)) => {
                 let info = libc::in6_pktinfo {
-                    ipi6_addr: libc::in6_addr { s6_addr: s.octets() },
+                    ipi6_addr: libc::in6_addr {
+                        s6_addr: s.octets(),
+                    },
                     ipi6_ifindex: self.ifindex,
                 };
-                let scope = if d.is_unicast_link_local() || d.is_multicast() { self.ifindex } else { 0 };
+                let scope = if d.is_unicast_link_local() || d.is_multicast() {
+                    self.ifindex
+                } else {
+                    0
+                };
                 let to = SockaddrStorage::from(SocketAddr::V6(SocketAddrV6::new(d, 0, 0, scope)));
-                sendmsg(fd.as_raw_fd(), &iov, &[ControlMessage::Ipv6PacketInfo(&info)], MsgFlags::empty(), Some(&to))
+                sendmsg(
+                    fd.as_raw_fd(),
+                    &iov,
+                    &[ControlMessage::Ipv6PacketInfo(&info)],
+                    MsgFlags::empty(),
+                    Some(&to),
+                )
             }
-            _ => return Err(io::Error::new(io::ErrorKind::InvalidInput, "source and destination families differ")),
+            _ => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "source and destination families differ",
+                ));
+            }
         };
         r.map(|_| ()).map_err(io::Error::from)
     }

@@ -313,7 +313,13 @@ fn decode_vrrp(f: &Frame) -> Option<VrrpPacket> {
     let (raw_interval, interval, auth_type, addr_len, checksum_ok) = match version {
         2 => {
             let cs = ones_complement_sum(&[v]) == 0xffff;
-            (u16::from(v[5]), Duration::from_secs(u64::from(v[5])), Some(v[4]), 4, cs)
+            (
+                u16::from(v[5]),
+                Duration::from_secs(u64::from(v[5])),
+                Some(v[4]),
+                4,
+                cs,
+            )
         }
         3 => {
             let ri = be16(&v[4..]) & 0x0fff;
@@ -331,7 +337,13 @@ fn decode_vrrp(f: &Frame) -> Option<VrrpPacket> {
                 _ => false,
             };
             let alen = if ip.src.is_ipv4() { 4 } else { 16 };
-            (ri, Duration::from_millis(u64::from(ri) * 10), None, alen, cs)
+            (
+                ri,
+                Duration::from_millis(u64::from(ri) * 10),
+                None,
+                alen,
+                cs,
+            )
         }
         _ => return None,
     };

@@ -6,7 +6,11 @@ use std::time::Duration;
 
 /// Where keepalived is looked for (Debian: /usr/sbin).
 pub fn keepalived_bin() -> String {
-    for p in ["/usr/sbin/keepalived", "/usr/local/sbin/keepalived", "/sbin/keepalived"] {
+    for p in [
+        "/usr/sbin/keepalived",
+        "/usr/local/sbin/keepalived",
+        "/sbin/keepalived",
+    ] {
         if Path::new(p).is_file() {
             return p.to_owned();
         }

@@ -21,6 +21,7 @@
 pub mod capture;
 pub mod keepalived;
 pub mod ping;
+pub mod vipd;
 
 pub use capture::{
     ArpPacket, Capture, Frame, NeighborAdvert, VrrpPacket, arps, garps, neighbor_adverts,
@@ -121,7 +122,9 @@ fn require_tool(name: &str) {
         .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
         .unwrap_or(false);
     if !found {
-        panic!("lab: required tool `{name}` not found in PATH; install it (Debian: see tests/lab/mod.rs)");
+        panic!(
+            "lab: required tool `{name}` not found in PATH; install it (Debian: see tests/lab/mod.rs)"
+        );
     }
 }
 
@@ -274,8 +277,7 @@ impl ProcHandle {
     }
     /// SIGTERM, wait up to 2 s, then SIGKILL. Idempotent.
     pub fn stop(&self) -> ExitStatus {
-        self.inner
-            .stop_with(libc::SIGTERM, Duration::from_secs(2))
+        self.inner.stop_with(libc::SIGTERM, Duration::from_secs(2))
     }
     /// SIGKILL (a crash: no cleanup by the process). Idempotent.
     pub fn kill(&self) -> ExitStatus {
@@ -418,15 +420,32 @@ fn ns_lab_id(ns: &str) -> Option<&str> {
     }
 }
 
-fn kill_ns_pids(ns: &str) {
+fn ns_pids(ns: &str) -> Vec<i32> {
     let o = run(&["ip", "netns", "pids", ns]);
-    for pid in String::from_utf8_lossy(&o.stdout).split_whitespace() {
-        if let Ok(pid) = pid.parse::<i32>() {
+    String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// SIGKILLs every process left in `ns` (also ones the lab did not start
+/// itself, e.g. daemonized children) and waits up to 2 s for them to go.
+fn kill_ns_pids(ns: &str) {
+    let gone = wait_until(Duration::from_secs(2), Duration::from_millis(20), || {
+        let pids = ns_pids(ns);
+        for &pid in &pids {
             // SAFETY: kill(2); these are processes inside a lab namespace.
             unsafe {
                 libc::kill(pid, libc::SIGKILL);
             }
         }
+        pids.is_empty()
+    });
+    if !gone {
+        eprintln!(
+            "lab: processes still in {ns} after SIGKILL: {:?}",
+            ns_pids(ns)
+        );
     }
 }
 
@@ -666,6 +685,16 @@ impl Lab {
                 run_ok(&["ip", "-n", &ns, "addr", "add", a, "dev", HOST_IF]);
             }
         }
+        // The switch port must be forwarding before the host is usable (with
+        // STP off and forward_delay 0 it should be at once).
+        let fwd = wait_until(Duration::from_secs(3), Duration::from_millis(10), || {
+            let o = ns_exec(&sw, &["bridge", "link", "show", "dev", &peer]);
+            String::from_utf8_lossy(&o.stdout).contains("state forwarding")
+        });
+        assert!(
+            fwd,
+            "lab: switch port {peer} of host {name} not forwarding after 3 s"
+        );
         let host = Host {
             name: name.to_owned(),
             ns,
@@ -920,7 +949,13 @@ impl Host {
     }
 
     /// Waits until `has_addr(dev, addr)` is `present`; false on timeout.
-    pub fn wait_addr(&self, dev: &str, addr: impl Display, present: bool, timeout: Duration) -> bool {
+    pub fn wait_addr(
+        &self,
+        dev: &str,
+        addr: impl Display,
+        present: bool,
+        timeout: Duration,
+    ) -> bool {
         let addr = addr.to_string();
         wait_until(timeout, Duration::from_millis(20), || {
             self.has_addr(dev, &addr) == present
@@ -954,7 +989,15 @@ impl Host {
     /// Cuts the cable at the switch: the switch-side peer goes down, so the
     /// host's eth0 loses carrier (NO-CARRIER / operstate DOWN).
     pub fn link_down(&self) {
-        run_ok(&["ip", "-n", &self.lab.sw_ns, "link", "set", &self.peer, "down"]);
+        run_ok(&[
+            "ip",
+            "-n",
+            &self.lab.sw_ns,
+            "link",
+            "set",
+            &self.peer,
+            "down",
+        ]);
     }
 
     /// Reconnects the cable cut by `link_down`.
@@ -1000,7 +1043,8 @@ impl Host {
         ping::start(self, target, interval_ms)
     }
 
-    /// One-shot connectivity check: `count` pings, true if all answered.
+    /// One-shot connectivity check: `count` pings 100 ms apart (1 s reply
+    /// timeout), true if at least one was answered (ping's exit status).
     pub fn ping(&self, target: IpAddr, count: u32) -> bool {
         let t = ping_target(target);
         let fam = if target.is_ipv6() { "-6" } else { "-4" };

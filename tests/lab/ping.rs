@@ -5,6 +5,9 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 /// A running `ping -D -i INTERVAL -W 1 -n TARGET`.
+///
+/// Note: on this kind of kernel `-i 0.01` yields only ~60 requests per second
+/// (timer granularity), so gap resolution is ~15-20 ms, not 10 ms.
 pub struct PingObserver {
     proc: ProcHandle,
     target: IpAddr,
@@ -40,7 +43,10 @@ pub(super) fn start(host: &Host, target: IpAddr, interval_ms: u32) -> PingObserv
     let t = ping_target(target);
     let log = format!("ping-{seq}-{}.log", host.name);
     let started = now_epoch();
-    let proc = host.spawn(&["ping", fam, "-D", "-n", "-i", &interval, "-W", "1", &t], log);
+    let proc = host.spawn(
+        &["ping", fam, "-D", "-n", "-i", &interval, "-W", "1", &t],
+        log,
+    );
     PingObserver {
         proc,
         target,
@@ -55,6 +61,24 @@ impl PingObserver {
 
     pub fn process(&self) -> &ProcHandle {
         &self.proc
+    }
+
+    /// Replies received so far (iputils ping flushes every line, so the log
+    /// is live).
+    pub fn replies_so_far(&self) -> usize {
+        self.proc
+            .log()
+            .lines()
+            .filter(|l| l.starts_with('[') && l.contains("bytes from") && !l.contains("DUP!"))
+            .count()
+    }
+
+    /// Waits until at least `n` replies arrived (e.g. before starting the
+    /// event to measure, to be sure the path works); false on timeout.
+    pub fn wait_replies(&self, n: usize, timeout: Duration) -> bool {
+        super::wait_until(timeout, Duration::from_millis(10), || {
+            self.replies_so_far() >= n
+        })
     }
 
     /// Stops ping (SIGINT, which makes it print its summary) and computes

@@ -1,0 +1,126 @@
+//! vipd in a lab host: start it, ask its control socket, wait for states.
+//!
+//! The tests judge vipd from the outside: `vipctl status --json` (the
+//! operator's view), `ip addr` in the namespace (the kernel's view) and
+//! captures on the bridge (the wire's view).
+
+use super::{Host, ProcHandle, wait_until};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+pub fn vipd_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_vipd")
+}
+
+pub fn vipctl_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_vipctl")
+}
+
+pub struct Vipd {
+    pub proc: ProcHandle,
+    pub socket: PathBuf,
+    pub config: PathBuf,
+    pub host: Host,
+}
+
+impl Host {
+    /// Writes `yaml` as this host's vipd.yaml and starts vipd on it; returns
+    /// once the daemon says it started (panics with its log otherwise).
+    pub fn start_vipd(&self, yaml: &str) -> Vipd {
+        let dir = self.tmpdir();
+        let config = dir.join(format!("vipd-{}.yaml", self.name));
+        let socket = dir.join(format!("vipd-{}.sock", self.name));
+        std::fs::write(&config, yaml).expect("write vipd config");
+        let log = dir.join(format!("vipd-{}.log", self.name));
+        let proc = self.spawn(
+            &[
+                vipd_bin(),
+                "--config",
+                config.to_str().unwrap(),
+                "--control-socket",
+                socket.to_str().unwrap(),
+                "--log-level",
+                "debug",
+            ],
+            &log,
+        );
+        if !proc.wait_for_log("vipd started", Duration::from_secs(10)) {
+            panic!(
+                "vipd on {} did not start:\n{}",
+                self.name,
+                proc.log_tail(40)
+            );
+        }
+        Vipd {
+            proc,
+            socket,
+            config,
+            host: self.clone(),
+        }
+    }
+}
+
+impl Vipd {
+    /// Runs vipctl against this daemon's socket.
+    pub fn vipctl(&self, args: &[&str]) -> std::process::Output {
+        Command::new(vipctl_bin())
+            .arg("--socket")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run vipctl")
+    }
+
+    pub fn status(&self) -> serde_json::Value {
+        let out = self.vipctl(&["status", "--json"]);
+        assert!(
+            out.status.success(),
+            "vipctl status failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.proc.log_tail(20)
+        );
+        serde_json::from_slice(&out.stdout).expect("status JSON")
+    }
+
+    pub fn instance(&self, name: &str) -> serde_json::Value {
+        self.status()["instances"]
+            .as_array()
+            .and_then(|a| a.iter().find(|i| i["name"] == name).cloned())
+            .unwrap_or_else(|| panic!("no instance {name} in status"))
+    }
+
+    pub fn state(&self, name: &str) -> String {
+        self.instance(name)["state"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Waits until the instance reports `state`.
+    pub fn wait_state(&self, name: &str, state: &str, timeout: Duration) -> bool {
+        wait_until(timeout, Duration::from_millis(20), || {
+            self.proc.is_running() && self.state(name) == state
+        })
+    }
+
+    /// Panics with both logs unless the instance reaches `state` in time.
+    pub fn expect_state(&self, name: &str, state: &str, timeout: Duration) {
+        if !self.wait_state(name, state, timeout) {
+            panic!(
+                "{}: instance {name} is {:?}, expected {state} within {timeout:?}\n{}",
+                self.host.name,
+                if self.proc.is_running() {
+                    self.state(name)
+                } else {
+                    "not running".into()
+                },
+                self.proc.log_tail(30)
+            );
+        }
+    }
+
+    pub fn rewrite_config(&self, yaml: &str) {
+        std::fs::write(&self.config, yaml).expect("rewrite vipd config");
+    }
+}
