@@ -91,12 +91,25 @@ impl Config {
 }
 
 /// VRRP protocol version of an instance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum VrrpVersion {
-    #[serde(rename = "2")]
     V2,
-    #[serde(rename = "3")]
     V3,
+}
+
+impl VrrpVersion {
+    pub fn number(self) -> u8 {
+        match self {
+            VrrpVersion::V2 => 2,
+            VrrpVersion::V3 => 3,
+        }
+    }
+}
+
+impl Serialize for VrrpVersion {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u8(self.number())
+    }
 }
 
 impl<'de> Deserialize<'de> for VrrpVersion {

@@ -895,10 +895,7 @@ impl Daemon {
                     name: cfg.name.clone(),
                     interface: cfg.interface.clone(),
                     vrid: cfg.vrid,
-                    version: match cfg.version {
-                        crate::config::VrrpVersion::V2 => 2,
-                        crate::config::VrrpVersion::V3 => 3,
-                    },
+                    version: cfg.version.number(),
                     state: r.state(),
                     priority: cfg.priority,
                     effective_priority: r.priority(),

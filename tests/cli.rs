@@ -1,0 +1,175 @@
+//! The command-line surface: what an operator types and reads.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn vipctl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vipctl"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn tmp(name: &str, content: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("vipd-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, content).unwrap();
+    p
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/keepalived")
+}
+
+#[test]
+fn check_accepts_a_valid_file() {
+    let p = tmp(
+        "ok.yaml",
+        "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    vips: [192.0.2.10/24]\n",
+    );
+    let out = vipctl(&["check", p.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("OK (1 instance)"));
+}
+
+#[test]
+fn check_names_file_line_column_and_the_fix() {
+    let p = tmp(
+        "bad.yaml",
+        "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    advert_interval: 15ms\n    vips: [192.0.2.10/24]\n",
+    );
+    let out = vipctl(&["check", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.starts_with(&format!("{}:2:", p.display())), "{err}");
+    assert!(err.contains("multiple of 10ms"), "{err}");
+
+    let p = tmp(
+        "typo.yaml",
+        "instances:\n  - name: web\n    interfce: eth0\n",
+    );
+    let err = text(&vipctl(&["check", p.to_str().unwrap()]).stderr);
+    assert!(
+        err.contains(":3:")
+            && err.contains("unknown field `interfce`")
+            && err.contains("expected one of"),
+        "{err}"
+    );
+
+    let err = text(&vipctl(&["check", "/nonexistent/vipd.yaml"]).stderr);
+    assert!(err.contains("cannot read the configuration file"), "{err}");
+}
+
+#[test]
+fn check_never_panics_on_garbage() {
+    for (i, junk) in [
+        "",
+        "\0\0\0",
+        "[",
+        "instances: 5",
+        "instances:\n  - 7\n",
+        "- - - -",
+        "instances: [{name: a, vrid: -1}]",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let p = tmp(&format!("junk{i}.yaml"), junk);
+        let out = vipctl(&["check", p.to_str().unwrap()]);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{junk:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(!text(&out.stderr).contains("panicked"), "{junk:?}");
+    }
+}
+
+#[test]
+fn import_keepalived_prints_yaml_and_names_what_it_drops() {
+    let out = vipctl(&[
+        "import-keepalived",
+        fixtures().join("seed003_master.conf").to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let yaml = text(&out.stdout);
+    let expected =
+        std::fs::read_to_string(fixtures().join("seed003_master.expected.yaml")).unwrap();
+    assert_eq!(yaml, expected);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("auth_type AH") && err.contains("smtp_alert"),
+        "{err}"
+    );
+    for line in err.lines() {
+        assert!(
+            line.starts_with("warning: "),
+            "every stderr line is a warning: {line}"
+        );
+    }
+    // What it prints is a valid vipd configuration.
+    let p = tmp("imported.yaml", &yaml);
+    assert!(vipctl(&["check", p.to_str().unwrap()]).status.success());
+}
+
+#[test]
+fn import_keepalived_every_fixture_round_trips() {
+    for entry in std::fs::read_dir(fixtures()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "conf") {
+            continue;
+        }
+        let out = vipctl(&["import-keepalived", path.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            path.display(),
+            text(&out.stderr)
+        );
+        let expected = std::fs::read_to_string(path.with_extension("expected.yaml")).unwrap();
+        assert_eq!(text(&out.stdout), expected, "{}", path.display());
+    }
+}
+
+#[test]
+fn import_keepalived_errors_carry_file_and_line() {
+    let p = fixtures().join("errors/seed001_garbled_ipvlan.conf");
+    let out = vipctl(&["import-keepalived", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("seed001_garbled_ipvlan.conf:8:"), "{err}");
+}
+
+#[test]
+fn status_without_a_daemon_says_what_to_check() {
+    let out = vipctl(&["--socket", "/nonexistent/vipd.sock", "status"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("cannot connect to /nonexistent/vipd.sock") && err.contains("is vipd running"),
+        "{err}"
+    );
+}
+
+#[test]
+fn vipd_refuses_a_bad_config_before_touching_anything() {
+    let p = tmp("bad-daemon.yaml", "instances: []\n");
+    let out = Command::new(env!("CARGO_BIN_EXE_vipd"))
+        .args([
+            "--config",
+            p.to_str().unwrap(),
+            "--control-socket",
+            "/nonexistent/dir/x.sock",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("instances is empty"), "{err}");
+}
