@@ -28,6 +28,7 @@ use crate::config::{Config, ConfigError, InstanceConfig, Vip, VipDeviceKind};
 use crate::control::{InstanceStatus, Request, Response, Status, Transition};
 use crate::io::announce::Announcer;
 use crate::io::netlink::{AddrEntry, LinkState, Netlink, NetlinkError, NetlinkEvent, virtual_mac};
+use crate::io::timer::PreciseTimer;
 use crate::io::vrrp_socket::{Received, VrrpSocket};
 use crate::vrrp::{Action, Event, Params, Router, State};
 use crate::wire::vrrp::{VRRP_MCAST_V4, VRRP_MCAST_V6};
@@ -145,6 +146,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         "cannot open the AF_PACKET socket for gratuitous ARP (needs CAP_NET_RAW)",
     ))?;
     let (tx, mut rx) = mpsc::unbounded_channel();
+    let timer = PreciseTimer::new().map_err(io_err("cannot create the timerfd"))?;
 
     let listener = bind_control_socket(&opts.socket_path)?;
     tokio::spawn(accept_control(listener, tx.clone()));
@@ -194,7 +196,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
                 }
                 d.handle_input(input).await;
             }
-            _ = sleep_until_opt(deadline) => d.fire_timers().await,
+            _ = sleep_until_opt(&timer, deadline) => d.fire_timers().await,
         }
     }
     d.shutdown().await;
@@ -203,9 +205,15 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     Ok(())
 }
 
-async fn sleep_until_opt(deadline: Option<Instant>) {
+async fn sleep_until_opt(timer: &PreciseTimer, deadline: Option<Instant>) {
     match deadline {
-        Some(t) => tokio::time::sleep_until(t).await,
+        Some(t) => {
+            if let Err(e) = timer.sleep_until(t).await {
+                // Never spin: fall back to tokio's millisecond timer.
+                warn!("timerfd failed ({e}); using the coarse timer");
+                tokio::time::sleep_until(t).await;
+            }
+        }
         None => std::future::pending().await,
     }
 }

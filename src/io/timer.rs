@@ -1,0 +1,98 @@
+//! A timer with microsecond precision for the daemon loop.
+//!
+//! tokio's timer wheel rounds deadlines up to whole milliseconds and sleeps
+//! in `epoll_wait` with a millisecond timeout, so a Master_Down_Timer could
+//! fire up to ~2 ms late: a tenth of a 20 ms advert interval. A timerfd is
+//! an hrtimer: it fires within microseconds of the deadline.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+use tokio::io::unix::AsyncFd;
+use tokio::time::Instant;
+
+struct Fd(OwnedFd);
+
+impl AsRawFd for Fd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+}
+
+pub struct PreciseTimer {
+    fd: AsyncFd<Fd>,
+}
+
+impl PreciseTimer {
+    pub fn new() -> io::Result<PreciseTimer> {
+        // SAFETY: plain timerfd_create(2); the fd is owned right away.
+        let raw = unsafe {
+            libc::timerfd_create(
+                libc::CLOCK_MONOTONIC,
+                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+            )
+        };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: raw is a fresh descriptor we own.
+        let fd = Fd(unsafe { OwnedFd::from_raw_fd(raw) });
+        // SAFETY: the OwnedFd moves into the AsyncFd and lives exactly as long.
+        let fd = unsafe { AsyncFd::register(fd) }.map_err(|e| e.into_parts().1)?;
+        Ok(PreciseTimer { fd })
+    }
+
+    /// Arms the timer (relative to now) and clears any earlier expiry.
+    fn arm(&self, after: Duration) -> io::Result<()> {
+        // A zero it_value disarms a timerfd: wait at least 1 ns.
+        let after = after.max(Duration::from_nanos(1));
+        let spec = libc::itimerspec {
+            it_interval: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+            it_value: libc::timespec {
+                tv_sec: after.as_secs() as libc::time_t,
+                tv_nsec: after.subsec_nanos() as libc::c_long,
+            },
+        };
+        // SAFETY: valid fd and itimerspec; old value not requested.
+        let rc =
+            unsafe { libc::timerfd_settime(self.fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// Sleeps until `deadline`. Cancel-safe: dropping the future leaves the
+    /// timer armed, and the next call re-arms it (which resets the count).
+    pub async fn sleep_until(&self, deadline: Instant) -> io::Result<()> {
+        self.arm(deadline.saturating_duration_since(Instant::now()))?;
+        loop {
+            let mut guard = self.fd.readable().await?;
+            let mut buf = [0u8; 8];
+            // SAFETY: reading 8 bytes into an 8-byte buffer.
+            let n = unsafe {
+                libc::read(
+                    self.fd.as_raw_fd(),
+                    buf.as_mut_ptr() as *mut libc::c_void,
+                    8,
+                )
+            };
+            if n == 8 {
+                return Ok(());
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::WouldBlock {
+                guard.clear_ready();
+                continue;
+            }
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+    }
+}
