@@ -516,6 +516,15 @@ fn macvlan_vip_device_uses_the_virtual_mac() {
         neigh.contains("00:00:5e:00:01:0f"),
         "observer resolves the VIP to the virtual MAC: {neigh}"
     );
+    // The device deleted under the master: recreated, VIP back, no election.
+    r1.exec_ok(&["ip", "link", "del", "vrrp.15"]);
+    assert!(
+        r1.wait_addr("vrrp.15", "10.9.11.100/24", true, SEC),
+        "VIP device recreated with its VIP"
+    );
+    assert_eq!(a.state("web"), "MASTER");
+    assert_eq!(a.instance("web")["became_master"], 1);
+    assert_eq!(b.state("web"), "BACKUP");
     r1.link_down();
     b.expect_state("web", "MASTER", 2 * SEC);
     assert!(

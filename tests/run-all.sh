@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The whole test suite, as the README gives it and as .ci/run calls it.
+# Needs root (the labs build network namespaces) and the Debian packages
+# that .ci/run installs. Prints a closing "summary: N passed, N failed,
+# N skipped" line; skipped tests are named with their reason.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+
+if [ "$(id -u)" != 0 ]; then
+    echo "tests/run-all.sh: run as root (the lab tests create network namespaces)" >&2
+    exit 1
+fi
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+
+# Unit, CLI and lab tests. Two threads: the labs are timing-sensitive and
+# the CI machine has two cores.
+cargo test --locked -- --test-threads=2 2>&1 | tee -a "$log" || status=1
+
+# IPVLAN tests need kernel support; run them where it exists, else say so.
+skipped=0
+probe_ns="vipd-ipvlan-probe-$$"
+ip netns add "$probe_ns"
+ip -n "$probe_ns" link add probe0 type veth peer name probe1 2>/dev/null
+if why=$(ip -n "$probe_ns" link add link probe0 name probe-iv type ipvlan mode l2 2>&1); then
+    ip netns del "$probe_ns"
+    cargo test --locked --test ipvlan_lab -- --ignored --test-threads=2 2>&1 | tee -a "$log" || status=1
+else
+    ip netns del "$probe_ns"
+    ignored=$(cargo test --locked --test ipvlan_lab -- --ignored --list 2>/dev/null | grep -c ': test$')
+    skipped=$ignored
+    echo "SKIPPED ${ignored} tests in tests/ipvlan_lab.rs: this kernel has no IPVLAN (ip link add type ipvlan: ${why})"
+    cargo test --locked --test ipvlan_lab -- --ignored --list 2>/dev/null | grep ': test$' | sed 's/^/  skipped: /'
+fi
+
+passed=$(grep -Eo '^test result: .*' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '^test result: .*' "$log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
+if [ "$failed" != 0 ]; then status=1; fi
+echo "summary: ${passed} passed, ${failed} failed, ${skipped} skipped"
+exit $status
