@@ -51,7 +51,7 @@ fn auth_of(cfg: &InstanceConfig) -> Auth {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reject {
     /// RFC 5798 7.1: the TTL / hop limit must be 255 (multicast only: unicast
-    /// adverts may cross routers, as keepalived allows).
+    /// adverts to peers in other subnets cross routers).
     BadTtl,
     /// Version differs from the instance's.
     VersionMismatch,

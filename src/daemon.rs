@@ -415,7 +415,7 @@ impl Daemon {
                 // answer ARP for addresses on the MACVLAN (arp_ignore=1), and
                 // its own ARP requests must not carry a VIP as the sender
                 // (arp_announce=2), or neighbours learn the VIP at the
-                // parent's MAC. keepalived changes the same knobs.
+                // parent's MAC.
                 write_sysctl(&format!("net/ipv4/conf/{}/arp_ignore", parent.name), "1");
                 write_sysctl(&format!("net/ipv4/conf/{}/arp_announce", parent.name), "2");
                 write_sysctl(&format!("net/ipv4/conf/{name}/rp_filter"), "0");
@@ -687,18 +687,13 @@ impl Daemon {
                 self.prune_sockets();
             }
             NetlinkEvent::AddressAdded(a) => {
-                if !self
-                    .addrs
-                    .iter()
-                    .any(|e| e.index == a.index && e.address == a.address)
-                {
-                    self.addrs.push(a);
-                } else if let Some(e) = self
+                match self
                     .addrs
                     .iter_mut()
                     .find(|e| e.index == a.index && e.address == a.address)
                 {
-                    *e = a;
+                    Some(e) => *e = a,
+                    None => self.addrs.push(a),
                 }
                 self.refresh_sources_on(a.index);
             }
@@ -881,7 +876,8 @@ impl Daemon {
         let instances = self
             .instances
             .iter()
-            .map(|inst| {
+            .enumerate()
+            .map(|(idx, inst)| {
                 let cfg = &inst.cfg;
                 let r = &inst.router;
                 let vips_present = cfg
@@ -894,11 +890,8 @@ impl Daemon {
                         })
                     })
                     .count();
-                let own = self
-                    .instances
-                    .iter()
-                    .position(|i| std::ptr::eq(i, inst))
-                    .and_then(|i| self.source_address(i, !cfg.advertises(true)));
+                // As master, our own advert source (IPv4 when the instance has it).
+                let own = self.source_address(idx, !cfg.advertises(true));
                 InstanceStatus {
                     name: cfg.name.clone(),
                     interface: cfg.interface.clone(),
@@ -1018,14 +1011,10 @@ impl Daemon {
         let inst = self.instances.pop().expect("pushed above");
         if let Some(dev) = inst.created_device
             && let Some(l) = self.link_by_name(&dev).cloned()
-            && let Err(e) = self.nl_delete_link(l.index, &dev).await
+            && let Err(e) = self.nl.delete_link(l.index, &dev).await
         {
             warn!(device = %dev, "{e}");
         }
-    }
-
-    async fn nl_delete_link(&mut self, index: u32, name: &str) -> Result<(), NetlinkError> {
-        self.nl.delete_link(index, name).await
     }
 
     async fn shutdown(&mut self) {

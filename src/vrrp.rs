@@ -162,11 +162,6 @@ impl Params {
             },
         }
     }
-
-    /// The interval field of our own adverts, in the packet's unit.
-    pub fn advert_interval_field(&self) -> u16 {
-        interval_to_field(self.version, self.advert_interval)
-    }
 }
 
 /// Converts an interval to the advert field: centiseconds (v3, 12 bits) or seconds (v2, 8 bits).
@@ -305,18 +300,6 @@ impl Router {
         match family_of {
             IpAddr::V4(_) => self.local_v4,
             IpAddr::V6(_) => self.local_v6,
-        }
-    }
-
-    /// Whether base parameters that a reload may change in place differ.
-    pub fn update_params(&mut self, params: Params) {
-        let base_changed = params.priority != self.params.priority;
-        if self.state != State::Backup || self.master_addr.is_none() {
-            self.master_adver_interval = params.advert_interval;
-        }
-        self.params = params;
-        if base_changed {
-            self.priority = self.params.priority;
         }
     }
 
