@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::io::networkd_dbus::LinkView;
 use crate::vrrp::{Reason, State};
 
 /// Where the daemon listens when `--control-socket` is not given.
@@ -23,6 +24,12 @@ pub const DEFAULT_SOCKET_PATH: &str = "/run/vipd/vipd.sock";
 pub enum Request {
     Status,
     Reload,
+    /// Re-check every master's VIPs (on one interface, or all) and restore
+    /// what is missing: for networkd-dispatcher and ifupdown hooks.
+    Resync {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        interface: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,6 +41,11 @@ pub enum Response {
         removed: Vec<String>,
         restarted: Vec<String>,
         unchanged: Vec<String>,
+    },
+    /// Instances looked at, and those whose VIPs (or VIP device) were put back.
+    Resynced {
+        instances: Vec<String>,
+        restored: Vec<String>,
     },
     Error {
         message: String,
@@ -49,6 +61,8 @@ pub struct Status {
     /// Packets dropped before they could be tied to an instance (bad IP
     /// header, unknown VRID, ...), by reason.
     pub unmatched_drops: BTreeMap<String, u64>,
+    /// "connected", or why systemd-networkd is not followed.
+    pub networkd: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -79,6 +93,8 @@ pub struct InstanceStatus {
     pub drops: BTreeMap<String, u64>,
     /// Set when the instance cannot run (missing interface, socket error).
     pub problem: Option<String>,
+    /// systemd-networkd's view of the interface, when networkd manages it.
+    pub networkd: Option<LinkView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

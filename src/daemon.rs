@@ -28,6 +28,7 @@ use crate::config::{Config, ConfigError, InstanceConfig, Vip, VipDeviceKind};
 use crate::control::{InstanceStatus, Request, Response, Status, Transition};
 use crate::io::announce::Announcer;
 use crate::io::netlink::{AddrEntry, LinkState, Netlink, NetlinkError, NetlinkEvent, virtual_mac};
+use crate::io::networkd_dbus::{self, LinkView, NetworkdUpdate};
 use crate::io::timer::PreciseTimer;
 use crate::io::vrrp_socket::{Received, VrrpSocket};
 use crate::vrrp::{Action, Event, Params, Router, State};
@@ -70,6 +71,7 @@ enum Input {
     SocketFailed(SockKey, io::Error),
     Netlink(NetlinkEvent),
     Control(Request, oneshot::Sender<Response>),
+    Networkd(NetworkdUpdate),
     Reload,
     Terminate,
 }
@@ -135,6 +137,10 @@ struct Daemon {
     sockets: HashMap<SockKey, SocketEntry>,
     instances: Vec<Instance>,
     unmatched_drops: BTreeMap<&'static str, u64>,
+    /// systemd-networkd's view of each link it manages, by ifindex.
+    networkd_links: BTreeMap<u32, LinkView>,
+    /// "connected", or why networkd is not followed.
+    networkd_status: String,
     tx: mpsc::UnboundedSender<Input>,
 }
 
@@ -161,6 +167,18 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         });
     }
     spawn_signals(tx.clone())?;
+    {
+        let (ntx, mut nrx) = mpsc::unbounded_channel();
+        tokio::spawn(networkd_dbus::follow(ntx, Duration::from_secs(5)));
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while let Some(u) = nrx.recv().await {
+                if tx.send(Input::Networkd(u)).is_err() {
+                    return;
+                }
+            }
+        });
+    }
 
     let mut d = Daemon {
         opts,
@@ -178,6 +196,8 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
             .map(Instance::new)
             .collect(),
         unmatched_drops: BTreeMap::new(),
+        networkd_links: BTreeMap::new(),
+        networkd_status: "not connected yet".into(),
         tx,
     };
     d.refresh_kernel_view().await?;
@@ -570,9 +590,13 @@ impl Daemon {
                 let resp = match req {
                     Request::Status => Response::Status(self.status()),
                     Request::Reload => self.reload().await,
+                    Request::Resync { interface } => {
+                        self.resync_request(interface.as_deref()).await
+                    }
                 };
                 let _ = reply.send(resp);
             }
+            Input::Networkd(u) => self.on_networkd(u).await,
             Input::Reload => {
                 let r = self.reload().await;
                 if let Response::Error { message } = r {
@@ -717,6 +741,131 @@ impl Daemon {
                     self.restore_vips(idx).await;
                 }
             }
+        }
+    }
+
+    async fn on_networkd(&mut self, update: NetworkdUpdate) {
+        match update {
+            NetworkdUpdate::Connected(links) => {
+                info!(links = links.len(), "following systemd-networkd over D-Bus");
+                self.networkd_links = links;
+                self.networkd_status = "connected".into();
+                // VIPs may have been purged while networkd was out of sight.
+                for idx in 0..self.instances.len() {
+                    self.resync(idx).await;
+                }
+            }
+            NetworkdUpdate::Unavailable(why) => {
+                info!(
+                    "systemd-networkd is not followed ({why}); VIPs are still watched through netlink"
+                );
+                self.networkd_links.clear();
+                self.networkd_status = why;
+            }
+            NetworkdUpdate::Changed(c) => {
+                let view = self.networkd_links.entry(c.ifindex).or_default();
+                let before = view.administrative_state.clone();
+                view.apply(&c.changed);
+                let after = view.administrative_state.clone();
+                if before == after {
+                    return;
+                }
+                let name = self
+                    .links
+                    .get(&c.ifindex)
+                    .map(|l| l.name.clone())
+                    .unwrap_or_default();
+                info!(interface = %name, from = ?before, to = ?after, "systemd-networkd link state");
+                // networkd finished (re)configuring the link: whatever it
+                // flushed in between must be back now.
+                if matches!(
+                    after.as_deref(),
+                    Some("configured" | "unmanaged" | "failed" | "linger")
+                ) {
+                    for idx in 0..self.instances.len() {
+                        if self.instance_uses_link(idx, c.ifindex) {
+                            self.resync(idx).await;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether an instance runs on, or puts VIPs on, link `ifindex`.
+    fn instance_uses_link(&self, idx: usize, ifindex: u32) -> bool {
+        let inst = &self.instances[idx];
+        inst.ifindex == Some(ifindex)
+            || inst.cfg.all_vips().any(|v| {
+                self.vip_device_index(&inst.cfg, v)
+                    .is_some_and(|(ix, _)| ix == ifindex)
+            })
+    }
+
+    /// VIPs of an instance that are not on their device right now.
+    fn missing_vips(&self, idx: usize) -> usize {
+        let cfg = &self.instances[idx].cfg;
+        cfg.all_vips()
+            .filter(|v| {
+                !self.vip_device_index(cfg, v).is_some_and(|(ix, _)| {
+                    self.addrs
+                        .iter()
+                        .any(|e| e.index == ix && e.address == v.address)
+                })
+            })
+            .count()
+    }
+
+    /// A master puts back whatever is missing (VIP device, VIPs); returns
+    /// whether anything was.
+    async fn resync(&mut self, idx: usize) -> bool {
+        if self.instances[idx].router.state() != State::Master {
+            return false;
+        }
+        if let Some(dev) = self.instances[idx].cfg.vip_device_name()
+            && self.link_by_name(&dev).is_none()
+            && let Some(parent) = self.instances[idx]
+                .ifindex
+                .and_then(|i| self.links.get(&i))
+                .cloned()
+        {
+            warn!(instance = %self.instances[idx].cfg.name, device = %dev, "VIP device missing; recreating it");
+            if let Err(e) = self.ensure_vip_device(idx, &parent).await {
+                error!(instance = %self.instances[idx].cfg.name, "{e}");
+            }
+        }
+        let missing = self.missing_vips(idx);
+        if missing == 0 {
+            return false;
+        }
+        warn!(instance = %self.instances[idx].cfg.name, missing, "VIPs missing on resync; restoring them");
+        self.restore_vips(idx).await;
+        true
+    }
+
+    async fn resync_request(&mut self, interface: Option<&str>) -> Response {
+        let mut instances = Vec::new();
+        let mut restored = Vec::new();
+        for idx in 0..self.instances.len() {
+            let cfg = &self.instances[idx].cfg;
+            let concerned = match interface {
+                None => true,
+                Some(name) => {
+                    cfg.interface == name || cfg.all_vips().any(|v| cfg.device_for(v) == name)
+                }
+            };
+            if !concerned {
+                continue;
+            }
+            let name = cfg.name.clone();
+            instances.push(name.clone());
+            if self.resync(idx).await {
+                restored.push(name);
+            }
+        }
+        Response::Resynced {
+            instances,
+            restored,
         }
     }
 
@@ -922,6 +1071,9 @@ impl Daemon {
                         .map(|(k, v)| (k.to_string(), *v))
                         .collect(),
                     problem: inst.problem.clone(),
+                    networkd: inst
+                        .ifindex
+                        .and_then(|ix| self.networkd_links.get(&ix).cloned()),
                 }
             })
             .collect();
@@ -935,6 +1087,7 @@ impl Daemon {
                 .iter()
                 .map(|(k, v)| (k.to_string(), *v))
                 .collect(),
+            networkd: self.networkd_status.clone(),
         }
     }
 

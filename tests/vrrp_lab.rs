@@ -462,6 +462,26 @@ fn control_socket_and_shutdown() {
         table.contains("MASTER") && table.contains("10.9.10.100/24"),
         "{table}"
     );
+    // Resync (what the dispatcher hooks call): everything present, nothing to restore.
+    let out = d.vipctl(&["resync", "--interface", "eth0"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().next(),
+        Some("resynced 1 instance(s), restored 0")
+    );
+    let out = d.vipctl(&["resync", "--interface", "eth9"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().next(),
+        Some("resynced 0 instance(s), restored 0")
+    );
+    // Without networkd on this host, status says so and vipd works regardless.
+    let st = d.status();
+    assert_ne!(st["networkd"], "connected", "{st}");
+    assert!(st["instances"][0]["networkd"].is_null());
     // A second daemon on the same socket refuses to start.
     let second = r1.spawn(
         &[

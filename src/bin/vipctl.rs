@@ -32,6 +32,12 @@ enum Cmd {
     },
     /// Reload the configuration file (same as SIGHUP); unchanged instances are untouched.
     Reload,
+    /// Re-check every master's VIPs (of one interface, or all) and restore what is missing.
+    Resync {
+        /// Only instances on this interface or with VIPs on this device.
+        #[arg(long)]
+        interface: Option<String>,
+    },
     /// Validate a configuration file; exits non-zero with FILE:LINE:COLUMN: message.
     Check {
         #[arg(default_value = DEFAULT_CONFIG_PATH)]
@@ -46,6 +52,7 @@ fn main() -> ExitCode {
     match args.cmd {
         Cmd::Status { json } => status(&args.socket, json),
         Cmd::Reload => reload(&args.socket),
+        Cmd::Resync { interface } => resync(&args.socket, interface),
         Cmd::Check { file } => check(&file),
         Cmd::ImportKeepalived { file } => import(&file),
     }
@@ -76,6 +83,9 @@ fn status(socket: &Path, json: bool) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     print!("{}", render_table(&st.instances, unix_now()));
+    if st.networkd != "connected" {
+        println!("systemd-networkd: {}", st.networkd);
+    }
     for i in &st.instances {
         if let Some(p) = &i.problem {
             println!("{}: {p}", i.name);
@@ -112,9 +122,10 @@ fn render_table(instances: &[InstanceStatus], now: f64) -> String {
         "EFF",
         "MASTER",
         "VIPS",
+        "NETWORKD",
         "LAST TRANSITION",
     ];
-    let rows: Vec<[String; 10]> = instances
+    let rows: Vec<[String; 11]> = instances
         .iter()
         .map(|i| {
             let mut vips = i.vips.join(",");
@@ -133,6 +144,17 @@ fn render_table(instances: &[InstanceStatus], now: f64) -> String {
                     .map(|a| a.to_string())
                     .unwrap_or_else(|| "-".into()),
                 vips,
+                // networkd's administrative/operational state of the interface.
+                i.networkd
+                    .as_ref()
+                    .map(|n| {
+                        format!(
+                            "{}/{}",
+                            n.administrative_state.as_deref().unwrap_or("?"),
+                            n.operational_state.as_deref().unwrap_or("?")
+                        )
+                    })
+                    .unwrap_or_else(|| "-".into()),
                 i.last_transition
                     .as_ref()
                     .map(|t| {
@@ -194,6 +216,34 @@ fn reload(socket: &Path) -> ExitCode {
                 for n in names {
                     println!("  {what}: {n}");
                 }
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(Response::Error { message }) => {
+            eprintln!("vipctl: {message}");
+            ExitCode::FAILURE
+        }
+        Ok(other) => {
+            eprintln!("vipctl: unexpected answer: {other:?}");
+            ExitCode::FAILURE
+        }
+        Err(code) => code,
+    }
+}
+
+fn resync(socket: &Path, interface: Option<String>) -> ExitCode {
+    match ask(socket, Request::Resync { interface }) {
+        Ok(Response::Resynced {
+            instances,
+            restored,
+        }) => {
+            println!(
+                "resynced {} instance(s), restored {}",
+                instances.len(),
+                restored.len()
+            );
+            for r in restored {
+                println!("  restored: {r}");
             }
             ExitCode::SUCCESS
         }
@@ -277,6 +327,11 @@ mod tests {
             vips_restored: 0,
             drops: Default::default(),
             problem: None,
+            networkd: Some(vipd::io::networkd_dbus::LinkView {
+                administrative_state: Some("configured".into()),
+                operational_state: Some("routable".into()),
+                address_state: None,
+            }),
         };
         let t = render_table(&[i], 112.0);
         let lines: Vec<&str> = t.lines().collect();
@@ -292,6 +347,10 @@ mod tests {
         );
         assert!(
             lines[1].contains("BACKUP -> MASTER 12s ago (master_down)"),
+            "{t}"
+        );
+        assert!(
+            lines[0].contains("NETWORKD") && lines[1].contains("configured/routable"),
             "{t}"
         );
     }

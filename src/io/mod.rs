@@ -3,5 +3,6 @@
 
 pub mod announce;
 pub mod netlink;
+pub mod networkd_dbus;
 pub mod timer;
 pub mod vrrp_socket;
