@@ -51,6 +51,24 @@ pub struct Config {
     pub router_id: Option<String>,
     #[serde(deserialize_with = "deserialize_instances")]
     pub instances: Vec<InstanceConfig>,
+    #[serde(default, skip_serializing_if = "NetworkdConfig::is_default")]
+    pub networkd: NetworkdConfig,
+}
+
+/// systemd-networkd integration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkdConfig {
+    /// Write networkd's files for the instances at start and on reload, as
+    /// `vipctl networkd install` does, and ask networkd to reload them.
+    #[serde(default)]
+    pub manage_files: bool,
+}
+
+impl NetworkdConfig {
+    fn is_default(&self) -> bool {
+        *self == NetworkdConfig::default()
+    }
 }
 
 impl Config {
@@ -1006,6 +1024,16 @@ mod tests {
         let again = parse(&c.to_yaml()).unwrap();
         assert_eq!(c, again);
         assert_eq!(c.instances[0].vip_device_name().as_deref(), Some("vrrp.51"));
+    }
+
+    #[test]
+    fn networkd_section() {
+        let c = parse(&format!("networkd: {{manage_files: true}}\n{MINIMAL}")).unwrap();
+        assert!(c.networkd.manage_files);
+        assert!(!parse(MINIMAL).unwrap().networkd.manage_files);
+        let e = parse(&format!("networkd: {{manage: true}}\n{MINIMAL}")).unwrap_err();
+        assert!(e.message.contains("unknown field `manage`"), "{e}");
+        assert!(!parse(MINIMAL).unwrap().to_yaml().contains("networkd"));
     }
 
     #[test]

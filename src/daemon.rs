@@ -200,6 +200,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         networkd_status: "not connected yet".into(),
         tx,
     };
+    d.manage_networkd_files();
     d.refresh_kernel_view().await?;
     for i in 0..d.instances.len() {
         d.activate(i).await;
@@ -421,6 +422,16 @@ impl Daemon {
         let (Some(dev), Some(name)) = (cfg.vip_device.clone(), cfg.vip_device_name()) else {
             return Ok(());
         };
+        if dev.kind == VipDeviceKind::Macvlan {
+            // The parent must not tie a VIP to its own MAC: it must not
+            // answer ARP for addresses on the MACVLAN (arp_ignore=1), and its
+            // own ARP requests must not carry a VIP as the sender
+            // (arp_announce=2), or neighbours learn the VIP at the parent's
+            // MAC. Whoever created the device (vipd, or networkd from the
+            // generated .netdev).
+            write_sysctl(&format!("net/ipv4/conf/{}/arp_ignore", parent.name), "1");
+            write_sysctl(&format!("net/ipv4/conf/{}/arp_announce", parent.name), "2");
+        }
         if self.link_by_name(&name).is_some() {
             return Ok(());
         }
@@ -428,19 +439,20 @@ impl Daemon {
         let vrid = cfg.vrid;
         match dev.kind {
             VipDeviceKind::Macvlan => {
-                self.nl
+                let made = self
+                    .nl
                     .create_macvlan(parent.index, &name, virtual_mac(vrid, ipv6_only))
-                    .await?;
-                // The parent must not tie a VIP to its own MAC: it must not
-                // answer ARP for addresses on the MACVLAN (arp_ignore=1), and
-                // its own ARP requests must not carry a VIP as the sender
-                // (arp_announce=2), or neighbours learn the VIP at the
-                // parent's MAC.
-                write_sysctl(&format!("net/ipv4/conf/{}/arp_ignore", parent.name), "1");
-                write_sysctl(&format!("net/ipv4/conf/{}/arp_announce", parent.name), "2");
+                    .await;
+                if let Err(e) = made {
+                    return self.created_elsewhere(e).await;
+                }
                 write_sysctl(&format!("net/ipv4/conf/{name}/rp_filter"), "0");
             }
-            VipDeviceKind::Ipvlan => self.nl.create_ipvlan(parent.index, &name).await?,
+            VipDeviceKind::Ipvlan => {
+                if let Err(e) = self.nl.create_ipvlan(parent.index, &name).await {
+                    return self.created_elsewhere(e).await;
+                }
+            }
         }
         // No link-local address derived from a MAC the device shares (the
         // virtual MAC with the other routers, the parent's MAC on IPVLAN):
@@ -455,6 +467,16 @@ impl Daemon {
             self.nl.set_up(l.index, &name).await?;
         }
         Ok(())
+    }
+
+    /// networkd may create the device from vipd's .netdev at the same moment:
+    /// "exists" means someone else made it, which is fine.
+    async fn created_elsewhere(&mut self, e: NetlinkError) -> Result<(), NetlinkError> {
+        if e.errno() == Some(libc::EEXIST) {
+            self.refresh_kernel_view().await.ok();
+            return Ok(());
+        }
+        Err(e)
     }
 
     fn ensure_socket(&mut self, link: &LinkState, ipv6: bool, multicast: bool) -> io::Result<()> {
@@ -869,6 +891,43 @@ impl Daemon {
         }
     }
 
+    /// With `networkd: {manage_files: true}`: writes networkd's files as
+    /// `vipctl networkd install` does and, when they changed, asks networkd
+    /// to reload (in the background: D-Bus must never hold up VRRP).
+    fn manage_networkd_files(&self) {
+        if !self.config.networkd.manage_files {
+            return;
+        }
+        let path = std::path::absolute(&self.opts.config_path)
+            .unwrap_or_else(|_| self.opts.config_path.clone());
+        let version = crate::networkd::install::live_systemd_version();
+        match crate::networkd::install::install(&self.config, &path, Path::new("/"), version, false)
+        {
+            Ok(outcome) => {
+                for n in &outcome.plan.notes {
+                    info!("networkd files: {n}");
+                }
+                if let Some(s) = &outcome.summary {
+                    for p in s.written.iter().chain(&s.removed) {
+                        info!(path = %p.display(), "networkd file changed");
+                    }
+                }
+                if outcome.changed() {
+                    tokio::spawn(async {
+                        let r =
+                            async { networkd_dbus::NetworkdBus::connect().await?.reload().await }
+                                .await;
+                        match r {
+                            Ok(()) => info!("asked systemd-networkd to reload its files"),
+                            Err(e) => warn!("networkd files written but not reloaded: {e}"),
+                        }
+                    });
+                }
+            }
+            Err(e) => error!("cannot write systemd-networkd files: {e}"),
+        }
+    }
+
     async fn restore_vips(&mut self, idx: usize) {
         self.instances[idx].counters.vips_restored += 1;
         let now = self.now();
@@ -1104,6 +1163,8 @@ impl Daemon {
                 };
             }
         };
+        self.config = new.clone();
+        self.manage_networkd_files();
         let mut old: Vec<Instance> = std::mem::take(&mut self.instances);
         let (mut added, mut removed, mut restarted, mut unchanged) =
             (vec![], vec![], vec![], vec![]);

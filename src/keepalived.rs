@@ -713,6 +713,7 @@ impl Importer {
         let mut config = Config {
             router_id: self.router_id.clone(),
             instances: Vec::new(),
+            networkd: Default::default(),
         };
         for (inst, loc, orig) in instances {
             config.instances.push(inst);

@@ -12,5 +12,6 @@ pub mod control;
 pub mod daemon;
 pub mod io;
 pub mod keepalived;
+pub mod networkd;
 pub mod vrrp;
 pub mod wire;

@@ -173,3 +173,101 @@ fn vipd_refuses_a_bad_config_before_touching_anything() {
     let err = text(&out.stderr);
     assert!(err.contains("instances is empty"), "{err}");
 }
+
+#[test]
+fn networkd_install_and_remove_on_a_copy_of_a_system() {
+    let root = std::env::temp_dir().join(format!("vipd-cli-root-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("run/systemd/network")).unwrap();
+    std::fs::write(
+        root.join("run/systemd/network/10-netplan-eth0.network"),
+        "[Match]\nName=eth0\n\n[Network]\nDHCP=ipv4\n",
+    )
+    .unwrap();
+    let cfg = root.join("vipd.yaml");
+    std::fs::write(
+        &cfg,
+        "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    vips: [192.0.2.10/24]\n    vip_device: {kind: macvlan}\n",
+    )
+    .unwrap();
+    let (r, c) = (root.to_str().unwrap(), cfg.to_str().unwrap());
+    let dropin = root.join("etc/systemd/network/10-netplan-eth0.network.d/50-vipd.conf");
+
+    let out = vipctl(&[
+        "networkd",
+        "install",
+        "--config",
+        c,
+        "--root",
+        r,
+        "--systemd-version",
+        "252",
+        "--dry-run",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("would write /etc/systemd/network/60-vipd-vrrp.51.netdev"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(!dropin.exists(), "a dry run writes nothing");
+
+    let out = vipctl(&[
+        "networkd",
+        "install",
+        "--config",
+        c,
+        "--root",
+        r,
+        "--systemd-version",
+        "252",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let d = std::fs::read_to_string(&dropin).unwrap();
+    assert!(d.starts_with("# Written by vipd"), "{d}");
+    // The VIPs live on the MACVLAN (its own .network keeps them): the parent
+    // only attaches it.
+    assert!(
+        d.contains("MACVLAN=vrrp.51") && !d.contains("KeepConfiguration"),
+        "{d}"
+    );
+    let dev =
+        std::fs::read_to_string(root.join("etc/systemd/network/60-vipd-vrrp.51.network")).unwrap();
+    assert!(
+        dev.contains("KeepConfiguration=yes") && dev.contains("LinkLocalAddressing=no"),
+        "{dev}"
+    );
+    let netdev =
+        std::fs::read_to_string(root.join("etc/systemd/network/60-vipd-vrrp.51.netdev")).unwrap();
+    assert!(netdev.contains("MACAddress=00:00:5e:00:01:33"), "{netdev}");
+    let again = vipctl(&[
+        "networkd",
+        "install",
+        "--config",
+        c,
+        "--root",
+        r,
+        "--systemd-version",
+        "252",
+    ]);
+    assert!(
+        text(&again.stdout).contains("nothing changed"),
+        "{}",
+        text(&again.stdout)
+    );
+
+    let out = vipctl(&["networkd", "remove", "--root", r]);
+    assert!(out.status.success());
+    assert!(
+        !dropin.exists()
+            && !root
+                .join("etc/systemd/network/60-vipd-vrrp.51.netdev")
+                .exists()
+    );
+    assert!(
+        root.join("run/systemd/network/10-netplan-eth0.network")
+            .exists(),
+        "netplan's file is not vipd's"
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -43,8 +43,38 @@ enum Cmd {
         #[arg(default_value = DEFAULT_CONFIG_PATH)]
         file: PathBuf,
     },
+    /// Persist vipd's devices and VIPs through systemd-networkd's own files.
+    #[command(subcommand)]
+    Networkd(NetworkdCmd),
     /// Translate a keepalived.conf to vipd YAML on stdout; what cannot be carried over is listed on stderr.
     ImportKeepalived { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum NetworkdCmd {
+    /// Write the .netdev/.network files and drop-ins the configuration needs
+    /// (atomically, only when content changes), remove stale ones, and ask
+    /// networkd to reload.
+    Install {
+        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
+        config: PathBuf,
+        /// Operate on a copy of a system instead of / (no reload then).
+        #[arg(long, default_value = "/")]
+        root: PathBuf,
+        /// systemd version to write for (default: `networkctl --version`).
+        #[arg(long)]
+        systemd_version: Option<u32>,
+        /// Print what would be written, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Remove every file vipd wrote (they carry a "Written by vipd" header) and ask networkd to reload.
+    Remove {
+        #[arg(long, default_value = "/")]
+        root: PathBuf,
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -55,6 +85,7 @@ fn main() -> ExitCode {
         Cmd::Resync { interface } => resync(&args.socket, interface),
         Cmd::Check { file } => check(&file),
         Cmd::ImportKeepalived { file } => import(&file),
+        Cmd::Networkd(cmd) => networkd(cmd),
     }
 }
 
@@ -257,6 +288,101 @@ fn resync(socket: &Path, interface: Option<String>) -> ExitCode {
         }
         Err(code) => code,
     }
+}
+
+fn networkd(cmd: NetworkdCmd) -> ExitCode {
+    use vipd::networkd::FileAction;
+    use vipd::networkd::install::{install, live_systemd_version, remove};
+    let (result, root, dry_run) = match cmd {
+        NetworkdCmd::Install {
+            config,
+            root,
+            systemd_version,
+            dry_run,
+        } => {
+            let cfg = match Config::load(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let config = std::path::absolute(&config).unwrap_or(config);
+            let version = systemd_version.or_else(|| {
+                if root == Path::new("/") {
+                    live_systemd_version()
+                } else {
+                    None
+                }
+            });
+            (
+                install(&cfg, &config, &root, version, dry_run),
+                root,
+                dry_run,
+            )
+        }
+        NetworkdCmd::Remove { root, dry_run } => (remove(&root, dry_run), root, dry_run),
+    };
+    let outcome = match result {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("vipctl: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for n in &outcome.plan.notes {
+        eprintln!("note: {n}");
+    }
+    if dry_run {
+        for a in &outcome.plan.actions {
+            match a {
+                FileAction::Write { path, content } => {
+                    println!("would write {}:\n{content}", path.display())
+                }
+                FileAction::Remove { path } => println!("would remove {}", path.display()),
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
+    if let Some(s) = &outcome.summary {
+        for p in &s.written {
+            println!("wrote {}", p.display());
+        }
+        for p in &s.unchanged {
+            println!("unchanged {}", p.display());
+        }
+        for p in &s.removed {
+            println!("removed {}", p.display());
+        }
+    }
+    if !outcome.changed() {
+        println!("nothing changed; networkd not reloaded");
+    } else if root != Path::new("/") {
+        println!(
+            "files changed under {}; reload systemd-networkd on that system to apply them",
+            root.display()
+        );
+    } else {
+        match reload_networkd() {
+            Ok(()) => println!("systemd-networkd reloaded"),
+            Err(e) => eprintln!("vipctl: files written, but networkd was not reloaded: {e}"),
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// Asks networkd to reload over D-Bus (systemd >= 244).
+fn reload_networkd() -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let bus = vipd::io::networkd_dbus::NetworkdBus::connect()
+            .await
+            .map_err(|e| e.to_string())?;
+        bus.reload().await.map_err(|e| e.to_string())
+    })
 }
 
 fn check(file: &Path) -> ExitCode {
