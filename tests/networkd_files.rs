@@ -771,14 +771,14 @@ const NETWORKD_SCRIPT: &str = r#"
 set -u
 ROOT=$1; OUT=$2
 fail() { echo "$*" > "$OUT/skip"; exit 77; }
-mount --make-rprivate / || fail "cannot make mounts private"
-mount -t tmpfs tmpfs /run || fail "cannot mount a tmpfs on /run"
+mount -n --make-rprivate / || fail "cannot make mounts private"
+mount -n -t tmpfs tmpfs /run || fail "cannot mount a tmpfs on /run"
 mkdir -p /run/systemd/network /run/systemd/netif
-mount --bind "$ROOT/run/systemd/network" /run/systemd/network || fail "bind /run/systemd/network"
-mount --bind "$ROOT/etc/systemd/network" /etc/systemd/network || fail "bind /etc/systemd/network"
+mount -n --bind "$ROOT/run/systemd/network" /run/systemd/network || fail "bind /run/systemd/network"
+mount -n --bind "$ROOT/etc/systemd/network" /etc/systemd/network || fail "bind /etc/systemd/network"
 chown systemd-network: /run/systemd/netif 2>/dev/null || true
 # networkd waits for udev unless /sys is read-only (its container check).
-mount -t sysfs -o ro sysfs /sys || fail "cannot mount a read-only sysfs"
+mount -n -t sysfs -o ro sysfs /sys || fail "cannot mount a read-only sysfs"
 ip link set lo up
 ip link add eth0 type veth peer name peer0 || fail "no veth"
 ip link set peer0 up

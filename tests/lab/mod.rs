@@ -19,7 +19,9 @@
 #![allow(unused_imports)]
 
 pub mod capture;
+pub mod dhcp;
 pub mod keepalived;
+pub mod networkd;
 pub mod ping;
 pub mod vipd;
 
