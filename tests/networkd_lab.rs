@@ -21,9 +21,10 @@ fn static_network(addr: &str) -> String {
     )
 }
 
-fn vipd_yaml(priority: u8) -> String {
+/// `top` goes before `instances:`, `extra` at the end of the instance.
+fn vipd_yaml_with(priority: u8, top: &str, extra: &str) -> String {
     format!(
-        "instances:\n  - name: web\n    interface: eth0\n    vrid: 70\n    priority: {priority}\n    advert_interval: 100ms\n    vips: [10.9.70.100/24]\n"
+        "{top}instances:\n  - name: web\n    interface: eth0\n    vrid: 70\n    priority: {priority}\n    advert_interval: 1s\n    vips: [10.9.70.100/24]\n{extra}"
     )
 }
 
@@ -60,7 +61,7 @@ fn start_vipd_in(nd: &Networkd, h: &Host, yaml: &str) -> Vipd {
 }
 
 struct Pair {
-    _lab: Lab,
+    lab: Lab,
     r1: Host,
     nd1: Networkd,
     v1: Vipd,
@@ -70,18 +71,42 @@ struct Pair {
 }
 
 fn pair(name: &str) -> Pair {
+    pair_with(
+        name,
+        &static_network("10.9.70.1/24"),
+        &static_network("10.9.70.2/24"),
+        "",
+        "",
+        None,
+    )
+}
+
+/// Two routers with their own networkd (`net1`, `net2` as eth0's .network)
+/// running vipd with `top`/`extra` YAML, and an observer; `dhcp` starts a
+/// DHCP server on the bridge first, with these extra dnsmasq arguments.
+fn pair_with(
+    name: &str,
+    net1: &str,
+    net2: &str,
+    top: &str,
+    extra: &str,
+    dhcp: Option<&[&str]>,
+) -> Pair {
     let lab = Lab::new(name);
+    if let Some(args) = dhcp {
+        lab.start_dhcp_with("10.9.70.254/24", "10.9.70.10,10.9.70.50", 120, args);
+    }
     let r1 = lab.add_host("r1", &[]);
     let r2 = lab.add_host("r2", &[]);
     let obs = lab.add_host("obs", &["10.9.70.200/24"]);
-    let nd1 = r1.start_networkd(&[("10-eth0.network", &static_network("10.9.70.1/24"))]);
-    let nd2 = r2.start_networkd(&[("10-eth0.network", &static_network("10.9.70.2/24"))]);
-    let v1 = start_vipd_in(&nd1, &r1, &vipd_yaml(150));
-    let v2 = start_vipd_in(&nd2, &r2, &vipd_yaml(100));
-    v1.expect_state("web", "MASTER", 3 * SEC);
-    v2.expect_state("web", "BACKUP", 3 * SEC);
+    let nd1 = r1.start_networkd(&[("10-eth0.network", net1)]);
+    let nd2 = r2.start_networkd(&[("10-eth0.network", net2)]);
+    let v1 = start_vipd_in(&nd1, &r1, &vipd_yaml_with(150, top, extra));
+    let v2 = start_vipd_in(&nd2, &r2, &vipd_yaml_with(100, top, extra));
+    v1.expect_state("web", "MASTER", 8 * SEC);
+    v2.expect_state("web", "BACKUP", 5 * SEC);
     Pair {
-        _lab: lab,
+        lab,
         r1,
         nd1,
         v1,
@@ -94,8 +119,20 @@ fn pair(name: &str) -> Pair {
 impl Pair {
     /// Runs `trigger` REPEAT times on the master; after each, the VIP must be
     /// back on r1 and no router may have changed role.
-    fn survive(&self, what: &str, mut trigger: impl FnMut(usize)) {
+    fn survive(&self, what: &str, trigger: impl FnMut(usize)) {
+        self.survive_on("eth0", what, trigger)
+    }
+
+    fn survive_on(&self, dev: &str, what: &str, mut trigger: impl FnMut(usize)) {
         let vip: IpAddr = "10.9.70.100".parse().unwrap();
+        // Role counters before the triggers (startup may have flipped once
+        // while the routers came up one after the other).
+        let (b1, b2) = (self.v1.instance("web"), self.v2.instance("web"));
+        assert_eq!(
+            (b1["state"].as_str(), b2["state"].as_str()),
+            (Some("MASTER"), Some("BACKUP")),
+            "{what}"
+        );
         let observer = self.obs.ping_observer(vip, 10);
         assert!(
             observer.wait_replies(5, 3 * SEC),
@@ -104,11 +141,12 @@ impl Pair {
         for i in 0..REPEAT {
             trigger(i);
             let back = wait_until(2 * SEC, Duration::from_millis(5), || {
-                self.r1.has_addr("eth0", "10.9.70.100/24")
+                self.r1.has_addr(dev, "10.9.70.100/24")
             });
             assert!(
                 back,
-                "{what} #{i}: VIP not back on the master\n{}",
+                "{what} #{i}: VIP not back on the master\n{}\n{}",
+                self.r1.exec_ok(&["ip", "-o", "addr"]),
                 self.v1.proc.log_tail(20)
             );
         }
@@ -118,12 +156,20 @@ impl Pair {
         let s2 = self.v2.instance("web");
         assert_eq!(s1["state"], "MASTER", "{what}: {s1}");
         assert_eq!(
-            s1["became_master"], 1,
+            s1["became_master"], b1["became_master"],
             "{what}: the master never left: {s1}"
         );
         assert_eq!(
-            s2["became_master"], 0,
+            s1["last_transition"], b1["last_transition"],
+            "{what}: no transition on the master: {s1}"
+        );
+        assert_eq!(
+            s2["became_master"], b2["became_master"],
             "{what}: the backup never took over: {s2}"
+        );
+        assert_eq!(
+            s2["last_transition"], b2["last_transition"],
+            "{what}: no transition on the backup: {s2}"
         );
         assert_eq!(s2["state"], "BACKUP");
         eprintln!(
@@ -182,4 +228,132 @@ fn vip_survives_networkd_triggers_without_role_change() {
         restored >= 10,
         "networkd did purge the VIP and vipd restored it ({restored} times)"
     );
+}
+
+#[test]
+fn generated_keepconfiguration_keeps_the_vip_so_nothing_needs_restoring() {
+    let p = pair_with(
+        "nd_keep",
+        &static_network("10.9.70.1/24"),
+        &static_network("10.9.70.2/24"),
+        "networkd: {manage_files: true}\n",
+        "",
+        None,
+    );
+    let dropin = "/etc/systemd/network/10-eth0.network.d/50-vipd.conf";
+    assert!(
+        wait_until(5 * SEC, Duration::from_millis(50), || p
+            .nd1
+            .read_file(dropin)
+            .contains("KeepConfiguration=static")),
+        "vipd wrote the drop-in at start:\n{}",
+        p.v1.proc.log_tail(20)
+    );
+    assert!(
+        p.v1.proc
+            .wait_for_log("asked systemd-networkd to reload its files", 5 * SEC),
+        "{}",
+        p.v1.proc.log_tail(20)
+    );
+    let before = p.v1.instance("web")["vips_restored"].as_u64().unwrap();
+    p.survive(
+        "networkctl reconfigure with KeepConfiguration=static",
+        |_| {
+            p.nd1.networkctl_ok(&["reconfigure", "eth0"]);
+            p.nd1.wait_state("eth0", &["configured"], 5 * SEC);
+        },
+    );
+    p.survive(
+        "systemd-networkd restart with KeepConfiguration=static",
+        |_| {
+            p.nd1.restart();
+            p.nd1.wait_state("eth0", &["configured"], 10 * SEC);
+        },
+    );
+    let after = p.v1.instance("web")["vips_restored"].as_u64().unwrap();
+    assert_eq!(
+        after, before,
+        "networkd kept the VIP: vipd had nothing to restore"
+    );
+}
+
+#[test]
+fn macvlan_from_the_generated_netdev_survives_reconfigure() {
+    let p = pair_with(
+        "nd_vmac",
+        &static_network("10.9.70.1/24"),
+        &static_network("10.9.70.2/24"),
+        "networkd: {manage_files: true}\n",
+        "    vip_device: {kind: macvlan}\n",
+        None,
+    );
+    assert!(
+        p.nd1
+            .read_file("/etc/systemd/network/60-vipd-vrrp.70.netdev")
+            .contains("MACAddress=00:00:5e:00:01:46")
+    );
+    // networkd manages the device with vipd's .network file.
+    p.nd1.networkctl_ok(&["reconfigure", "eth0"]);
+    assert!(
+        wait_until(5 * SEC, Duration::from_millis(100), || {
+            p.nd1
+                .network_file("vrrp.70")
+                .is_some_and(|f| f.ends_with("60-vipd-vrrp.70.network"))
+        }),
+        "{}",
+        p.nd1.status("vrrp.70")
+    );
+    assert_eq!(p.r1.mac("vrrp.70"), [0, 0, 0x5e, 0, 1, 70]);
+    p.survive_on(
+        "vrrp.70",
+        "networkctl reconfigure eth0 (VIP on the MACVLAN)",
+        |_| {
+            p.nd1.networkctl_ok(&["reconfigure", "eth0"]);
+            p.nd1.wait_state("eth0", &["configured"], 5 * SEC);
+        },
+    );
+    p.survive_on(
+        "vrrp.70",
+        "edit .network + reload (VIP on the MACVLAN)",
+        |i| {
+            p.nd1.write_file(
+                "/etc/systemd/network/10-eth0.network",
+                &format!("# edit {i}\n{}", static_network("10.9.70.1/24")),
+            );
+            p.nd1.networkctl_ok(&["reload"]);
+            p.nd1.wait_state("eth0", &["configured"], 5 * SEC);
+        },
+    );
+    let neigh = p.obs.exec_ok(&["ip", "neigh", "show", "10.9.70.100"]);
+    assert!(
+        neigh.contains("00:00:5e:00:01:46"),
+        "the observer reaches the VIP at the virtual MAC: {neigh}"
+    );
+}
+
+#[test]
+fn dhcp_renewals_keep_the_vip_and_the_roles() {
+    let dhcp =
+        "[Match]\nName=eth0\n\n[Network]\nDHCP=ipv4\nLinkLocalAddressing=ipv6\nIPv6AcceptRA=no\n";
+    let t1t2 = lab::dhcp::dhcp_t1_t2(10, 15);
+    let args: Vec<&str> = t1t2.iter().map(String::as_str).collect();
+    let p = pair_with("nd_dhcp", dhcp, dhcp, "", "", Some(&args));
+    let lease = p.r1.wait_dhcp_addr("eth0", 10 * SEC);
+    eprintln!("r1 leased {lease:?}");
+    p.survive("networkctl renew", |_| {
+        p.nd1.networkctl_ok(&["renew", "eth0"]);
+        std::thread::sleep(Duration::from_millis(200));
+    });
+    // Renewal by the T1 timer (10 s): wait through two of them.
+    p.survive("DHCP renewal by T1", |i| {
+        if i < 2 {
+            std::thread::sleep(Duration::from_secs(11));
+        }
+    });
+    p.survive("networkctl reconfigure (DHCP)", |_| {
+        p.nd1.networkctl_ok(&["reconfigure", "eth0"]);
+        p.nd1.wait_state("eth0", &["configured"], 10 * SEC);
+        p.r1.wait_dhcp_addr("eth0", 10 * SEC);
+    });
+    let _ = &p.lab;
 }
