@@ -7,7 +7,7 @@
 mod lab;
 
 use lab::networkd::Networkd;
-use lab::vipd::{Vipd, vipd_bin};
+use lab::vipd::{Vipd, vipctl_bin, vipd_bin};
 use lab::{Host, Lab, wait_until};
 use std::net::IpAddr;
 use std::time::Duration;
@@ -62,6 +62,7 @@ fn start_vipd_in(nd: &Networkd, h: &Host, yaml: &str) -> Vipd {
 
 struct Pair {
     lab: Lab,
+    lab_dhcp: Option<lab::ProcHandle>,
     r1: Host,
     nd1: Networkd,
     v1: Vipd,
@@ -78,6 +79,7 @@ fn pair(name: &str) -> Pair {
         "",
         "",
         None,
+        false,
     )
 }
 
@@ -91,22 +93,45 @@ fn pair_with(
     top: &str,
     extra: &str,
     dhcp: Option<&[&str]>,
+    preinstall: bool,
 ) -> Pair {
     let lab = Lab::new(name);
-    if let Some(args) = dhcp {
-        lab.start_dhcp_with("10.9.70.254/24", "10.9.70.10,10.9.70.50", 120, args);
-    }
+    let lab_dhcp =
+        dhcp.map(|args| lab.start_dhcp_with("10.9.70.254/24", "10.9.70.10,10.9.70.50", 120, args));
     let r1 = lab.add_host("r1", &[]);
     let r2 = lab.add_host("r2", &[]);
     let obs = lab.add_host("obs", &["10.9.70.200/24"]);
     let nd1 = r1.start_networkd(&[("10-eth0.network", net1)]);
     let nd2 = r2.start_networkd(&[("10-eth0.network", net2)]);
+    if preinstall {
+        // Production order: the files first (`vipctl networkd install`, as a
+        // package or the operator would), networkd creates the VIP devices,
+        // then vipd starts and finds them.
+        for (nd, h, prio) in [(&nd1, &r1, 150), (&nd2, &r2, 100)] {
+            let cfg = h.tmpdir().join(format!("preinstall-{}.yaml", h.name));
+            std::fs::write(&cfg, vipd_yaml_with(prio, top, extra)).unwrap();
+            let out = nd.exec(&[
+                vipctl_bin(),
+                "networkd",
+                "install",
+                "--config",
+                cfg.to_str().unwrap(),
+            ]);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            nd.networkctl_ok(&["reconfigure", "eth0"]);
+        }
+    }
     let v1 = start_vipd_in(&nd1, &r1, &vipd_yaml_with(150, top, extra));
     let v2 = start_vipd_in(&nd2, &r2, &vipd_yaml_with(100, top, extra));
     v1.expect_state("web", "MASTER", 8 * SEC);
     v2.expect_state("web", "BACKUP", 5 * SEC);
     Pair {
         lab,
+        lab_dhcp,
         r1,
         nd1,
         v1,
@@ -239,6 +264,7 @@ fn generated_keepconfiguration_keeps_the_vip_so_nothing_needs_restoring() {
         "networkd: {manage_files: true}\n",
         "",
         None,
+        false,
     );
     let dropin = "/etc/systemd/network/10-eth0.network.d/50-vipd.conf";
     assert!(
@@ -286,6 +312,7 @@ fn macvlan_from_the_generated_netdev_survives_reconfigure() {
         "networkd: {manage_files: true}\n",
         "    vip_device: {kind: macvlan}\n",
         None,
+        true,
     );
     assert!(
         p.nd1
@@ -304,6 +331,11 @@ fn macvlan_from_the_generated_netdev_survives_reconfigure() {
         p.nd1.status("vrrp.70")
     );
     assert_eq!(p.r1.mac("vrrp.70"), [0, 0, 0x5e, 0, 1, 70]);
+    assert!(
+        !p.v1.proc.log().contains("created VIP device"),
+        "networkd created vrrp.70 from the generated .netdev, not vipd:\n{}",
+        p.v1.proc.log_tail(20)
+    );
     p.survive_on(
         "vrrp.70",
         "networkctl reconfigure eth0 (VIP on the MACVLAN)",
@@ -335,20 +367,27 @@ fn macvlan_from_the_generated_netdev_survives_reconfigure() {
 fn dhcp_renewals_keep_the_vip_and_the_roles() {
     let dhcp =
         "[Match]\nName=eth0\n\n[Network]\nDHCP=ipv4\nLinkLocalAddressing=ipv6\nIPv6AcceptRA=no\n";
-    let t1t2 = lab::dhcp::dhcp_t1_t2(10, 15);
+    let t1t2 = lab::dhcp::dhcp_t1_t2(4, 6);
     let args: Vec<&str> = t1t2.iter().map(String::as_str).collect();
-    let p = pair_with("nd_dhcp", dhcp, dhcp, "", "", Some(&args));
+    let p = pair_with("nd_dhcp", dhcp, dhcp, "", "", Some(&args), false);
     let lease = p.r1.wait_dhcp_addr("eth0", 10 * SEC);
     eprintln!("r1 leased {lease:?}");
     p.survive("networkctl renew", |_| {
         p.nd1.networkctl_ok(&["renew", "eth0"]);
         std::thread::sleep(Duration::from_millis(200));
     });
-    // Renewal by the T1 timer (10 s): wait through two of them.
+    // Renewal by the T1 timer (4 s): each round waits for the next DHCPACK
+    // of r1's address, so ten rounds are ten lease renewals.
+    let srv = p.lab_dhcp.clone().expect("DHCP server");
+    let addr = lease.addr.to_string();
     p.survive("DHCP renewal by T1", |i| {
-        if i < 2 {
-            std::thread::sleep(Duration::from_secs(11));
-        }
+        let before = lab::dhcp::dhcp_acks(&srv, &addr);
+        assert!(
+            wait_until(8 * SEC, Duration::from_millis(50), || lab::dhcp::dhcp_acks(
+                &srv, &addr
+            ) > before),
+            "renewal #{i} of {addr} did not happen"
+        );
     });
     p.survive("networkctl reconfigure (DHCP)", |_| {
         p.nd1.networkctl_ok(&["reconfigure", "eth0"]);
