@@ -396,3 +396,40 @@ fn dhcp_renewals_keep_the_vip_and_the_roles() {
     });
     let _ = &p.lab;
 }
+
+#[test]
+#[ignore = "needs IPVLAN in the kernel: tests/run-all.sh runs it with --ignored where `ip link add type ipvlan` works"]
+fn ipvlan_from_the_generated_netdev_survives_reconfigure() {
+    let p = pair_with(
+        "nd_ipvlan",
+        &static_network("10.9.70.1/24"),
+        &static_network("10.9.70.2/24"),
+        "networkd: {manage_files: true}\n",
+        "    vip_device: {kind: ipvlan}\n",
+        None,
+        true,
+    );
+    assert!(
+        p.nd1
+            .read_file("/etc/systemd/network/60-vipd-vipd.70.netdev")
+            .contains("Kind=ipvlan")
+    );
+    assert!(
+        !p.v1.proc.log().contains("created VIP device"),
+        "networkd created vipd.70:\n{}",
+        p.v1.proc.log_tail(20)
+    );
+    assert_eq!(
+        p.r1.mac("vipd.70"),
+        p.r1.mac("eth0"),
+        "IPVLAN shares the parent's MAC"
+    );
+    p.survive_on(
+        "vipd.70",
+        "networkctl reconfigure eth0 (VIP on the IPVLAN)",
+        |_| {
+            p.nd1.networkctl_ok(&["reconfigure", "eth0"]);
+            p.nd1.wait_state("eth0", &["configured"], 5 * SEC);
+        },
+    );
+}

@@ -19,20 +19,27 @@ status=0
 # the CI machine has two cores.
 cargo test --locked -- --test-threads=2 2>&1 | tee -a "$log" || status=1
 
-# IPVLAN tests need kernel support; run them where it exists, else say so.
+# IPVLAN tests (#[ignore]d by default) need kernel support; run them where
+# it exists, else name them as skipped with the reason.
+ipvlan_tests="ipvlan_lab networkd_lab"
 skipped=0
 probe_ns="vipd-ipvlan-probe-$$"
 ip netns add "$probe_ns"
 ip -n "$probe_ns" link add probe0 type veth peer name probe1 2>/dev/null
 if why=$(ip -n "$probe_ns" link add link probe0 name probe-iv type ipvlan mode l2 2>&1); then
     ip netns del "$probe_ns"
-    cargo test --locked --test ipvlan_lab -- --ignored --test-threads=2 2>&1 | tee -a "$log" || status=1
+    for t in $ipvlan_tests; do
+        cargo test --locked --test "$t" -- --ignored --test-threads=2 2>&1 | tee -a "$log" || status=1
+    done
 else
     ip netns del "$probe_ns"
-    ignored=$(cargo test --locked --test ipvlan_lab -- --ignored --list 2>/dev/null | grep -c ': test$')
-    skipped=$ignored
-    echo "SKIPPED ${ignored} tests in tests/ipvlan_lab.rs: this kernel has no IPVLAN (ip link add type ipvlan: ${why})"
-    cargo test --locked --test ipvlan_lab -- --ignored --list 2>/dev/null | grep ': test$' | sed 's/^/  skipped: /'
+    for t in $ipvlan_tests; do
+        names=$(cargo test --locked --test "$t" -- --ignored --list 2>/dev/null | grep ': test$' || true)
+        n=$(printf '%s' "$names" | grep -c ': test$' || true)
+        skipped=$((skipped + n))
+        echo "SKIPPED ${n} tests in tests/${t}.rs: this kernel has no IPVLAN (ip link add type ipvlan: ${why})"
+        printf '%s\n' "$names" | sed 's/^/  skipped: /'
+    done
 fi
 
 passed=$(grep -Eo '^test result: .*' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
