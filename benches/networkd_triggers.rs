@@ -78,7 +78,7 @@ mod lab;
 
 use lab::dhcp::{dhcp_acks, dhcp_t1_t2};
 use lab::networkd::Networkd;
-use lab::vipd::{Vipd, vipctl_bin, vipd_bin};
+use lab::vipd::{Vipd, vipctl_bin};
 use lab::{Host, Lab, PingStats, ProcHandle, now_epoch, wait_until};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -232,38 +232,6 @@ impl Net {
     }
 }
 
-/// Starts vipd inside the host's networkd mount namespace, so it reaches
-/// that namespace's D-Bus (as tests/networkd_lab.rs does).
-fn start_vipd_in(nd: &Networkd, h: &Host, yaml: &str) -> Vipd {
-    let dir = h.tmpdir();
-    let config = dir.join(format!("vipd-{}.yaml", h.name));
-    let socket = dir.join(format!("vipd-{}.sock", h.name));
-    std::fs::write(&config, yaml).unwrap();
-    let proc = nd.spawn(
-        &[
-            vipd_bin(),
-            "--config",
-            config.to_str().unwrap(),
-            "--control-socket",
-            socket.to_str().unwrap(),
-            "--log-level",
-            "debug",
-        ],
-        dir.join(format!("vipd-{}.log", h.name)),
-    );
-    assert!(
-        proc.wait_for_log("vipd started", 10 * SEC),
-        "{}",
-        proc.log_tail(30)
-    );
-    Vipd {
-        proc,
-        socket,
-        config,
-        host: h.clone(),
-    }
-}
-
 enum Daemon {
     Vipd(Vipd),
     Keepalived(ProcHandle),
@@ -342,7 +310,7 @@ fn rig(setup: Setup, net: Net) -> Rig {
         None => net.addr(1),
     };
     let start = |h: &Host, nd: &Networkd, prio: u8| match setup {
-        Setup::Vipd | Setup::VipdKeep => Daemon::Vipd(start_vipd_in(nd, h, &net.vipd_yaml(prio))),
+        Setup::Vipd | Setup::VipdKeep => Daemon::Vipd(nd.start_vipd(&net.vipd_yaml(prio))),
         Setup::Keepalived => {
             Daemon::Keepalived(h.start_keepalived(&net.keepalived_conf(&h.name, prio)))
         }

@@ -7,7 +7,7 @@
 mod lab;
 
 use lab::networkd::Networkd;
-use lab::vipd::{Vipd, vipctl_bin, vipd_bin};
+use lab::vipd::{Vipd, vipctl_bin};
 use lab::{Host, Lab, wait_until};
 use std::net::IpAddr;
 use std::time::Duration;
@@ -26,38 +26,6 @@ fn vipd_yaml_with(priority: u8, top: &str, extra: &str) -> String {
     format!(
         "{top}instances:\n  - name: web\n    interface: eth0\n    vrid: 70\n    priority: {priority}\n    advert_interval: 1s\n    vips: [10.9.70.100/24]\n{extra}"
     )
-}
-
-/// Starts vipd inside the host's networkd mount namespace, so it reaches
-/// that namespace's D-Bus.
-fn start_vipd_in(nd: &Networkd, h: &Host, yaml: &str) -> Vipd {
-    let dir = h.tmpdir();
-    let config = dir.join(format!("vipd-{}.yaml", h.name));
-    let socket = dir.join(format!("vipd-{}.sock", h.name));
-    std::fs::write(&config, yaml).unwrap();
-    let proc = nd.spawn(
-        &[
-            vipd_bin(),
-            "--config",
-            config.to_str().unwrap(),
-            "--control-socket",
-            socket.to_str().unwrap(),
-            "--log-level",
-            "debug",
-        ],
-        dir.join(format!("vipd-{}.log", h.name)),
-    );
-    assert!(
-        proc.wait_for_log("vipd started", 10 * SEC),
-        "{}",
-        proc.log_tail(30)
-    );
-    Vipd {
-        proc,
-        socket,
-        config,
-        host: h.clone(),
-    }
 }
 
 struct Pair {
@@ -125,8 +93,8 @@ fn pair_with(
             nd.networkctl_ok(&["reconfigure", "eth0"]);
         }
     }
-    let v1 = start_vipd_in(&nd1, &r1, &vipd_yaml_with(150, top, extra));
-    let v2 = start_vipd_in(&nd2, &r2, &vipd_yaml_with(100, top, extra));
+    let v1 = nd1.start_vipd(&vipd_yaml_with(150, top, extra));
+    let v2 = nd2.start_vipd(&vipd_yaml_with(100, top, extra));
     v1.expect_state("web", "MASTER", 8 * SEC);
     v2.expect_state("web", "BACKUP", 5 * SEC);
     Pair {

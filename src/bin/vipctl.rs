@@ -89,24 +89,31 @@ fn main() -> ExitCode {
     }
 }
 
+/// Sends `req`; a failed request or an error answer is reported here and
+/// becomes the exit code.
 fn ask(socket: &Path, req: Request) -> Result<Response, ExitCode> {
-    request(socket, &req, Duration::from_secs(10)).map_err(|e| {
-        eprintln!("vipctl: {e}");
-        ExitCode::FAILURE
-    })
+    match request(socket, &req, Duration::from_secs(10)) {
+        Ok(Response::Error { message }) => {
+            eprintln!("vipctl: {message}");
+            Err(ExitCode::FAILURE)
+        }
+        Ok(r) => Ok(r),
+        Err(e) => {
+            eprintln!("vipctl: {e}");
+            Err(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn unexpected(answer: Response) -> ExitCode {
+    eprintln!("vipctl: unexpected answer: {answer:?}");
+    ExitCode::FAILURE
 }
 
 fn status(socket: &Path, json: bool) -> ExitCode {
     let st = match ask(socket, Request::Status) {
         Ok(Response::Status(s)) => s,
-        Ok(Response::Error { message }) => {
-            eprintln!("vipctl: {message}");
-            return ExitCode::FAILURE;
-        }
-        Ok(other) => {
-            eprintln!("vipctl: unexpected answer: {other:?}");
-            return ExitCode::FAILURE;
-        }
+        Ok(other) => return unexpected(other),
         Err(code) => return code,
     };
     if json {
@@ -250,14 +257,7 @@ fn reload(socket: &Path) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Ok(Response::Error { message }) => {
-            eprintln!("vipctl: {message}");
-            ExitCode::FAILURE
-        }
-        Ok(other) => {
-            eprintln!("vipctl: unexpected answer: {other:?}");
-            ExitCode::FAILURE
-        }
+        Ok(other) => unexpected(other),
         Err(code) => code,
     }
 }
@@ -278,14 +278,7 @@ fn resync(socket: &Path, interface: Option<String>) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Ok(Response::Error { message }) => {
-            eprintln!("vipctl: {message}");
-            ExitCode::FAILURE
-        }
-        Ok(other) => {
-            eprintln!("vipctl: unexpected answer: {other:?}");
-            ExitCode::FAILURE
-        }
+        Ok(other) => unexpected(other),
         Err(code) => code,
     }
 }

@@ -28,36 +28,52 @@ impl Host {
     /// Writes `yaml` as this host's vipd.yaml and starts vipd on it; returns
     /// once the daemon says it started (panics with its log otherwise).
     pub fn start_vipd(&self, yaml: &str) -> Vipd {
-        let dir = self.tmpdir();
-        let config = dir.join(format!("vipd-{}.yaml", self.name));
-        let socket = dir.join(format!("vipd-{}.sock", self.name));
-        std::fs::write(&config, yaml).expect("write vipd config");
-        let log = dir.join(format!("vipd-{}.log", self.name));
-        let proc = self.spawn(
-            &[
-                vipd_bin(),
-                "--config",
-                config.to_str().unwrap(),
-                "--control-socket",
-                socket.to_str().unwrap(),
-                "--log-level",
-                "debug",
-            ],
-            &log,
+        start_vipd_with(self, yaml, |args, log| self.spawn(args, log))
+    }
+}
+
+impl super::networkd::Networkd {
+    /// Like [`Host::start_vipd`], inside this networkd's mount namespace so
+    /// vipd reaches that namespace's D-Bus and /etc/systemd/network.
+    pub fn start_vipd(&self, yaml: &str) -> Vipd {
+        start_vipd_with(self.host(), yaml, |args, log| self.spawn(args, log))
+    }
+}
+
+fn start_vipd_with(
+    host: &Host,
+    yaml: &str,
+    spawn: impl FnOnce(&[&str], PathBuf) -> ProcHandle,
+) -> Vipd {
+    let dir = host.tmpdir();
+    let config = dir.join(format!("vipd-{}.yaml", host.name));
+    let socket = dir.join(format!("vipd-{}.sock", host.name));
+    std::fs::write(&config, yaml).expect("write vipd config");
+    let log = dir.join(format!("vipd-{}.log", host.name));
+    let proc = spawn(
+        &[
+            vipd_bin(),
+            "--config",
+            config.to_str().unwrap(),
+            "--control-socket",
+            socket.to_str().unwrap(),
+            "--log-level",
+            "debug",
+        ],
+        log,
+    );
+    if !proc.wait_for_log("vipd started", Duration::from_secs(10)) {
+        panic!(
+            "vipd on {} did not start:\n{}",
+            host.name,
+            proc.log_tail(40)
         );
-        if !proc.wait_for_log("vipd started", Duration::from_secs(10)) {
-            panic!(
-                "vipd on {} did not start:\n{}",
-                self.name,
-                proc.log_tail(40)
-            );
-        }
-        Vipd {
-            proc,
-            socket,
-            config,
-            host: self.clone(),
-        }
+    }
+    Vipd {
+        proc,
+        socket,
+        config,
+        host: host.clone(),
     }
 }
 
