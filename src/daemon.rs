@@ -827,15 +827,16 @@ impl Daemon {
     /// VIPs of an instance that are not on their device right now.
     fn missing_vips(&self, idx: usize) -> usize {
         let cfg = &self.instances[idx].cfg;
-        cfg.all_vips()
-            .filter(|v| {
-                !self.vip_device_index(cfg, v).is_some_and(|(ix, _)| {
-                    self.addrs
-                        .iter()
-                        .any(|e| e.index == ix && e.address == v.address)
-                })
-            })
-            .count()
+        cfg.all_vips().filter(|v| !self.vip_present(cfg, v)).count()
+    }
+
+    /// Whether `vip` is on its device right now, as the kernel last told us.
+    fn vip_present(&self, cfg: &InstanceConfig, vip: &Vip) -> bool {
+        self.vip_device_index(cfg, vip).is_some_and(|(ix, _)| {
+            self.addrs
+                .iter()
+                .any(|e| e.index == ix && e.address == vip.address)
+        })
     }
 
     /// A master puts back whatever is missing (VIP device, VIPs); returns
@@ -1088,16 +1089,7 @@ impl Daemon {
             .map(|(idx, inst)| {
                 let cfg = &inst.cfg;
                 let r = &inst.router;
-                let vips_present = cfg
-                    .all_vips()
-                    .filter(|v| {
-                        self.vip_device_index(cfg, v).is_some_and(|(ix, _)| {
-                            self.addrs
-                                .iter()
-                                .any(|e| e.index == ix && e.address == v.address)
-                        })
-                    })
-                    .count();
+                let vips_present = cfg.all_vips().filter(|v| self.vip_present(cfg, v)).count();
                 // As master, our own advert source (IPv4 when the instance has it).
                 let own = self.source_address(idx, !cfg.advertises(true));
                 InstanceStatus {
