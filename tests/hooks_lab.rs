@@ -13,8 +13,9 @@
 
 mod lab;
 
+use lab::capture::{garps, vrrp_adverts};
 use lab::vipd::{Vipd, vipctl_bin};
-use lab::{Host, Lab, wait_until};
+use lab::{Host, Lab, now_epoch, wait_until};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -66,7 +67,7 @@ fn device_mac(h: &Host, dev: &str) -> String {
 /// r1 (ifupdown, priority 150) and r2 (priority 100) with vipd; `hooks`
 /// says whether r1 gets the ifupdown hooks.
 struct IfupdownPair {
-    _lab: Lab,
+    lab: Lab,
     r1: Host,
     ifu: lab::ifupdown::Ifupdown,
     v1: Vipd,
@@ -106,7 +107,7 @@ fn ifupdown_pair(name: &str, hooks: bool) -> IfupdownPair {
     v2.expect_state("web", "BACKUP", 8 * SEC);
     assert!(r1.wait_addr("vrrp.80", VIP80, true, 3 * SEC));
     IfupdownPair {
-        _lab: lab,
+        lab,
         r1,
         ifu,
         v1,
@@ -119,12 +120,17 @@ fn ifdown_ifup_on_the_master_keeps_roles_with_the_hooks() {
     const N: usize = 10;
     let p = ifupdown_pair("hooks_ifupdown", true);
     let (b1, b2) = (roles(&p.v1), roles(&p.v2));
+    let cap = p.lab.capture("vrrp or arp");
     let mut bounce_ms = Vec::new();
     let mut vip_back_ms = Vec::new();
+    // (start, end) of each `ifdown; ifup`, on the capture's clock.
+    let mut windows = Vec::new();
     for i in 0..N {
         let t = Instant::now();
+        let start = now_epoch();
         let out = p.ifu.exec(&["sh", "-c", "ifdown eth0 && ifup eth0"]);
         let took = t.elapsed();
+        windows.push((start, now_epoch()));
         let err = text(&out.stderr);
         assert!(
             out.status.success(),
@@ -150,6 +156,36 @@ fn ifdown_ifup_on_the_master_keeps_roles_with_the_hooks() {
         assert_eq!(roles(&p.v1), b1, "bounce {i}: r1 changed role");
         assert_eq!(roles(&p.v2), b2, "bounce {i}: r2 changed role");
         assert!(p.r1.has_addr("vrrp.80", VIP80), "bounce {i}");
+        // Let the second GARP burst (5 s after the resume) pass before the
+        // next bounce, so each bounce's window holds only its own burst.
+        std::thread::sleep(
+            (t + Duration::from_millis(5600)).saturating_duration_since(Instant::now()),
+        );
+    }
+    // On the wire: at each link-up the master announced the VIP from the
+    // virtual MAC (a burst of 5, the default) with an advert right before.
+    let frames = cap.stop();
+    let vmac = [0, 0, 0x5e, 0, 1, 0x50];
+    let r1_addr: std::net::IpAddr = "10.9.80.1".parse().unwrap();
+    let adverts = vrrp_adverts(&frames);
+    for (i, (start, end)) in windows.iter().enumerate() {
+        let until = *end + Duration::from_millis(300);
+        let burst: Vec<Duration> = garps(&frames)
+            .into_iter()
+            .filter(|(ts, mac, ip)| {
+                *mac == vmac && ip.to_string() == "10.9.80.100" && ts >= start && *ts <= until
+            })
+            .map(|(ts, _, _)| ts)
+            .collect();
+        assert!(burst.len() >= 5, "bounce {i}: GARPs at link-up: {burst:?}");
+        let first = burst[0];
+        assert!(
+            adverts.iter().any(|(ts, src, vrid, prio)| *src == r1_addr
+                && (*vrid, *prio) == (80, 150)
+                && *ts + Duration::from_millis(50) >= first
+                && *ts <= first + Duration::from_millis(50)),
+            "bounce {i}: no advert from the master with the announcement"
+        );
     }
     let log = p.v1.proc.log();
     assert_eq!(
