@@ -600,3 +600,35 @@ pub mod cli {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interface_users_sees_parents_vip_devices_and_vip_devs() {
+        let text = "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    vips: [192.0.2.10/24]\n    vip_device: {kind: macvlan}\n  - name: db\n    interface: eth1\n    vrid: 52\n    vips: [198.51.100.10/24]\n";
+        let cfg = Config::parse(text, Path::new("t.yaml")).unwrap();
+        let names = |u: &[&InstanceConfig]| u.iter().map(|i| i.name.clone()).collect::<Vec<_>>();
+        let eth0 = interface_users(&cfg, "eth0");
+        assert_eq!(names(&eth0.parent_of), ["web"]);
+        assert!(eth0.vips_on.is_empty());
+        let dev = interface_users(&cfg, "vrrp.51");
+        assert!(dev.parent_of.is_empty());
+        assert_eq!(names(&dev.vips_on), ["web"]);
+        assert_eq!(names(&interface_users(&cfg, "eth1").parent_of), ["db"]);
+        assert!(interface_users(&cfg, "eth9").is_empty());
+        assert!(interface_users(&cfg, "").is_empty());
+    }
+
+    #[test]
+    fn every_embedded_script_carries_the_marker() {
+        for kind in HookKind::ALL {
+            for (path, content) in kind.files() {
+                assert!(content.starts_with("#!/bin/sh\n"), "{}", path.display());
+                assert!(carries_marker(content.as_bytes()), "{}", path.display());
+            }
+        }
+        assert!(!carries_marker(b"#!/bin/sh\n# vipd-hook? no\n"));
+    }
+}

@@ -52,8 +52,10 @@ enum Cmd {
     /// Tell vipd that an interface is about to bounce (ifdown; ifup): a
     /// link-down on it within --for-ms keeps each instance's state (0 cancels).
     Hold {
+        /// The interface about to go down and up again (an instance's `interface:`).
         #[arg(long)]
         interface: String,
+        /// How long a link-down is tolerated, at most 60000 ms.
         #[arg(long, default_value_t = vipd::control::DEFAULT_HOLD_MS,
               value_parser = clap::value_parser!(u64).range(0..=vipd::control::MAX_HOLD_MS))]
         for_ms: u64,
