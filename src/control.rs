@@ -30,7 +30,23 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         interface: Option<String>,
     },
+    /// A planned bounce of `interface` is coming (ifupdown's pre-down hook):
+    /// for `for_ms`, a link-down on it does not fault its instances; they
+    /// resume as soon as the link is back (see `vrrp::Event::Hold`).
+    /// `for_ms: 0` cancels a hold.
+    Hold {
+        interface: String,
+        for_ms: u64,
+    },
 }
+
+/// The longest hold `vipctl hold` may ask for: a bounce longer than this is
+/// an outage, and the instance should say FAULT.
+pub const MAX_HOLD_MS: u64 = 60_000;
+
+/// The hold `vipctl hold` asks for when not told: enough for `ifdown; ifup`
+/// of a static interface (well under a second here) with margin for DHCP.
+pub const DEFAULT_HOLD_MS: u64 = 5_000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
@@ -46,6 +62,11 @@ pub enum Response {
     Resynced {
         instances: Vec<String>,
         restored: Vec<String>,
+    },
+    /// Instances on the interface that now hold through a link-down.
+    Held {
+        instances: Vec<String>,
+        for_ms: u64,
     },
     Error {
         message: String,
@@ -163,6 +184,14 @@ mod tests {
             Request::Reload
         );
         assert!(serde_json::from_str::<Request>(r#"{"cmd":"explode"}"#).is_err());
+        assert_eq!(
+            serde_json::to_string(&Request::Hold {
+                interface: "eth0".into(),
+                for_ms: 5000
+            })
+            .unwrap(),
+            r#"{"cmd":"hold","interface":"eth0","for_ms":5000}"#
+        );
         assert_eq!(
             serde_json::to_string(&State::Initialize).unwrap(),
             r#""INIT""#

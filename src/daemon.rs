@@ -418,65 +418,17 @@ impl Daemon {
         idx: usize,
         parent: &LinkState,
     ) -> Result<(), NetlinkError> {
-        let cfg = &self.instances[idx].cfg;
-        let (Some(dev), Some(name)) = (cfg.vip_device.clone(), cfg.vip_device_name()) else {
-            return Ok(());
-        };
-        if dev.kind == VipDeviceKind::Macvlan {
-            // The parent must not tie a VIP to its own MAC: it must not
-            // answer ARP for addresses on the MACVLAN (arp_ignore=1), and its
-            // own ARP requests must not carry a VIP as the sender
-            // (arp_announce=2), or neighbours learn the VIP at the parent's
-            // MAC. Whoever created the device (vipd, or networkd from the
-            // generated .netdev).
-            write_sysctl(&format!("net/ipv4/conf/{}/arp_ignore", parent.name), "1");
-            write_sysctl(&format!("net/ipv4/conf/{}/arp_announce", parent.name), "2");
+        let made = ensure_vip_device(&self.nl, &self.instances[idx].cfg, parent).await?;
+        if let VipDeviceOutcome::Created(name) = &made {
+            info!(instance = %self.instances[idx].cfg.name, device = %name, "created VIP device");
+            self.instances[idx].created_device = Some(name.clone());
         }
-        if self.link_by_name(&name).is_some() {
-            return Ok(());
-        }
-        let ipv6_only = !cfg.advertises(true);
-        let vrid = cfg.vrid;
-        match dev.kind {
-            VipDeviceKind::Macvlan => {
-                let made = self
-                    .nl
-                    .create_macvlan(parent.index, &name, virtual_mac(vrid, ipv6_only))
-                    .await;
-                if let Err(e) = made {
-                    return self.created_elsewhere(e).await;
-                }
-                write_sysctl(&format!("net/ipv4/conf/{name}/rp_filter"), "0");
-            }
-            VipDeviceKind::Ipvlan => {
-                if let Err(e) = self.nl.create_ipvlan(parent.index, &name).await {
-                    return self.created_elsewhere(e).await;
-                }
-            }
-        }
-        // No link-local address derived from a MAC the device shares (the
-        // virtual MAC with the other routers, the parent's MAC on IPVLAN):
-        // set while the device is still down, before the kernel makes one.
-        write_sysctl(&format!("net/ipv6/conf/{name}/addr_gen_mode"), "1");
-        info!(instance = %self.instances[idx].cfg.name, device = %name, "created VIP device");
-        self.instances[idx].created_device = Some(name.clone());
-        self.refresh_kernel_view().await.ok();
-        if let Some(l) = self.link_by_name(&name).cloned()
-            && !l.up
+        if let VipDeviceOutcome::Created(name) | VipDeviceOutcome::Existed(name) = &made
+            && self.link_by_name(name).is_none()
         {
-            self.nl.set_up(l.index, &name).await?;
+            self.refresh_kernel_view().await.ok();
         }
         Ok(())
-    }
-
-    /// networkd may create the device from vipd's .netdev at the same moment:
-    /// "exists" means someone else made it, which is fine.
-    async fn created_elsewhere(&mut self, e: NetlinkError) -> Result<(), NetlinkError> {
-        if e.errno() == Some(libc::EEXIST) {
-            self.refresh_kernel_view().await.ok();
-            return Ok(());
-        }
-        Err(e)
     }
 
     fn ensure_socket(&mut self, link: &LinkState, ipv6: bool, multicast: bool) -> io::Result<()> {
@@ -614,6 +566,9 @@ impl Daemon {
                     Request::Reload => self.reload().await,
                     Request::Resync { interface } => {
                         self.resync_request(interface.as_deref()).await
+                    }
+                    Request::Hold { interface, for_ms } => {
+                        self.hold_request(&interface, for_ms).await
                     }
                 };
                 let _ = reply.send(resp);
@@ -890,6 +845,34 @@ impl Daemon {
             instances,
             restored,
         }
+    }
+
+    /// `vipctl hold`: the instances on `interface` keep their state through
+    /// a link-down for `for_ms` (0 cancels).
+    async fn hold_request(&mut self, interface: &str, for_ms: u64) -> Response {
+        if for_ms > crate::control::MAX_HOLD_MS {
+            return Response::Error {
+                message: format!(
+                    "hold of {for_ms} ms refused: at most {} ms (a longer bounce is an outage: let the instance go FAULT)",
+                    crate::control::MAX_HOLD_MS
+                ),
+            };
+        }
+        let now = self.now();
+        let until = now + Duration::from_millis(for_ms);
+        let mut instances = Vec::new();
+        for idx in 0..self.instances.len() {
+            if self.instances[idx].cfg.interface != interface {
+                continue;
+            }
+            instances.push(self.instances[idx].cfg.name.clone());
+            info!(instance = %self.instances[idx].cfg.name, %interface, for_ms, "hold: a link-down within this time keeps the state");
+            let actions = self.instances[idx]
+                .router
+                .handle(now, Event::Hold { until });
+            self.apply(idx, actions).await;
+        }
+        Response::Held { instances, for_ms }
     }
 
     /// With `networkd: {manage_files: true}`: writes networkd's files as
@@ -1238,4 +1221,73 @@ fn write_sysctl(key: &str, value: &str) {
     if let Err(e) = std::fs::write(&path, value) {
         warn!("cannot set {path} to {value}: {e}");
     }
+}
+
+/// What [`ensure_vip_device`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VipDeviceOutcome {
+    /// The instance puts its VIPs on its interface (or per-VIP devices).
+    NotConfigured,
+    /// The device was there already (made by vipd, networkd or a hook).
+    Existed(String),
+    Created(String),
+}
+
+/// Makes sure an instance's MACVLAN/IPVLAN device exists on `parent`, set up
+/// exactly as the daemon wants it: RFC 5798 virtual MAC and bridge mode
+/// (MACVLAN) or L2 mode (IPVLAN), ARP sysctls on the parent, no rp_filter,
+/// no MAC-derived link-local, up. The daemon and `vipctl resync
+/// --create-devices` (the networkd-dispatcher/ifupdown hooks) both call
+/// this, so a device recreated by a hook is the same device.
+pub async fn ensure_vip_device(
+    nl: &Netlink,
+    cfg: &InstanceConfig,
+    parent: &LinkState,
+) -> Result<VipDeviceOutcome, NetlinkError> {
+    let (Some(dev), Some(name)) = (cfg.vip_device.clone(), cfg.vip_device_name()) else {
+        return Ok(VipDeviceOutcome::NotConfigured);
+    };
+    if dev.kind == VipDeviceKind::Macvlan {
+        // The parent must not tie a VIP to its own MAC: it must not
+        // answer ARP for addresses on the MACVLAN (arp_ignore=1), and its
+        // own ARP requests must not carry a VIP as the sender
+        // (arp_announce=2), or neighbours learn the VIP at the parent's
+        // MAC. Whoever created the device (vipd, or networkd from the
+        // generated .netdev).
+        write_sysctl(&format!("net/ipv4/conf/{}/arp_ignore", parent.name), "1");
+        write_sysctl(&format!("net/ipv4/conf/{}/arp_announce", parent.name), "2");
+    }
+    if nl.link_by_name(&name).await?.is_some() {
+        return Ok(VipDeviceOutcome::Existed(name));
+    }
+    let ipv6_only = !cfg.advertises(true);
+    let made = match dev.kind {
+        VipDeviceKind::Macvlan => {
+            nl.create_macvlan(parent.index, &name, virtual_mac(cfg.vrid, ipv6_only))
+                .await
+        }
+        VipDeviceKind::Ipvlan => nl.create_ipvlan(parent.index, &name).await,
+    };
+    if let Err(e) = made {
+        // networkd (from vipd's .netdev), a hook or the daemon may create
+        // the device at the same moment: "exists" means someone else made
+        // it, which is fine.
+        if e.errno() == Some(libc::EEXIST) {
+            return Ok(VipDeviceOutcome::Existed(name));
+        }
+        return Err(e);
+    }
+    if dev.kind == VipDeviceKind::Macvlan {
+        write_sysctl(&format!("net/ipv4/conf/{name}/rp_filter"), "0");
+    }
+    // No link-local address derived from a MAC the device shares (the
+    // virtual MAC with the other routers, the parent's MAC on IPVLAN):
+    // set while the device is still down, before the kernel makes one.
+    write_sysctl(&format!("net/ipv6/conf/{name}/addr_gen_mode"), "1");
+    if let Some(l) = nl.link_by_name(&name).await?
+        && !l.up
+    {
+        nl.set_up(l.index, &name).await?;
+    }
+    Ok(VipDeviceOutcome::Created(name))
 }

@@ -10,6 +10,7 @@ pub mod advert;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod hooks;
 pub mod io;
 pub mod keepalived;
 pub mod networkd;

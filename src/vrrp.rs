@@ -103,6 +103,19 @@ pub enum Event {
     VipsLost,
     /// The effective priority changed (trackers, later).
     SetPriority(u8),
+    /// A planned bounce of the interface is coming (ifupdown's pre-down
+    /// hook, `vipctl hold`): until `until`, a link-down does not fault a
+    /// master or backup. They keep their state (and the master its VIPs)
+    /// and wait for the link; when it comes back a master re-adds its VIPs,
+    /// advertises and announces at once, a backup restarts its
+    /// Master_Down_Timer. If the link is still down at `until`, FAULT as
+    /// without a hold. No adverts can be sent while the link is down, so
+    /// peers see exactly what RFC 5798 says they should: a backup takes
+    /// over only if the bounce outlasts its Master_Down_Interval. An `until`
+    /// not after `now` cancels the hold.
+    Hold {
+        until: Time,
+    },
 }
 
 /// What the driver must do, in order.
@@ -237,6 +250,11 @@ pub struct Router {
     second_burst_at: Option<Time>,
     refresh_at: Option<Time>,
     last_transition: Option<(Time, Reason)>,
+    /// End of the hold announced by [`Event::Hold`], while it lasts.
+    hold_until: Option<Time>,
+    /// The link went down during a hold: the state is kept, timers are
+    /// suspended and `hold_until` decides (see [`Event::Hold`]).
+    held_down: bool,
 }
 
 impl Router {
@@ -258,6 +276,8 @@ impl Router {
             second_burst_at: None,
             refresh_at: None,
             last_transition: None,
+            hold_until: None,
+            held_down: false,
         }
     }
 
@@ -287,6 +307,10 @@ impl Router {
     pub fn master_down_at(&self) -> Option<Time> {
         self.master_down_at
     }
+    /// Whether the link is down and the state kept by a hold; the hold's end.
+    pub fn held_down_until(&self) -> Option<Time> {
+        self.hold_until.filter(|_| self.held_down)
+    }
 
     /// Our primary address of a family, used for the equal-priority tie-break.
     pub fn set_local_address(&mut self, addr: IpAddr) {
@@ -312,6 +336,7 @@ impl Router {
             self.announce_at,
             self.second_burst_at,
             self.refresh_at,
+            self.held_down_until(),
         ]
         .into_iter()
         .flatten()
@@ -339,6 +364,8 @@ impl Router {
         self.state = to;
         self.last_transition = Some((now, reason));
         self.preempt_at = None;
+        self.held_down = false;
+        self.hold_until = None;
         if to != State::Master {
             self.adver_at = None;
             self.announce_at = None;
@@ -409,9 +436,79 @@ impl Router {
         }
     }
 
+    fn hold_active(&self, now: Time) -> bool {
+        self.hold_until.is_some_and(|t| t > now)
+    }
+
+    /// The link went down during a hold: keep the state, suspend every timer
+    /// (nothing can be sent or heard without a link; a backup must not
+    /// elect itself on a dead link).
+    fn suspend(&mut self) {
+        self.held_down = true;
+        self.adver_at = None;
+        self.master_down_at = None;
+        self.preempt_at = None;
+        self.announce_at = None;
+        self.announce_left = 0;
+        self.second_burst_at = None;
+        self.refresh_at = None;
+    }
+
+    /// The link came back within the hold: resume at once.
+    fn resume(&mut self, now: Time, out: &mut Vec<Action>) {
+        self.held_down = false;
+        self.hold_until = None;
+        match self.state {
+            State::Master => {
+                // Whatever the bounce flushed comes back first, then the
+                // advert (peers keep us as master) and the announcements
+                // (switches relearn the virtual MAC on this port).
+                out.push(Action::AddVips);
+                out.push(Action::SendAdvert {
+                    priority: self.priority,
+                });
+                self.adver_at = Some(now + self.params.advert_interval);
+                self.start_announcing(now, out);
+            }
+            State::Backup => {
+                self.master_down_at = Some(now + self.down_interval());
+            }
+            State::Initialize | State::Fault => {}
+        }
+    }
+
+    /// The hold ended with the link still down: FAULT, as without a hold.
+    fn hold_expired(&mut self, now: Time, out: &mut Vec<Action>) {
+        if self.state == State::Master {
+            out.push(Action::RemoveVips);
+        }
+        self.transition(now, State::Fault, Reason::InterfaceDown, out);
+    }
+
     /// Feeds one event; returns the actions to carry out, in order.
     pub fn handle(&mut self, now: Time, event: Event) -> Vec<Action> {
         let mut out = Vec::new();
+        if self.held_down {
+            match event {
+                Event::InterfaceUp => self.resume(now, &mut out),
+                // Nothing to send on a dead link; the VIPs come back with it.
+                Event::InterfaceDown | Event::Advert { .. } | Event::VipsLost => {}
+                Event::Hold { until } if until > now => self.hold_until = Some(until),
+                Event::Hold { .. } => self.hold_expired(now, &mut out),
+                Event::Startup => {}
+                Event::SetPriority(p) => {
+                    self.priority = p;
+                    if self.state == State::Master {
+                        self.master_priority = Some(p);
+                    }
+                }
+                Event::Shutdown => {
+                    self.held_down = false;
+                    return self.handle(now, Event::Shutdown);
+                }
+            }
+            return out;
+        }
         match (self.state, event) {
             (State::Initialize, Event::Startup) => self.start(now, Reason::Startup, &mut out),
             (_, Event::Startup) => {}
@@ -445,6 +542,12 @@ impl Router {
             ) => self.master_advert(now, src, priority, max_adver_int, &mut out),
             (State::Initialize | State::Fault, Event::Advert { .. }) => {}
 
+            (_, Event::Hold { until }) => {
+                self.hold_until = (until > now).then_some(until);
+            }
+            (State::Master | State::Backup, Event::InterfaceDown) if self.hold_active(now) => {
+                self.suspend();
+            }
             (State::Master, Event::InterfaceDown) => {
                 out.push(Action::RemoveVips);
                 self.transition(now, State::Fault, Reason::InterfaceDown, &mut out);
@@ -553,6 +656,15 @@ impl Router {
     pub fn handle_timeout(&mut self, now: Time) -> Vec<Action> {
         let mut out = Vec::new();
         let due = |t: Option<Time>| t.is_some_and(|t| t <= now);
+        if self.held_down {
+            if due(self.hold_until) {
+                self.hold_expired(now, &mut out);
+            }
+            return out;
+        }
+        if self.hold_until.is_some_and(|t| t <= now) {
+            self.hold_until = None;
+        }
         match self.state {
             State::Backup => {
                 if due(self.preempt_at) {
@@ -1148,6 +1260,259 @@ mod tests {
                 (w.state(), l.state()),
                 (State::Master, State::Backup),
                 "priorities {pa}/{pb}"
+            );
+        }
+    }
+
+    fn secs(s: u64) -> Time {
+        Duration::from_secs(s)
+    }
+
+    // A planned bounce within the hold: no FAULT, no VIP removal, nothing
+    // sent while the link is down; link up -> VIPs, advert, announce at once.
+    #[test]
+    fn hold_keeps_master_through_a_bounce() {
+        let mut r = master(100);
+        let t = secs(10);
+        assert!(r.handle(t, Event::Hold { until: t + secs(5) }).is_empty());
+        let acts = r.handle(t + MS, Event::InterfaceDown);
+        assert!(acts.is_empty(), "no FAULT, no RemoveVips: {acts:?}");
+        assert_eq!(r.state(), State::Master);
+        assert_eq!(r.held_down_until(), Some(t + secs(5)));
+        assert_eq!(
+            r.poll_at(),
+            Some(t + secs(5)),
+            "only the hold's end is armed"
+        );
+        // VIPs flushed meanwhile come back with the link, not on a dead one.
+        assert!(r.handle(t + 2 * MS, Event::VipsLost).is_empty());
+        let up = t + Duration::from_millis(800);
+        let acts = r.handle(up, Event::InterfaceUp);
+        assert_eq!(
+            acts,
+            vec![
+                Action::AddVips,
+                Action::SendAdvert { priority: 100 },
+                Action::Announce { rounds: 1 }
+            ]
+        );
+        assert_eq!(r.state(), State::Master);
+        assert_eq!(r.held_down_until(), None);
+        assert_eq!(
+            r.poll_at(),
+            Some(up + secs(1)),
+            "Adver_Timer re-armed from link up"
+        );
+        // The hold is used up: the next link-down faults as usual.
+        let acts = r.handle(up + secs(1) / 2, Event::InterfaceDown);
+        assert!(to(State::Fault, Reason::InterfaceDown, &acts));
+    }
+
+    // The link stays down past the hold: FAULT at the hold's end, as without one.
+    #[test]
+    fn hold_expiry_with_link_down_faults() {
+        let mut r = master(100);
+        let t = secs(10);
+        r.handle(t, Event::Hold { until: t + secs(3) });
+        assert!(r.handle(t + MS, Event::InterfaceDown).is_empty());
+        assert!(r.handle_timeout(t + secs(2)).is_empty(), "not yet");
+        let (at, acts) = step(&mut r);
+        assert_eq!(at, t + secs(3));
+        assert_eq!(acts[0], Action::RemoveVips);
+        assert!(to(State::Fault, Reason::InterfaceDown, &acts));
+        assert_eq!(r.poll_at(), None);
+        let acts = r.handle(at + secs(1), Event::InterfaceUp);
+        assert!(to(State::Backup, Reason::InterfaceUp, &acts));
+    }
+
+    // A hold that sees no link-down changes nothing, and leaves no timer behind.
+    #[test]
+    fn hold_without_link_down_is_harmless() {
+        let mut r = master(100);
+        let mut plain = master(100);
+        let t = secs(10);
+        assert!(r.handle(t, Event::Hold { until: t + secs(5) }).is_empty());
+        assert_eq!(
+            r.poll_at(),
+            plain.poll_at(),
+            "the hold arms nothing by itself"
+        );
+        let mut now = t;
+        while now < t + secs(20) {
+            now += Duration::from_millis(250);
+            assert_eq!(
+                r.handle_timeout(now),
+                plain.handle_timeout(now),
+                "at {now:?}"
+            );
+        }
+        assert_eq!(r.state(), State::Master);
+        // After it lapsed, a link-down faults at once.
+        let acts = r.handle(now, Event::InterfaceDown);
+        assert!(to(State::Fault, Reason::InterfaceDown, &acts));
+    }
+
+    // A backup on a held link neither faults nor elects itself while the
+    // link is down; back up, it waits a full Master_Down_Interval.
+    #[test]
+    fn hold_keeps_backup_and_suspends_its_timer() {
+        let mut r = v3(100);
+        r.handle(Duration::ZERO, Event::Startup);
+        r.handle(MS, advert(20, 200));
+        let t = secs(1);
+        r.handle(
+            t,
+            Event::Hold {
+                until: t + secs(10),
+            },
+        );
+        assert!(r.handle(t, Event::InterfaceDown).is_empty());
+        assert_eq!(r.state(), State::Backup);
+        assert_eq!(
+            r.poll_at(),
+            Some(t + secs(10)),
+            "Master_Down_Timer suspended"
+        );
+        let up = t + secs(6);
+        assert!(r.handle(up, Event::InterfaceUp).is_empty());
+        assert_eq!(r.master_down_at(), Some(up + r.down_interval()));
+        assert_eq!(r.state(), State::Backup);
+    }
+
+    // A hold given with an end not after now cancels it (the link-down faults).
+    #[test]
+    fn zero_hold_cancels() {
+        let mut r = master(100);
+        let t = secs(10);
+        r.handle(t, Event::Hold { until: t + secs(5) });
+        r.handle(t + MS, Event::Hold { until: t });
+        let acts = r.handle(t + 2 * MS, Event::InterfaceDown);
+        assert!(to(State::Fault, Reason::InterfaceDown, &acts));
+        // Cancelling while held down faults at once.
+        let mut r = master(100);
+        r.handle(t, Event::Hold { until: t + secs(5) });
+        r.handle(t + MS, Event::InterfaceDown);
+        let acts = r.handle(
+            t + 2 * MS,
+            Event::Hold {
+                until: Duration::ZERO,
+            },
+        );
+        assert!(acts.contains(&Action::RemoveVips));
+        assert!(to(State::Fault, Reason::InterfaceDown, &acts));
+    }
+
+    // Shutdown while held down still leaves gracefully.
+    #[test]
+    fn shutdown_while_held_down() {
+        let mut r = master(100);
+        let t = secs(10);
+        r.handle(t, Event::Hold { until: t + secs(5) });
+        r.handle(t + MS, Event::InterfaceDown);
+        let acts = r.handle(t + 2 * MS, Event::Shutdown);
+        assert!(acts.contains(&Action::RemoveVips));
+        assert!(to(State::Initialize, Reason::Shutdown, &acts));
+        assert_eq!(r.poll_at(), None);
+    }
+
+    /// Two routers on a virtual wire; the master's link bounces for `bounce`
+    /// under a 5 s hold. While the backup's Master_Down_Interval (3.6 s from
+    /// the last advert it heard, ~0.8 s before the bounce) has not run out
+    /// nobody changes role; beyond it the backup takes over (correct VRRP)
+    /// and the master, back with a higher priority, preempts it again.
+    #[test]
+    fn bounce_under_hold_on_a_virtual_wire() {
+        for (bounce_ms, backup_takes_over) in [(500u64, false), (2_000, false), (4_500, true)] {
+            let mut a = v3(200);
+            let mut b = Router::new(params(VrrpVersion::V3, 100, Duration::from_secs(1)));
+            b.set_local_address(ip(20));
+            a.handle(Duration::ZERO, Event::Startup);
+            b.handle(Duration::ZERO, Event::Startup);
+            let mut now = Duration::ZERO;
+            let down_at = secs(10);
+            let up_at = down_at + Duration::from_millis(bounce_ms);
+            let mut b_became_master = 0;
+            let mut a_left_master = 0;
+            while now < secs(20) {
+                now += MS;
+                let mut wire_a = true;
+                if now == down_at {
+                    a.handle(
+                        now,
+                        Event::Hold {
+                            until: now + secs(5),
+                        },
+                    );
+                    a.handle(now, Event::InterfaceDown);
+                }
+                if now >= down_at && now < up_at {
+                    wire_a = false;
+                }
+                let mut acts_a = a.handle_timeout(now);
+                if now == up_at {
+                    acts_a.extend(a.handle(now, Event::InterfaceUp));
+                }
+                let acts_b = b.handle_timeout(now);
+                for act in &acts_a {
+                    match act {
+                        Action::SendAdvert { priority } if wire_a => {
+                            b.handle(
+                                now,
+                                Event::Advert {
+                                    src: ip(10),
+                                    priority: *priority,
+                                    max_adver_int: 100,
+                                },
+                            );
+                        }
+                        Action::StateChanged {
+                            from: State::Master,
+                            ..
+                        } => a_left_master += 1,
+                        _ => {}
+                    }
+                }
+                for act in &acts_b {
+                    match act {
+                        Action::SendAdvert { priority } if wire_a => {
+                            let acts = a.handle(
+                                now,
+                                Event::Advert {
+                                    src: ip(20),
+                                    priority: *priority,
+                                    max_adver_int: 100,
+                                },
+                            );
+                            for act in acts {
+                                if let Action::StateChanged {
+                                    from: State::Master,
+                                    ..
+                                } = act
+                                {
+                                    a_left_master += 1;
+                                }
+                            }
+                        }
+                        Action::StateChanged {
+                            to: State::Master, ..
+                        } => b_became_master += 1,
+                        _ => {}
+                    }
+                }
+            }
+            assert_eq!(
+                a_left_master, 0,
+                "bounce {bounce_ms} ms: the master never left MASTER"
+            );
+            assert_eq!(
+                b_became_master > 0,
+                backup_takes_over,
+                "bounce {bounce_ms} ms"
+            );
+            assert_eq!(
+                (a.state(), b.state()),
+                (State::Master, State::Backup),
+                "bounce {bounce_ms} ms"
             );
         }
     }

@@ -37,7 +37,38 @@ enum Cmd {
         /// Only instances on this interface or with VIPs on this device.
         #[arg(long)]
         interface: Option<String>,
+        /// For hooks: read --config, exit 0 quietly when the interface is not
+        /// vipd's, recreate missing MACVLAN/IPVLAN devices on it, and treat
+        /// "vipd not running" as success.
+        #[arg(long, requires = "interface")]
+        create_devices: bool,
+        /// The configuration --create-devices reads.
+        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
+        config: PathBuf,
+        /// How long to wait for vipd's answer.
+        #[arg(long, default_value_t = 10_000)]
+        timeout_ms: u64,
     },
+    /// Tell vipd that an interface is about to bounce (ifdown; ifup): a
+    /// link-down on it within --for-ms keeps each instance's state (0 cancels).
+    Hold {
+        /// The interface about to go down and up again (an instance's `interface:`).
+        #[arg(long)]
+        interface: String,
+        /// How long a link-down is tolerated, at most 60000 ms.
+        #[arg(long, default_value_t = vipd::control::DEFAULT_HOLD_MS,
+              value_parser = clap::value_parser!(u64).range(0..=vipd::control::MAX_HOLD_MS))]
+        for_ms: u64,
+        /// Exit 0 quietly when no instance of this configuration runs on the interface.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// How long to wait for vipd's answer; vipd not running is success.
+        #[arg(long, default_value_t = 2_000)]
+        timeout_ms: u64,
+    },
+    /// Install or remove the networkd-dispatcher / ifupdown hooks.
+    #[command(subcommand)]
+    Hooks(HooksCmd),
     /// Validate a configuration file; exits non-zero with FILE:LINE:COLUMN: message.
     Check {
         #[arg(default_value = DEFAULT_CONFIG_PATH)]
@@ -48,6 +79,30 @@ enum Cmd {
     Networkd(NetworkdCmd),
     /// Translate a keepalived.conf to vipd YAML on stdout; what cannot be carried over is listed on stderr.
     ImportKeepalived { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum HooksCmd {
+    /// Install the hooks for what is present (networkd-dispatcher, ifupdown,
+    /// or both): 0755 root:root, idempotent, foreign files refused.
+    Install {
+        /// Operate on a copy of a system instead of /.
+        #[arg(long, default_value = "/")]
+        root: PathBuf,
+        /// Install for this system whatever is detected (repeatable).
+        #[arg(long, value_parser = ["networkd-dispatcher", "ifupdown"])]
+        only: Vec<String>,
+        /// Print what would be done, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Remove the hooks vipd installed (only files with vipd's marker line).
+    Remove {
+        #[arg(long, default_value = "/")]
+        root: PathBuf,
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -82,7 +137,35 @@ fn main() -> ExitCode {
     match args.cmd {
         Cmd::Status { json } => status(&args.socket, json),
         Cmd::Reload => reload(&args.socket),
-        Cmd::Resync { interface } => resync(&args.socket, interface),
+        Cmd::Resync {
+            interface: Some(iface),
+            create_devices: true,
+            config,
+            timeout_ms,
+        } => vipd::hooks::cli::resync_creating_devices(
+            &args.socket,
+            &iface,
+            &config,
+            Duration::from_millis(timeout_ms),
+        ),
+        Cmd::Resync {
+            interface,
+            timeout_ms,
+            ..
+        } => resync(&args.socket, interface, Duration::from_millis(timeout_ms)),
+        Cmd::Hold {
+            interface,
+            for_ms,
+            config,
+            timeout_ms,
+        } => vipd::hooks::cli::hold(
+            &args.socket,
+            &interface,
+            for_ms,
+            config.as_deref(),
+            Duration::from_millis(timeout_ms),
+        ),
+        Cmd::Hooks(cmd) => hooks(cmd),
         Cmd::Check { file } => check(&file),
         Cmd::ImportKeepalived { file } => import(&file),
         Cmd::Networkd(cmd) => networkd(cmd),
@@ -92,7 +175,11 @@ fn main() -> ExitCode {
 /// Sends `req`; a failed request or an error answer is reported here and
 /// becomes the exit code.
 fn ask(socket: &Path, req: Request) -> Result<Response, ExitCode> {
-    match request(socket, &req, Duration::from_secs(10)) {
+    ask_within(socket, req, Duration::from_secs(10))
+}
+
+fn ask_within(socket: &Path, req: Request, timeout: Duration) -> Result<Response, ExitCode> {
+    match request(socket, &req, timeout) {
         Ok(Response::Error { message }) => {
             eprintln!("vipctl: {message}");
             Err(ExitCode::FAILURE)
@@ -262,8 +349,8 @@ fn reload(socket: &Path) -> ExitCode {
     }
 }
 
-fn resync(socket: &Path, interface: Option<String>) -> ExitCode {
-    match ask(socket, Request::Resync { interface }) {
+fn resync(socket: &Path, interface: Option<String>, timeout: Duration) -> ExitCode {
+    match ask_within(socket, Request::Resync { interface }, timeout) {
         Ok(Response::Resynced {
             instances,
             restored,
@@ -280,6 +367,24 @@ fn resync(socket: &Path, interface: Option<String>) -> ExitCode {
         }
         Ok(other) => unexpected(other),
         Err(code) => code,
+    }
+}
+
+fn hooks(cmd: HooksCmd) -> ExitCode {
+    use vipd::hooks::{HookKind, cli};
+    match cmd {
+        HooksCmd::Install {
+            root,
+            only,
+            dry_run,
+        } => {
+            let kinds: Vec<HookKind> = HookKind::ALL
+                .into_iter()
+                .filter(|k| only.iter().any(|o| o == k.name()))
+                .collect();
+            cli::install(&root, &kinds, dry_run)
+        }
+        HooksCmd::Remove { root, dry_run } => cli::remove(&root, dry_run),
     }
 }
 

@@ -40,7 +40,7 @@ impl super::networkd::Networkd {
     }
 }
 
-fn start_vipd_with(
+pub(super) fn start_vipd_with(
     host: &Host,
     yaml: &str,
     spawn: impl FnOnce(&[&str], PathBuf) -> ProcHandle,
