@@ -12,6 +12,7 @@ pub mod control;
 pub mod daemon;
 pub mod io;
 pub mod keepalived;
+pub mod migrate;
 pub mod networkd;
 pub mod vrrp;
 pub mod wire;

@@ -1,0 +1,1 @@
+//! Unit tests of the netplan reader and the ifupdown renderer.
