@@ -43,11 +43,15 @@ pub enum MigrateError {
     Netplan(#[from] NetplanError),
     #[error("{0}")]
     Config(#[from] ConfigError),
-    #[error("no netplan configuration under {root}: no *.yaml in /lib/netplan, /etc/netplan or /run/netplan; nothing to migrate")]
+    #[error(
+        "no netplan configuration under {root}: no *.yaml in /lib/netplan, /etc/netplan or /run/netplan; nothing to migrate"
+    )]
     NoNetplan { root: PathBuf },
     #[error("the configuration cannot be rendered for ifupdown; nothing was written:\n{}", .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
     Render(Vec<String>),
-    #[error("{path} exists and was not written by vipctl migrate-ifupdown; move it away or merge it by hand, then run again (nothing was written)")]
+    #[error(
+        "{path} exists and was not written by vipctl migrate-ifupdown; move it away or merge it by hand, then run again (nothing was written)"
+    )]
     Foreign { path: PathBuf },
     #[error("{path}: cannot {action}: {source}")]
     Io {
@@ -152,11 +156,7 @@ pub fn plan(root: &Path, config: Option<&Path>) -> Result<Plan, MigrateError> {
     }
 
     let pkgs: Vec<&str> = rendered.packages.iter().copied().collect();
-    let moved: Vec<String> = np
-        .files
-        .iter()
-        .map(|f| f.display().to_string())
-        .collect();
+    let moved: Vec<String> = np.files.iter().map(|f| f.display().to_string()).collect();
     let commands = vec![
         format!("apt-get install {}", pkgs.join(" ")),
         "vipctl networkd remove".to_string(),
@@ -366,7 +366,9 @@ pub fn run_cli(root: &Path, config: Option<&Path>, dry_run: bool) -> ExitCode {
             }
         }
     }
-    println!("\nThen, on the host (not run by vipctl; from a console, the network is reconfigured):");
+    println!(
+        "\nThen, on the host (not run by vipctl; from a console, the network is reconfigured):"
+    );
     for c in &plan.commands {
         println!("  {c}");
     }

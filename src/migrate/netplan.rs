@@ -128,7 +128,10 @@ pub fn netplan_files(root: &Path) -> Result<Vec<(PathBuf, PathBuf)>, NetplanErro
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => {
                 return Err(NetplanError {
-                    problems: vec![format!("{}: cannot list the directory: {e}", real.display())],
+                    problems: vec![format!(
+                        "{}: cannot list the directory: {e}",
+                        real.display()
+                    )],
                 });
             }
         };
@@ -464,7 +467,10 @@ fn translate(root: &Value, cx: &mut Cx) -> Vec<Device> {
     cx.check_keys(top, "", &["network"], "only `network:` is netplan");
     let Some(net) = top.get("network") else {
         if !top.is_empty() {
-            cx.err("network", "missing: netplan files have a `network:` mapping");
+            cx.err(
+                "network",
+                "missing: netplan files have a `network:` mapping",
+            );
         }
         return Vec::new();
     };
@@ -474,7 +480,14 @@ fn translate(root: &Value, cx: &mut Cx) -> Vec<Device> {
     cx.check_keys(
         net,
         "network",
-        &["version", "renderer", "ethernets", "vlans", "bonds", "bridges"],
+        &[
+            "version",
+            "renderer",
+            "ethernets",
+            "vlans",
+            "bonds",
+            "bridges",
+        ],
         "only ethernets, vlans, bonds and bridges can be migrated",
     );
     if let Some(v) = net.get("version")
@@ -705,7 +718,10 @@ fn device(
             match a {
                 Value::String(s) => match parse_cidr(s) {
                     Ok(x) if s.contains('/') => addresses.push(x),
-                    Ok(_) => cx.err(&p, format!("{s:?} needs a prefix length (netplan requires one)")),
+                    Ok(_) => cx.err(
+                        &p,
+                        format!("{s:?} needs a prefix length (netplan requires one)"),
+                    ),
                     Err(e) => cx.err(&p, e),
                 },
                 Value::Mapping(_) => cx.unsupported(
@@ -880,11 +896,26 @@ fn bond_params(
                     .map(|id| names.get(&id).cloned().unwrap_or(id)),
             ),
             // netplan: bare numbers are milliseconds for these.
-            "mii-monitor-interval" => ("bond-miimon", cx.duration_ms(v, &p, 1).map(|x| x.to_string())),
-            "up-delay" => ("bond-updelay", cx.duration_ms(v, &p, 1).map(|x| x.to_string())),
-            "down-delay" => ("bond-downdelay", cx.duration_ms(v, &p, 1).map(|x| x.to_string())),
-            "arp-interval" => ("bond-arp-interval", cx.duration_ms(v, &p, 1).map(|x| x.to_string())),
-            "min-links" => ("bond-min-links", cx.uint(v, &p, 1024).map(|x| x.to_string())),
+            "mii-monitor-interval" => (
+                "bond-miimon",
+                cx.duration_ms(v, &p, 1).map(|x| x.to_string()),
+            ),
+            "up-delay" => (
+                "bond-updelay",
+                cx.duration_ms(v, &p, 1).map(|x| x.to_string()),
+            ),
+            "down-delay" => (
+                "bond-downdelay",
+                cx.duration_ms(v, &p, 1).map(|x| x.to_string()),
+            ),
+            "arp-interval" => (
+                "bond-arp-interval",
+                cx.duration_ms(v, &p, 1).map(|x| x.to_string()),
+            ),
+            "min-links" => (
+                "bond-min-links",
+                cx.uint(v, &p, 1024).map(|x| x.to_string()),
+            ),
             "arp-ip-targets" => {
                 let mut t = Vec::new();
                 for (i, a) in cx.seq(v, &p).iter().enumerate() {
@@ -907,7 +938,14 @@ fn bridge_params(m: &Mapping, path: &str, cx: &mut Cx) -> Vec<(String, String)> 
     cx.check_keys(
         m,
         path,
-        &["stp", "forward-delay", "hello-time", "max-age", "ageing-time", "priority"],
+        &[
+            "stp",
+            "forward-delay",
+            "hello-time",
+            "max-age",
+            "ageing-time",
+            "priority",
+        ],
         "bridge parameter the migration does not translate to bridge-utils",
     );
     let mut out = Vec::new();
@@ -919,7 +957,10 @@ fn bridge_params(m: &Mapping, path: &str, cx: &mut Cx) -> Vec<(String, String)> 
                 "bridge_stp",
                 Some(if cx.boolean(v, &p) { "on" } else { "off" }.to_string()),
             ),
-            "priority" => ("bridge_bridgeprio", cx.uint(v, &p, 65535).map(|x| x.to_string())),
+            "priority" => (
+                "bridge_bridgeprio",
+                cx.uint(v, &p, 65535).map(|x| x.to_string()),
+            ),
             "forward-delay" | "hello-time" | "max-age" | "ageing-time" => {
                 let opt = match k.as_str() {
                     "forward-delay" => "bridge_fd",

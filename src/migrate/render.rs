@@ -128,10 +128,7 @@ pub fn render(np: &Netplan, cfg: Option<&Config>) -> Result<Rendered, Vec<String
     }
 
     let mut text = String::new();
-    let _ = writeln!(
-        text,
-        "{HEADER} from the netplan configuration:"
-    );
+    let _ = writeln!(text, "{HEADER} from the netplan configuration:");
     for f in &np.files {
         let _ = writeln!(text, "#   {}", f.display());
     }
@@ -236,7 +233,11 @@ fn order<'a>(devices: &'a [Device], by_name: &BTreeMap<&str, &'a Device>) -> Vec
 }
 
 fn route_line(r: &Route, dev: &str) -> String {
-    let mut s = String::from(if r.ipv6 { "up ip -6 route add " } else { "up ip route add " });
+    let mut s = String::from(if r.ipv6 {
+        "up ip -6 route add "
+    } else {
+        "up ip route add "
+    });
     match r.to {
         Some((a, l)) => {
             let _ = write!(s, "{a}/{l}");
