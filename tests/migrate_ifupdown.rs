@@ -458,57 +458,34 @@ fn nix_is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// Steps 2-5 for one example; returns the migrated root for further checks.
-fn migrate_example(ex: &Path) -> TempRoot {
-    let name = ex.display().to_string();
-    Config::load(&ex.join("vipd.yaml")).unwrap_or_else(|e| panic!("{name}/vipd.yaml: {e}"));
-    let root = example_root(ex);
+/// `netplan generate --root-dir` and the migration on `root`; returns the
+/// interfaces file written.
+fn generate_and_migrate(root: &Path, name: &str) -> String {
     let g = run(Command::new("netplan")
         .arg("generate")
         .arg("--root-dir")
-        .arg(root.path()));
+        .arg(root));
     assert!(
         g.status.success(),
         "{name}: netplan generate refused it:\n{}",
         text(&g.stderr)
     );
-    let m = vipctl(root.path(), &[]);
+    let m = vipctl(root, &[]);
     assert!(
         m.status.success(),
         "{name}: migration failed:\n{}{}",
         text(&m.stdout),
         text(&m.stderr)
     );
-    let interfaces = root.path().join("etc/network/interfaces");
-    let got = fs::read_to_string(&interfaces).unwrap();
-    golden(&ex.join("interfaces.expected"), &got);
-    let link_dir = root.path().join("etc/systemd/network");
-    let mut links: Vec<PathBuf> = fs::read_dir(&link_dir)
-        .map(|r| r.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    links.sort();
-    for l in &links {
-        let fname = l.file_name().unwrap().to_string_lossy().into_owned();
-        golden(
-            &ex.join(format!("{fname}.expected")),
-            &fs::read_to_string(l).unwrap(),
-        );
-    }
-    // No stray expected .link files.
-    for e in fs::read_dir(ex).unwrap().flatten() {
-        let n = e.file_name().to_string_lossy().into_owned();
-        if let Some(link) = n.strip_suffix(".expected")
-            && link.ends_with(".link")
-        {
-            assert!(
-                link_dir.join(link).exists(),
-                "{name}: {n} expected but the migration wrote no {link}"
-            );
-        }
-    }
+    fs::read_to_string(root.join("etc/network/interfaces")).unwrap()
+}
 
-    // ifupdown's own parser.
-    let state = root.path().join("ifstate");
+/// ifquery accepts the migrated file, and ifupdown's actions agree with
+/// netplan's networkd files.
+fn check_with_ifupdown(root: &Path, name: &str) {
+    let interfaces = root.join("etc/network/interfaces");
+    let got = fs::read_to_string(&interfaces).unwrap();
+    let state = root.join("ifstate");
     fs::create_dir_all(&state).unwrap();
     let q = isolated(&format!(
         "ifquery --state-dir {} -i {} --list -a",
@@ -539,9 +516,7 @@ fn migrate_example(ex: &Path) -> TempRoot {
             text(&q.stderr)
         );
     }
-
-    // Both renderings of the same netplan file agree.
-    let nd = networkd_side(root.path());
+    let nd = networkd_side(root);
     let iu = ifupdown_side(&interfaces, &state.join("ifup"));
     let diff = compare(&nd, &iu);
     assert!(
@@ -549,7 +524,107 @@ fn migrate_example(ex: &Path) -> TempRoot {
         "{name}: the ifupdown rendering differs from netplan's networkd rendering:\n  {}\nnetworkd: {nd:#?}\nifupdown: {iu:#?}",
         diff.join("\n  ")
     );
+    // Not vacuous: every interface netplan configured was compared.
+    assert!(
+        !nd.is_empty(),
+        "{name}: netplan generated no .network files"
+    );
+}
+
+/// Every step for one example; returns the migrated root for further checks.
+fn migrate_example(ex: &Path) -> TempRoot {
+    let name = ex.display().to_string();
+    Config::load(&ex.join("vipd.yaml")).unwrap_or_else(|e| panic!("{name}/vipd.yaml: {e}"));
+    let root = example_root(ex);
+    let got = generate_and_migrate(root.path(), &name);
+    golden(&ex.join("interfaces.expected"), &got);
+    let link_dir = root.path().join("etc/systemd/network");
+    let mut links: Vec<PathBuf> = fs::read_dir(&link_dir)
+        .map(|r| r.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    links.sort();
+    for l in &links {
+        let fname = l.file_name().unwrap().to_string_lossy().into_owned();
+        golden(
+            &ex.join(format!("{fname}.expected")),
+            &fs::read_to_string(l).unwrap(),
+        );
+    }
+    // No stray expected .link files.
+    for e in fs::read_dir(ex).unwrap().flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if let Some(link) = n.strip_suffix(".expected")
+            && link.ends_with(".link")
+        {
+            assert!(
+                link_dir.join(link).exists(),
+                "{name}: {n} expected but the migration wrote no {link}"
+            );
+        }
+    }
+    check_with_ifupdown(root.path(), &name);
     root
+}
+
+/// netplan's merge order, checked against netplan itself: /run shadows
+/// /etc shadows /lib by file name, files merge in name order, later
+/// scalars win, sequences (addresses, routes, nameservers) are appended.
+#[test]
+fn multi_file_merge_matches_netplan() {
+    require_tools();
+    let root = TempRoot::new("merge");
+    let put600 = |rel: &str, c: &str| {
+        let p = root.put(rel, c);
+        fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    };
+    // Shadowed by /etc/netplan/10-base.yaml: eth9 must not appear.
+    put600(
+        "lib/netplan/10-base.yaml",
+        "network:\n  version: 2\n  ethernets:\n    eth9: {dhcp4: true}\n",
+    );
+    put600(
+        "etc/netplan/10-base.yaml",
+        "network:\n  version: 2\n  ethernets:\n    eth0:\n      dhcp4: true\n      mtu: 1500\n      addresses: [10.0.0.2/24]\n      routes: [{to: 10.1.0.0/16, via: 10.0.0.1}]\n      nameservers: {addresses: [10.0.0.53]}\n",
+    );
+    put600(
+        "etc/netplan/50-eth1.yaml",
+        "network:\n  ethernets:\n    eth1: {dhcp6: yes}\n",
+    );
+    // Shadowed by /run/netplan/90-override.yaml.
+    put600(
+        "etc/netplan/90-override.yaml",
+        "network:\n  ethernets:\n    eth0: {mtu: 1280}\n",
+    );
+    put600(
+        "run/netplan/90-override.yaml",
+        "network:\n  ethernets:\n    eth0:\n      dhcp4: false\n      mtu: 9000\n      addresses: [10.0.0.3/24]\n      routes: [{to: 10.2.0.0/16, via: 10.0.0.1, metric: 5}]\n",
+    );
+    put600(
+        "lib/netplan/99-lib.yaml",
+        "network:\n  ethernets:\n    eth2: {addresses: [\"fd00::2/64\"]}\n",
+    );
+    let got = generate_and_migrate(root.path(), "merge");
+    assert!(!got.contains("eth9"), "{got}");
+    for want in [
+        "address 10.0.0.2/24",
+        "address 10.0.0.3/24",
+        "mtu 9000",
+        "10.1.0.0/16",
+        "10.2.0.0/16",
+        "iface eth1 inet6 dhcp",
+        "fd00::2/64",
+    ] {
+        assert!(got.contains(want), "{want} missing:\n{got}");
+    }
+    assert!(
+        !got.contains("inet dhcp"),
+        "dhcp4: false of the later file lost:\n{got}"
+    );
+    assert!(
+        got.contains("#   /etc/netplan/10-base.yaml\n#   /etc/netplan/50-eth1.yaml\n#   /run/netplan/90-override.yaml\n#   /lib/netplan/99-lib.yaml\n"),
+        "merge order:\n{got}"
+    );
+    check_with_ifupdown(root.path(), "merge");
 }
 
 #[test]

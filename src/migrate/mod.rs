@@ -157,7 +157,14 @@ pub fn plan(root: &Path, config: Option<&Path>) -> Result<Plan, MigrateError> {
 
     let pkgs: Vec<&str> = rendered.packages.iter().copied().collect();
     let moved: Vec<String> = np.files.iter().map(|f| f.display().to_string()).collect();
-    let commands = vec![
+    let mut commands = Vec::new();
+    if np.files.iter().any(|f| f.ends_with("50-cloud-init.yaml")) {
+        // cloud-init writes its netplan file again at every boot otherwise.
+        commands.push(
+            "echo 'network: {config: disabled}' > /etc/cloud/cloud.cfg.d/99-disable-network-config.cfg".to_string(),
+        );
+    }
+    commands.extend([
         format!("apt-get install {}", pkgs.join(" ")),
         "vipctl networkd remove".to_string(),
         format!(
@@ -168,7 +175,7 @@ pub fn plan(root: &Path, config: Option<&Path>) -> Result<Plan, MigrateError> {
         "systemctl enable networking.service".to_string(),
         "systemctl disable --now systemd-networkd.service systemd-networkd.socket systemd-networkd-wait-online.service".to_string(),
         "systemctl restart networking.service   # or reboot; from a console, the network is reconfigured".to_string(),
-    ];
+    ]);
     Ok(Plan {
         netplan_files: np.files,
         vipd_config: cfg_path,

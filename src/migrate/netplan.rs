@@ -15,7 +15,6 @@
 //! all of them are reported at once, before anything is rendered or written.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -969,13 +968,11 @@ fn bridge_params(m: &Mapping, path: &str, cx: &mut Cx) -> Vec<(String, String)> 
                     _ => "bridge_ageing",
                 };
                 // netplan: bare numbers are seconds; bridge-utils takes seconds.
-                let val = cx.duration_ms(v, &p, 1000).and_then(|ms| {
+                let val = cx.duration_ms(v, &p, 1000).map(|ms| {
                     if ms % 1000 == 0 {
-                        Some((ms / 1000).to_string())
+                        (ms / 1000).to_string()
                     } else {
-                        let mut s = String::new();
-                        let _ = write!(s, "{}.{:03}", ms / 1000, ms % 1000);
-                        Some(s)
+                        format!("{}.{:03}", ms / 1000, ms % 1000)
                     }
                 });
                 (opt, val)
