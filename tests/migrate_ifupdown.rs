@@ -150,6 +150,9 @@ struct Iface {
     routes: BTreeSet<RouteKey>,
     /// Routes that must be on-link (networkd GatewayOnLink=yes).
     onlink: BTreeSet<RouteKey>,
+    /// DNS servers and search domains (resolvconf's dns-* options; networkd DNS=, Domains=).
+    dns: BTreeSet<String>,
+    search: BTreeSet<String>,
 }
 
 fn ini_sections(text: &str) -> Vec<(String, Vec<(String, String)>)> {
@@ -209,6 +212,10 @@ fn networkd_side(root: &Path) -> BTreeMap<String, Iface> {
                     .unwrap_or_else(|| panic!("{}: no [Match] Name=", f.display()));
                 let i = out.entry(name).or_default();
                 i.addresses.extend(get("Network", "Address"));
+                i.dns.extend(get("Network", "DNS"));
+                for d in get("Network", "Domains") {
+                    i.search.extend(d.split_whitespace().map(str::to_string));
+                }
                 for d in get("Network", "DHCP") {
                     match d.as_str() {
                         "yes" | "true" => {
@@ -345,6 +352,24 @@ fn ifupdown_side(file: &Path, state: &Path) -> BTreeMap<String, Iface> {
             i.routes.insert(key);
         }
     }
+    // The dns-* options are hooks' business (resolvconf), not ifup's: read
+    // them with ifquery, which prints every option of the interface.
+    for n in &names {
+        let q = isolated(&format!(
+            "ifquery --state-dir {} -i {} {n}",
+            state.display(),
+            file.display()
+        ));
+        assert!(q.status.success(), "ifquery {n}: {}", text(&q.stderr));
+        let i = res.entry(n.clone()).or_default();
+        for line in text(&q.stdout).lines() {
+            if let Some(v) = line.strip_prefix("dns-nameservers:") {
+                i.dns.extend(v.split_whitespace().map(str::to_string));
+            } else if let Some(v) = line.strip_prefix("dns-search:") {
+                i.search.extend(v.split_whitespace().map(str::to_string));
+            }
+        }
+    }
     res
 }
 
@@ -406,6 +431,12 @@ fn compare(networkd: &BTreeMap<String, Iface>, ifupdown: &BTreeMap<String, Iface
             d.push(format!(
                 "{n}: DHCPv4 route metric: networkd {:?}, ifupdown {:?}",
                 a.dhcp4_metric, b.dhcp4_metric
+            ));
+        }
+        if (&a.dns, &a.search) != (&b.dns, &b.search) {
+            d.push(format!(
+                "{n}: DNS servers/search: networkd {:?}/{:?}, ifupdown {:?}/{:?}",
+                a.dns, a.search, b.dns, b.search
             ));
         }
         if a.mtu != b.mtu {
@@ -654,7 +685,7 @@ fn every_example_migrates_and_matches_netplans_networkd_rendering() {
 }
 
 #[test]
-fn comparator_catches_a_dropped_route_and_a_wrong_mtu() {
+fn comparator_catches_wrong_renderings() {
     require_tools();
     let ex = examples_dir().join("static-dual-stack");
     let root = migrate_example(&ex);
@@ -697,6 +728,17 @@ fn comparator_catches_a_dropped_route_and_a_wrong_mtu() {
     assert!(
         diff.iter().any(|d| d.contains("DHCP")),
         "the extra DHCP was not caught: {diff:?}"
+    );
+
+    // And a lost name server.
+    let bad = root.put(
+        "bad-dns",
+        &good.replace("dns-nameservers 198.51.100.53 ", "dns-nameservers "),
+    );
+    let diff = compare(&nd, &ifupdown_side(&bad, &root.path().join("s4")));
+    assert!(
+        diff.iter().any(|d| d.contains("DNS")),
+        "the lost name server was not caught: {diff:?}"
     );
 }
 
@@ -841,6 +883,40 @@ fn dry_run_writes_nothing() {
     assert!(stdout.contains("apt-get install ifupdown"), "{stdout}");
     assert!(!root.path().join("etc/network").exists());
     assert!(!root.path().join("etc/systemd").exists());
+
+    // With an existing file: the backup is announced, nothing changes.
+    root.put("etc/network/interfaces", "# old\n");
+    let out = vipctl(root.path(), &["--dry-run"]);
+    assert!(out.status.success());
+    assert!(
+        text(&out.stdout).contains("would back up"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(
+        fs::read_dir(root.path().join("etc/network"))
+            .unwrap()
+            .count(),
+        1
+    );
+    assert_eq!(
+        fs::read_to_string(root.path().join("etc/network/interfaces")).unwrap(),
+        "# old\n"
+    );
+}
+
+#[test]
+fn no_netplan_files_is_an_error() {
+    let root = TempRoot::new("empty");
+    root.put("etc/netplan/README", "not yaml\n");
+    let out = vipctl(root.path(), &[]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no netplan configuration"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!root.path().join("etc/network").exists());
 }
 
 #[test]
@@ -1077,6 +1153,9 @@ fn ifup_case(ex: &str, setup: &str, ifaces: &[&str]) {
         want.dhcp4 = false;
         want.dhcp6 = false;
         want.dhcp4_metric = None;
+        // resolvconf's business, checked with ifquery in the other tests.
+        want.dns.clear();
+        want.search.clear();
         let diff = compare(
             &BTreeMap::from([(dev.to_string(), want.clone())]),
             &BTreeMap::from([(dev.to_string(), got.clone())]),

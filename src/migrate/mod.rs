@@ -348,7 +348,17 @@ pub fn run_cli(root: &Path, config: Option<&Path>, dry_run: bool) -> ExitCode {
     }
     if dry_run {
         for (path, content) in &plan.files {
-            println!("would write {}:\n{content}", reroot(root, path).display());
+            let real = reroot(root, path);
+            if path == Path::new(INTERFACES_PATH)
+                && matches!(present(&real, content), Ok(Present::Differs))
+            {
+                println!(
+                    "would back up {} to {}.vipd-backup-<UTC time>",
+                    real.display(),
+                    real.display()
+                );
+            }
+            println!("would write {}:\n{content}", real.display());
         }
     } else {
         let now = std::time::SystemTime::now()
