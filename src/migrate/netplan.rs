@@ -198,9 +198,14 @@ pub fn parse_texts(texts: &[(PathBuf, String)]) -> Result<Netplan, NetplanError>
     };
     let devices = translate(&merged, &mut cx);
     if !cx.problems.is_empty() {
-        return Err(NetplanError {
-            problems: cx.problems,
-        });
+        // A bad value is seen by both passes over the devices: once is enough.
+        let mut seen = BTreeSet::new();
+        let problems = cx
+            .problems
+            .into_iter()
+            .filter(|p| seen.insert(p.clone()))
+            .collect();
+        return Err(NetplanError { problems });
     }
     Ok(Netplan {
         files: texts.iter().map(|(p, _)| p.clone()).collect(),
@@ -776,11 +781,25 @@ fn device(
             }
         }
     }
+    // netplan drops repeated addresses and routes (a merge of two files
+    // that both list one gives it once); ifup would fail on the second add.
+    dedup(&mut addresses);
+    dedup(&mut routes);
     let mtu = get("mtu")
         .and_then(|v| cx.uint(v, &sub("mtu"), 65535))
         .map(|m| m as u32);
     let macaddress = get("macaddress").and_then(|v| cx.string(v, &sub("macaddress")));
 
+    if let Err(e) = crate::config::check_ifname(&name) {
+        let key = match sec {
+            "ethernets" if body.contains_key("set-name") => sub("set-name"),
+            "ethernets" if body.get("match").and_then(|m| m.get("name")).is_some() => {
+                sub("match.name")
+            }
+            _ => path.to_string(),
+        };
+        cx.err(&key, e);
+    }
     Some(Device {
         id: id.to_string(),
         name,
@@ -984,4 +1003,15 @@ fn bridge_params(m: &Mapping, path: &str, cx: &mut Cx) -> Vec<(String, String)> 
         }
     }
     out
+}
+
+/// Removes repeated entries, keeping the first of each.
+fn dedup<T: PartialEq + Clone>(v: &mut Vec<T>) {
+    let mut out: Vec<T> = Vec::with_capacity(v.len());
+    for x in v.drain(..) {
+        if !out.contains(&x) {
+            out.push(x);
+        }
+    }
+    *v = out;
 }

@@ -302,24 +302,37 @@ fn device_stanzas(d: &Device, out: &mut Rendered, vip: Option<Vec<String>>) -> V
 
     // Gateways: `gateway` on the first static stanza of the family.
     let mut extra_routes: Vec<Route> = Vec::new();
+    let mut gateway_routes: Vec<Route> = Vec::new();
     for (gw, fam) in [(d.gateway4, "inet"), (d.gateway6, "inet6")] {
         let Some(gw) = gw else { continue };
+        let as_route = Route {
+            to: None,
+            ipv6: gw.is_ipv6(),
+            via: Some(gw),
+            metric: None,
+            table: None,
+            on_link: false,
+        };
         match st
             .iter_mut()
             .find(|s| s.family == fam && s.method == "static")
         {
-            Some(s) => s.opts.push(format!("gateway {gw}")),
-            None => extra_routes.push(Route {
-                to: None,
-                ipv6: gw.is_ipv6(),
-                via: Some(gw),
-                metric: None,
-                table: None,
-                on_link: false,
-            }),
+            Some(s) => {
+                s.opts.push(format!("gateway {gw}"));
+                gateway_routes.push(as_route);
+            }
+            None => extra_routes.push(as_route),
         }
     }
+    let mut routes: Vec<&Route> = Vec::new();
     for r in extra_routes.iter().chain(&d.routes) {
+        // gateway4 and the same `to: default` route are one kernel route:
+        // adding it twice would make ifup fail with "File exists".
+        if !gateway_routes.contains(r) && !routes.contains(&r) {
+            routes.push(r);
+        }
+    }
+    for r in routes {
         let fam = if r.ipv6 { "inet6" } else { "inet" };
         // The last stanza of the family: every address is there by then,
         // so a gateway in any of the subnets is reachable.

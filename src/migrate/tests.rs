@@ -199,3 +199,47 @@ fn utc_stamps() {
     assert_eq!(utc_stamp(951_782_400), "20000229T000000Z");
     assert_eq!(utc_stamp(1_795_350_896), "20261122T123456Z");
 }
+
+#[test]
+fn repeated_addresses_and_routes_are_given_once_like_netplan() {
+    let n = np(&[
+        (
+            "/etc/netplan/a.yaml",
+            "network:\n  ethernets:\n    eth0:\n      addresses: [10.0.0.2/24]\n      gateway4: 10.0.0.1\n      routes: [{to: 10.1.0.0/16, via: 10.0.0.1}]\n",
+        ),
+        (
+            "/etc/netplan/b.yaml",
+            "network:\n  ethernets:\n    eth0:\n      addresses: [10.0.0.2/24]\n      routes: [{to: 10.1.0.0/16, via: 10.0.0.1}, {to: default, via: 10.0.0.1}]\n",
+        ),
+    ]);
+    let t = render(&n, None).unwrap().interfaces;
+    assert_eq!(t.matches("address 10.0.0.2/24").count(), 1, "{t}");
+    assert_eq!(t.matches("10.1.0.0/16").count(), 1, "{t}");
+    // The default route is the gateway's: one `gateway`, no second add.
+    assert!(
+        t.contains("gateway 10.0.0.1") && !t.contains("route add default"),
+        "{t}"
+    );
+}
+
+#[test]
+fn bad_interface_names_and_duplicate_problems() {
+    let p = problems(&[(
+        "/etc/netplan/a.yaml",
+        "network:\n  ethernets:\n    'a b': {}\n    eth0: {set-name: 'x/y', match: {macaddress: '52:54:00:00:00:01'}}\n  bonds: [x]\n",
+    )]);
+    assert!(
+        p.iter().any(|l| l.contains("network.ethernets.a b")),
+        "{p:?}"
+    );
+    assert!(
+        p.iter()
+            .any(|l| l.contains("network.ethernets.eth0.set-name")),
+        "{p:?}"
+    );
+    assert_eq!(
+        p.iter().filter(|l| l.contains("network.bonds")).count(),
+        1,
+        "{p:?}"
+    );
+}
