@@ -153,6 +153,9 @@ struct Iface {
     /// DNS servers and search domains (resolvconf's dns-* options; networkd DNS=, Domains=).
     dns: BTreeSet<String>,
     search: BTreeSet<String>,
+    /// IPv6 router advertisements (networkd IPv6AcceptRA=; the accept_ra
+    /// sysctl ifupdown writes, last write wins).
+    accept_ra: Option<bool>,
 }
 
 fn ini_sections(text: &str) -> Vec<(String, Vec<(String, String)>)> {
@@ -232,6 +235,9 @@ fn networkd_side(root: &Path) -> BTreeMap<String, Iface> {
                         .pop()
                         .or_else(|| get("DHCPv4", "RouteMetric").pop())
                         .map(|m| m.parse().unwrap());
+                }
+                if let Some(v) = get("Network", "IPv6AcceptRA").pop() {
+                    i.accept_ra = Some(matches!(v.as_str(), "yes" | "true" | "1" | "on"));
                 }
                 if let Some(m) = get("Link", "MTUBytes").pop() {
                     i.mtu = Some(m.parse().unwrap());
@@ -344,6 +350,8 @@ fn ifupdown_side(file: &Path, state: &Path) -> BTreeMap<String, Iface> {
             i.addresses.insert(w[4].to_string());
         } else if w.len() >= 6 && w.starts_with(&["ip", "link", "set", "dev"]) && w[5] == "mtu" {
             i.mtu = Some(w[6].parse().unwrap());
+        } else if let Some(v) = accept_ra_of(l) {
+            i.accept_ra = Some(v);
         } else if let Some(r) = route_of(&w) {
             let (key, onlink) = r;
             if onlink {
@@ -371,6 +379,17 @@ fn ifupdown_side(file: &Path, state: &Path) -> BTreeMap<String, Iface> {
         }
     }
     res
+}
+
+/// `sysctl ... net.ipv6.conf.X.accept_ra=N` or `echo N > .../X/accept_ra`.
+fn accept_ra_of(l: &str) -> Option<bool> {
+    if l.starts_with("sysctl") && l.contains(".accept_ra=") {
+        return l.rsplit('=').next().map(|v| v.trim() != "0");
+    }
+    if l.starts_with("echo") && l.trim_end().ends_with("/accept_ra") {
+        return l.split_whitespace().nth(1).map(|v| v != "0");
+    }
+    None
 }
 
 /// `ip [-6] route add|replace DEST [via G] [dev D] [metric M] [table T] [onlink]`.
@@ -437,6 +456,14 @@ fn compare(networkd: &BTreeMap<String, Iface>, ifupdown: &BTreeMap<String, Iface
             d.push(format!(
                 "{n}: DNS servers/search: networkd {:?}/{:?}, ifupdown {:?}/{:?}",
                 a.dns, a.search, b.dns, b.search
+            ));
+        }
+        // Unset in netplan: networkd's and ifupdown's own defaults differ
+        // (documented); set, they must agree.
+        if a.accept_ra.is_some() && a.accept_ra != b.accept_ra {
+            d.push(format!(
+                "{n}: accept_ra: networkd {:?}, ifupdown {:?}",
+                a.accept_ra, b.accept_ra
             ));
         }
         if a.mtu != b.mtu {
@@ -740,6 +767,15 @@ fn comparator_catches_wrong_renderings() {
         diff.iter().any(|d| d.contains("DNS")),
         "the lost name server was not caught: {diff:?}"
     );
+
+    // And router advertisements accepted where netplan said accept-ra: no.
+    assert!(good.contains("accept_ra 0"), "{good}");
+    let bad = root.put("bad-ra", &good.replace("accept_ra 0", "accept_ra 1"));
+    let diff = compare(&nd, &ifupdown_side(&bad, &root.path().join("s5")));
+    assert!(
+        diff.iter().any(|d| d.contains("accept_ra")),
+        "the accept_ra change was not caught: {diff:?}"
+    );
 }
 
 const UNSUPPORTED: &str = "network:
@@ -1022,6 +1058,8 @@ fn kernel_side(ns: &Netns, dev: &str) -> Iface {
     let mut i = Iface::default();
     let link = ns.json(&format!("ip -j link show dev {dev}"));
     i.mtu = link[0]["mtu"].as_u64().map(|m| m as u32);
+    let ra = ns.sh_ok(&format!("cat /proc/sys/net/ipv6/conf/{dev}/accept_ra"));
+    i.accept_ra = Some(ra.trim() != "0");
     let addr = ns.json(&format!("ip -j addr show dev {dev}"));
     for a in addr[0]["addr_info"].as_array().into_iter().flatten() {
         if a["scope"] == "global" {

@@ -83,6 +83,10 @@ pub struct Device {
     /// `optional: true`: boot does not wait for it (ifupdown: allow-hotplug).
     pub optional: bool,
     pub macaddress: Option<String>,
+    /// `accept-ra`: IPv6 router advertisements on or off (unset: kernel default).
+    pub accept_ra: Option<bool>,
+    /// `dhcp4-overrides.route-metric` (netplan's default is 100).
+    pub dhcp4_route_metric: Option<u32>,
 }
 
 /// The merged configuration.
@@ -448,7 +452,9 @@ impl Cx<'_> {
     }
 }
 
-const COMMON_KEYS: [&str; 12] = [
+const COMMON_KEYS: [&str; 14] = [
+    "accept-ra",
+    "dhcp4-overrides",
     "dhcp4",
     "dhcp6",
     "addresses",
@@ -789,6 +795,21 @@ fn device(
         .and_then(|v| cx.uint(v, &sub("mtu"), 65535))
         .map(|m| m as u32);
     let macaddress = get("macaddress").and_then(|v| cx.string(v, &sub("macaddress")));
+    let accept_ra = get("accept-ra").map(|v| cx.boolean(v, &sub("accept-ra")));
+    let mut dhcp4_route_metric = None;
+    if let Some(o) = get("dhcp4-overrides").and_then(|v| cx.mapping(v, &sub("dhcp4-overrides"))) {
+        let op = sub("dhcp4-overrides");
+        cx.check_keys(
+            o,
+            &op,
+            &["route-metric"],
+            "dhclient has no per-interface switch for it",
+        );
+        dhcp4_route_metric = o
+            .get("route-metric")
+            .and_then(|v| cx.uint(v, &format!("{op}.route-metric"), u32::MAX as u64))
+            .map(|m| m as u32);
+    }
 
     if let Err(e) = crate::config::check_ifname(&name) {
         let key = match sec {
@@ -815,6 +836,8 @@ fn device(
         mtu,
         optional,
         macaddress,
+        accept_ra,
+        dhcp4_route_metric,
     })
 }
 

@@ -14,7 +14,11 @@
 //!   per stanza act once;
 //! - `mtu` is an option of static/manual; `inet dhcp` has none, so it becomes
 //!   `pre-up ip link set dev X mtu N` there;
-//! - DHCPv4 gets `metric 100` (netplan's networkd default RouteMetric=100);
+//! - DHCPv4 gets `metric 100` (netplan's networkd default RouteMetric=100)
+//!   or `dhcp4-overrides.route-metric`;
+//! - `accept-ra` is `accept_ra 0|1` on every inet6 stanza (ifupdown's inet6
+//!   static turns RAs off when it has a gateway, unless told), or an `up`
+//!   write of the sysctl when the interface has no inet6 stanza;
 //! - gateway4/gateway6 become `gateway` on the first static stanza of their
 //!   family; every other route (and a gateway without a static stanza) is an
 //!   `up ip route add ... dev X` line on the family's last stanza (after all
@@ -267,7 +271,7 @@ fn device_stanzas(d: &Device, out: &mut Rendered, vip: Option<Vec<String>>) -> V
         st.push(Stanza {
             family: "inet",
             method: "dhcp",
-            opts: vec!["metric 100".into()],
+            opts: vec![format!("metric {}", d.dhcp4_route_metric.unwrap_or(100))],
         });
     }
     for (a, l) in d.addresses.iter().filter(|(a, _)| a.is_ipv4()) {
@@ -298,6 +302,23 @@ fn device_stanzas(d: &Device, out: &mut Rendered, vip: Option<Vec<String>>) -> V
             method: "manual",
             opts: vec![],
         });
+    }
+
+    // accept-ra: an option of inet6 static and dhcp; without an inet6
+    // stanza, the sysctl is written when the interface comes up.
+    if let Some(ra) = d.accept_ra {
+        let v = u8::from(ra);
+        let mut done = false;
+        for s in st.iter_mut().filter(|s| s.family == "inet6") {
+            s.opts.push(format!("accept_ra {v}"));
+            done = true;
+        }
+        if !done {
+            st[0].opts.push(format!(
+                "up echo {v} > /proc/sys/net/ipv6/conf/{}/accept_ra",
+                d.name
+            ));
+        }
     }
 
     // Gateways: `gateway` on the first static stanza of the family.
