@@ -61,7 +61,7 @@ fn every_unsupported_key_is_named_with_its_file() {
     let p = problems(&[
         (
             "/etc/netplan/10-a.yaml",
-            "network:\n  ethernets:\n    eth0:\n      accept-ra: false\n      match: {driver: ixgbe, name: eth0}\n",
+            "network:\n  ethernets:\n    eth0:\n      link-local: []\n      match: {driver: ixgbe, name: eth0}\n",
         ),
         (
             "/etc/netplan/20-b.yaml",
@@ -70,7 +70,7 @@ fn every_unsupported_key_is_named_with_its_file() {
     ]);
     let all = p.join("\n");
     for (key, file) in [
-        ("network.ethernets.eth0.accept-ra", "10-a.yaml"),
+        ("network.ethernets.eth0.link-local", "10-a.yaml"),
         ("network.ethernets.eth0.match.driver", "10-a.yaml"),
         ("network.vrfs", "20-b.yaml"),
         ("network.bonds.bond0.parameters.gratuitous-arp", "20-b.yaml"),
