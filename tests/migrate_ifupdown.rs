@@ -1229,6 +1229,16 @@ fn ifup_case(ex: &str, setup: &str, ifaces: &[&str]) {
             l[0]["flags"].as_array().unwrap().iter().any(|f| f == "UP"),
             "{ex}: {name} is not up"
         );
+        // Like a device the daemon creates: no link-local address.
+        let gen_mode = ns.sh_ok(&format!("cat /proc/sys/net/ipv6/conf/{name}/addr_gen_mode"));
+        assert_eq!(gen_mode.trim(), "1", "{ex}: {name} addr_gen_mode");
+        let ll = ns.sh_ok(&format!("ip -6 addr show dev {name} scope link"));
+        assert!(
+            ll.trim().is_empty(),
+            "{ex}: {name} has a link-local address: {ll}"
+        );
+        let rp = ns.sh_ok(&format!("cat /proc/sys/net/ipv4/conf/{name}/rp_filter"));
+        assert_eq!(rp.trim(), "0", "{ex}: {name} rp_filter");
         vip_devs.push(name);
     }
     let down = ns.sh(&format!(

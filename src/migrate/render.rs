@@ -126,6 +126,14 @@ pub fn render(np: &Netplan, cfg: Option<&Config>) -> Result<Rendered, Vec<String
                     ));
                 }
             }
+            // As the daemon does for a device it creates (daemon.rs,
+            // ensure_vip_device): no link-local address from a MAC shared
+            // with the other routers or the parent, set before the device
+            // is up; no reverse-path filter on it.
+            lines.push(format!("up ip link set dev {name} addrgenmode none"));
+            lines.push(format!(
+                "up echo 0 > /proc/sys/net/ipv4/conf/{name}/rp_filter"
+            ));
             lines.push(format!("up ip link set {name} up"));
             lines.push(format!("pre-down ip link del {name} || true"));
         }
