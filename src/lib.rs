@@ -13,6 +13,7 @@ pub mod daemon;
 pub mod hooks;
 pub mod io;
 pub mod keepalived;
+pub mod migrate;
 pub mod networkd;
 pub mod vrrp;
 pub mod wire;

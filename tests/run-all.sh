@@ -42,6 +42,27 @@ else
     done
 fi
 
+# 802.1Q VLAN tests (#[ignore]d by default): the same, for VLAN support.
+vlan_tests="migrate_ifupdown"
+probe_ns="vipd-vlan-probe-$$"
+ip netns add "$probe_ns"
+ip -n "$probe_ns" link add probe0 type veth peer name probe1 2>/dev/null
+if why=$(ip -n "$probe_ns" link add link probe0 name probe0.5 type vlan id 5 2>&1); then
+    ip netns del "$probe_ns"
+    for t in $vlan_tests; do
+        cargo test --locked --test "$t" -- --ignored --test-threads=2 2>&1 | tee -a "$log" || status=1
+    done
+else
+    ip netns del "$probe_ns"
+    for t in $vlan_tests; do
+        names=$(cargo test --locked --test "$t" -- --ignored --list 2>/dev/null | grep ': test$' || true)
+        n=$(printf '%s' "$names" | grep -c ': test$' || true)
+        skipped=$((skipped + n))
+        echo "SKIPPED ${n} tests in tests/${t}.rs: this kernel has no 802.1Q VLAN (ip link add type vlan: ${why})"
+        printf '%s\n' "$names" | sed 's/^/  skipped: /'
+    done
+fi
+
 passed=$(grep -Eo '^test result: .*' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '^test result: .*' "$log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
 if [ "$failed" != 0 ]; then status=1; fi

@@ -79,6 +79,19 @@ enum Cmd {
     Networkd(NetworkdCmd),
     /// Translate a keepalived.conf to vipd YAML on stdout; what cannot be carried over is listed on stderr.
     ImportKeepalived { file: PathBuf },
+    /// Write /etc/network/interfaces (ifupdown) equivalent to the host's netplan
+    /// files, with vipd's VIP devices; print the commands that switch the host over.
+    MigrateIfupdown {
+        /// vipd configuration (default: /etc/vipd/vipd.yaml under --root, if present).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Operate on a copy of a system instead of /.
+        #[arg(long, default_value = "/")]
+        root: PathBuf,
+        /// Print the files that would be written and the commands; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -169,6 +182,11 @@ fn main() -> ExitCode {
         Cmd::Check { file } => check(&file),
         Cmd::ImportKeepalived { file } => import(&file),
         Cmd::Networkd(cmd) => networkd(cmd),
+        Cmd::MigrateIfupdown {
+            config,
+            root,
+            dry_run,
+        } => vipd::migrate::run_cli(&root, config.as_deref(), dry_run),
     }
 }
 
