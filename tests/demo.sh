@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The lab demo, the README's first command: installs what is missing
+# (.ci/install-deps: Debian packages, Rust), builds vipd and the demo, and
+# runs it (tests/lab_demo.rs): a throw-away network-namespace lab with two
+# routers running real systemd-networkd and D-Bus, a DHCP server and an
+# observer; vipd through election, `networkctl reconfigure`, a networkd
+# restart, a cut cable and its return, then the same under keepalived;
+# prints a table of measured outages and role changes. Run as root.
+#
+# Ctrl-C / SIGTERM: the demo drops its lab and exits 130; as a safety net
+# this script then removes any namespace the demo recorded in its
+# namespace file (and kills what is left in it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+    echo "tests/demo.sh: run as root (the demo builds network namespaces)" >&2
+    exit 1
+fi
+
+.ci/install-deps
+if [ -d "$HOME/.cargo/bin" ]; then
+    PATH="$HOME/.cargo/bin:$PATH"
+fi
+
+echo "tests/demo.sh: building vipd and the demo (cargo, dev profile)"
+exe=$(cargo test --locked --test lab_demo --no-run --message-format=json \
+    | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
+if [ -z "$exe" ] || [ ! -x "$exe" ]; then
+    echo "tests/demo.sh: could not find the built lab_demo executable" >&2
+    exit 1
+fi
+
+ns_file=$(mktemp /tmp/vipd-demo-ns.XXXXXX)
+pid=""
+# shellcheck disable=SC2317  # called by the EXIT trap
+safety_net() {
+    # Namespaces the demo created and did not remove (it normally does).
+    local ns p
+    while read -r ns; do
+        [ -n "$ns" ] || continue
+        if ip netns list | awk '{print $1}' | grep -qxF "$ns"; then
+            echo "tests/demo.sh: removing leftover namespace $ns" >&2
+            for p in $(ip netns pids "$ns" 2>/dev/null); do
+                kill -9 "$p" 2>/dev/null || true
+            done
+            ip netns del "$ns" 2>/dev/null || true
+        fi
+    done < "$ns_file"
+    rm -f "$ns_file"
+}
+# shellcheck disable=SC2317  # called by the INT/TERM trap
+on_signal() {
+    # Forward to the demo (a background job ignores the terminal's SIGINT
+    # unless it installed a handler, which it does) and wait for its cleanup.
+    if [ -n "$pid" ]; then
+        kill -INT "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    fi
+    exit 130
+}
+trap safety_net EXIT
+trap on_signal INT TERM
+
+VIPD_DEMO_NS_FILE="$ns_file" "$exe" --demo &
+pid=$!
+rc=0
+wait "$pid" || rc=$?
+pid=""
+exit "$rc"
