@@ -9,7 +9,8 @@
 #
 # Ctrl-C / SIGTERM: the demo drops its lab and exits 130; as a safety net
 # this script then removes any namespace the demo recorded in its
-# namespace file (and kills what is left in it).
+# namespace file (killing what is left in it) and the lab's temp dir, also
+# after the demo itself was killed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,8 +25,12 @@ if [ -d "$HOME/.cargo/bin" ]; then
 fi
 
 echo "tests/demo.sh: building vipd and the demo (cargo, dev profile)"
-exe=$(cargo test --locked --test lab_demo --no-run --message-format=json \
-    | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
+cargo test --locked --test lab_demo --no-run
+# The demo's executable, from cargo's build plan (already built: no output
+# but the JSON).
+exe=$(cargo test --locked --test lab_demo --no-run --message-format=json 2>/dev/null \
+    | grep '"kind":\["test"\],[^}]*"name":"lab_demo"' \
+    | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1) || true
 if [ -z "$exe" ] || [ ! -x "$exe" ]; then
     echo "tests/demo.sh: could not find the built lab_demo executable" >&2
     exit 1
@@ -46,6 +51,10 @@ safety_net() {
             done
             ip netns del "$ns" 2>/dev/null || true
         fi
+        # The lab's temp dir (/tmp/vipd-lab-<id> for namespaces <id>-*).
+        case "$ns" in
+            vl[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-*) rm -rf "/tmp/vipd-lab-${ns%%-*}" ;;
+        esac
     done < "$ns_file"
     rm -f "$ns_file"
 }
