@@ -346,18 +346,25 @@ struct Router {
 }
 
 impl Router {
+    /// A counter of vipd's instance from `vipctl status --json` (None:
+    /// keepalived, or no answer).
+    fn vipd_counter(&self, field: &str) -> Option<u64> {
+        let Some(Daemon::Vipd(v)) = &self.daemon else {
+            return None;
+        };
+        let out = v.vipctl(&["status", "--json"]);
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        json["instances"]
+            .as_array()?
+            .iter()
+            .find(|i| i["name"] == "web")?[field]
+            .as_u64()
+    }
+
     /// How often this router has become MASTER so far (None: no answer).
     fn became_master(&self) -> Option<u64> {
         match self.daemon.as_ref()? {
-            Daemon::Vipd(v) => {
-                let out = v.vipctl(&["status", "--json"]);
-                let json: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-                json["instances"]
-                    .as_array()?
-                    .iter()
-                    .find(|i| i["name"] == "web")?["became_master"]
-                    .as_u64()
-            }
+            Daemon::Vipd(_) => self.vipd_counter("became_master"),
             Daemon::Keepalived(p) => Some(p.log().matches("Entering MASTER STATE").count() as u64),
         }
     }
@@ -397,6 +404,8 @@ impl Router {
 struct StepResult {
     outage: Duration,
     role_changes: Option<u64>,
+    /// vipd only: how often r1's vipd put a deleted VIP back (`vips_restored`).
+    restored: Option<u64>,
     /// What went wrong, if anything (empty: the step did what it should).
     problem: String,
 }
@@ -529,6 +538,7 @@ impl Rig {
         Ok(StepResult {
             outage,
             role_changes: self.masters(),
+            restored: None,
             problem,
         })
     }
@@ -549,6 +559,7 @@ impl Rig {
             ));
         }
         let before = self.masters();
+        let restored_before = self.r1.vipd_counter("vips_restored");
         let start = now_epoch();
         fire();
         let settled = wait(STEP_TIMEOUT, || done(observer.replies_so_far()))?;
@@ -556,6 +567,11 @@ impl Rig {
         let end = now_epoch();
         let replies = observer.stop();
         let role_changes = self.masters().zip(before).map(|(a, b)| a - b);
+        let restored = self
+            .r1
+            .vipd_counter("vips_restored")
+            .zip(restored_before)
+            .map(|(a, b)| a - b);
         let problem = if settled {
             String::new()
         } else {
@@ -570,6 +586,7 @@ impl Rig {
         Ok(StepResult {
             outage: replies.longest_gap(start, end),
             role_changes,
+            restored,
             problem,
         })
     }
@@ -584,11 +601,18 @@ impl Rig {
         let mut results = Vec::new();
         let report = |i: usize, r: &StepResult, holder: &str| {
             say(&format!(
-                "{who}: step {}: outage {} ms, role changes {}, VIP now on {holder}{}",
+                "{who}: step {}: outage {} ms, role changes {}, VIP now on {holder}{}{}",
                 STEPS[i],
                 ms(r.outage),
                 r.role_changes
                     .map_or_else(|| "unknown".to_owned(), |n| n.to_string()),
+                match r.restored {
+                    Some(n) if n > 0 => format!(
+                        "; the VIP was deleted under r1 and vipd put it back in place \
+                         (vips_restored +{n})"
+                    ),
+                    _ => String::new(),
+                },
                 if r.problem.is_empty() {
                     String::new()
                 } else {
