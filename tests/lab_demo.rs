@@ -658,7 +658,7 @@ impl Rig {
             |replies| {
                 // Failed over once r2 holds the VIP and the observer gets
                 // answers again.
-                if !(self.r2.has_vip() && !self.r1.has_vip()) {
+                if self.holder() != "r2" {
                     return false;
                 }
                 let base = seen.get().unwrap_or(replies);
