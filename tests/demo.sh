@@ -19,23 +19,6 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 
-.ci/install-deps
-if [ -d "$HOME/.cargo/bin" ]; then
-    PATH="$HOME/.cargo/bin:$PATH"
-fi
-
-echo "tests/demo.sh: building vipd and the demo (cargo, dev profile)"
-cargo test --locked --test lab_demo --no-run
-# The demo's executable, from cargo's build plan (already built: no output
-# but the JSON).
-exe=$(cargo test --locked --test lab_demo --no-run --message-format=json 2>/dev/null \
-    | grep '"kind":\["test"\],[^}]*"name":"lab_demo"' \
-    | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1) || true
-if [ -z "$exe" ] || [ ! -x "$exe" ]; then
-    echo "tests/demo.sh: could not find the built lab_demo executable" >&2
-    exit 1
-fi
-
 ns_file=$(mktemp /tmp/vipd-demo-ns.XXXXXX)
 pid=""
 # shellcheck disable=SC2317  # called by the EXIT trap
@@ -62,6 +45,8 @@ safety_net() {
 on_signal() {
     # Forward to the demo (a background job ignores the terminal's SIGINT
     # unless it installed a handler, which it does) and wait for its cleanup.
+    # Before the demo runs (installing, building), bash runs this once the
+    # foreground command has ended.
     if [ -n "$pid" ]; then
         kill -INT "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
@@ -70,6 +55,23 @@ on_signal() {
 }
 trap safety_net EXIT
 trap on_signal INT TERM
+
+.ci/install-deps
+if [ -d "$HOME/.cargo/bin" ]; then
+    PATH="$HOME/.cargo/bin:$PATH"
+fi
+
+echo "tests/demo.sh: building vipd and the demo (cargo, dev profile)"
+cargo test --locked --test lab_demo --no-run
+# The demo's executable, from cargo's build plan (already built: no output
+# but the JSON).
+exe=$(cargo test --locked --test lab_demo --no-run --message-format=json 2>/dev/null \
+    | grep '"kind":\["test"\],[^}]*"name":"lab_demo"' \
+    | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1) || true
+if [ -z "$exe" ] || [ ! -x "$exe" ]; then
+    echo "tests/demo.sh: could not find the built lab_demo executable" >&2
+    exit 1
+fi
 
 VIPD_DEMO_NS_FILE="$ns_file" "$exe" --demo &
 pid=$!

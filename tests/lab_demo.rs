@@ -432,13 +432,15 @@ struct Rig {
 
 fn build(imp: Impl) -> Result<Rig, Interrupted> {
     let who = imp.label();
-    say(&format!(
-        "{who}: building the lab: switch with dnsmasq (DHCP), routers r1 and r2 each with \
-         systemd-networkd + D-Bus, observer"
-    ));
     let mut tracker = Tracker(None);
     let lab = Lab::new(&format!("lab_demo_{who}"));
     tracker.track(&lab);
+    say(&format!(
+        "{who}: building lab {} (namespaces {}-*): switch with dnsmasq (DHCP), routers r1 and r2 \
+         each with systemd-networkd + D-Bus, observer",
+        lab.id(),
+        lab.id()
+    ));
     let dhcp = lab.start_dhcp(
         &format!("{SUBNET}.254/24"),
         &format!("{SUBNET}.10,{SUBNET}.50"),
@@ -457,9 +459,8 @@ fn build(imp: Impl) -> Result<Rig, Interrupted> {
     let a1 = h1.wait_lease_addr(&dhcp, "eth0", 20 * SEC);
     let a2 = h2.wait_lease_addr(&dhcp, "eth0", 20 * SEC);
     say(&format!(
-        "{who}: lab {} up: r1 eth0 {} and r2 eth0 {} by DHCP from dnsmasq, networkd says \
+        "{who}: lab up: r1 eth0 {} and r2 eth0 {} by DHCP from dnsmasq, networkd says \
          r1 {:?}, r2 {:?}",
-        lab.id(),
         a1.addr,
         a2.addr,
         nd1.try_link_state("eth0").map(|s| s.0).unwrap_or_default(),
@@ -825,11 +826,19 @@ fn main() {
     install_signal_handlers();
     spawn_watchdog();
     // A harness panic after Ctrl-C (the terminal signals the lab's processes
-    // too) is part of the interruption, not news: keep it quiet.
+    // too, so a daemon the harness waits for dies) is part of the
+    // interruption, not news: keep it quiet, and silence stderr for the rest
+    // of the run so the lab's failure diagnostics (printed while it drops
+    // during the unwind) do not bury the "interrupted" line on stdout.
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         if !INTERRUPTED.load(Ordering::SeqCst) {
             default_hook(info);
+        } else if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+            // SAFETY: dup2 onto fd 2; `null` stays open until the dup is made.
+            unsafe {
+                libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), 2);
+            }
         }
     }));
     let outcome = std::panic::catch_unwind(run_demo);
