@@ -21,6 +21,7 @@ fi
 
 ns_file=$(mktemp /tmp/vipd-demo-ns.XXXXXX)
 pid=""
+build_pid=""
 # shellcheck disable=SC2317  # called by the EXIT trap
 safety_net() {
     # Namespaces the demo created and did not remove (it normally does).
@@ -43,26 +44,46 @@ safety_net() {
 }
 # shellcheck disable=SC2317  # called by the INT/TERM trap
 on_signal() {
-    # Forward to the demo (a background job ignores the terminal's SIGINT
-    # unless it installed a handler, which it does) and wait for its cleanup.
-    # Before the demo runs (installing, building), bash runs this once the
-    # foreground command has ended.
+    # The install/build step runs in a process group of its own: stop all of
+    # it. The demo gets SIGINT (again until it ends: a background job starts
+    # with SIGINT ignored, until the demo has installed its handler) and is
+    # waited for while it removes its lab.
+    if [ -n "$build_pid" ]; then
+        kill -TERM -- "-$build_pid" 2>/dev/null || true
+        wait "$build_pid" 2>/dev/null || true
+    fi
     if [ -n "$pid" ]; then
-        kill -INT "$pid" 2>/dev/null || true
+        while kill -INT "$pid" 2>/dev/null; do
+            sleep 0.5
+        done
         wait "$pid" 2>/dev/null || true
     fi
+    echo "tests/demo.sh: interrupted" >&2
     exit 130
 }
 trap safety_net EXIT
 trap on_signal INT TERM
 
-.ci/install-deps
+# Install and build in the background, waited for: bash runs a trap during
+# `wait` at once, whereas for a foreground command it would wait for the
+# command and then skip the trap if the command handled the SIGINT itself
+# (cargo may). setsid gives the step its own process group for on_signal.
+build_pid=""
+# shellcheck disable=SC2016  # expanded by the inner bash
+setsid bash -c '
+    set -e
+    .ci/install-deps
+    if [ -d "$HOME/.cargo/bin" ]; then PATH="$HOME/.cargo/bin:$PATH"; fi
+    echo "tests/demo.sh: building vipd and the demo (cargo, dev profile)"
+    cargo test --locked --test lab_demo --no-run
+' &
+build_pid=$!
+wait "$build_pid"
+build_pid=""
+
 if [ -d "$HOME/.cargo/bin" ]; then
     PATH="$HOME/.cargo/bin:$PATH"
 fi
-
-echo "tests/demo.sh: building vipd and the demo (cargo, dev profile)"
-cargo test --locked --test lab_demo --no-run
 # The demo's executable, from cargo's build plan (already built: no output
 # but the JSON).
 exe=$(cargo test --locked --test lab_demo --no-run --message-format=json 2>/dev/null \
