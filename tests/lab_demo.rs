@@ -40,6 +40,7 @@
 
 mod lab;
 
+use lab::ipmon::{AddrMonitor, outages};
 use lab::networkd::Networkd;
 use lab::vipd::Vipd;
 use lab::{Host, Lab, PingObserver, ProcHandle, now_epoch, wait_until};
@@ -203,6 +204,10 @@ fn say(msg: &str) {
 
 fn ms(d: Duration) -> String {
     format!("{:.0}", d.as_secs_f64() * 1000.0)
+}
+
+fn ms3(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64() * 1000.0)
 }
 
 // ---------------------------------------------------------------------------
@@ -406,6 +411,10 @@ struct StepResult {
     role_changes: Option<u64>,
     /// vipd only: how often r1's vipd put a deleted VIP back (`vips_restored`).
     restored: Option<u64>,
+    /// Steps 2-5: how often the VIP was deleted on r1 and how long it was
+    /// gone in total (kernel notifications, `ip -ts monitor`; a delete not
+    /// followed by an add counts up to the end of the step).
+    deleted: Option<(usize, Duration)>,
     /// What went wrong, if anything (empty: the step did what it should).
     problem: String,
 }
@@ -426,6 +435,8 @@ struct Rig {
     r2: Router,
     obs: Host,
     imp: Impl,
+    /// `ip -ts monitor address dev eth0` on r1.
+    ipmon: AddrMonitor,
     lab: Lab,
     _tracker: Tracker,
 }
@@ -466,7 +477,9 @@ fn build(imp: Impl) -> Result<Rig, Interrupted> {
         nd1.try_link_state("eth0").map(|s| s.0).unwrap_or_default(),
         nd2.try_link_state("eth0").map(|s| s.0).unwrap_or_default(),
     ));
+    let ipmon = h1.start_addr_monitor("eth0");
     Ok(Rig {
+        ipmon,
         r1: Router {
             host: h1,
             nd: nd1,
@@ -540,6 +553,7 @@ impl Rig {
             outage,
             role_changes: self.masters(),
             restored: None,
+            deleted: None,
             problem,
         })
     }
@@ -588,8 +602,21 @@ impl Rig {
             outage: replies.longest_gap(start, end),
             role_changes,
             restored,
+            deleted: Some(self.vip_deleted_on_r1(start, end)),
             problem,
         })
+    }
+
+    /// How often the VIP was deleted from r1 with a delete in `[from, to]`,
+    /// and for how long in total.
+    fn vip_deleted_on_r1(&self, from: Duration, to: Duration) -> (usize, Duration) {
+        let outs = outages(&self.ipmon.events(&vip_cidr()));
+        let mine: Vec<Duration> = outs
+            .iter()
+            .filter(|o| o.deleted >= from && o.deleted <= to)
+            .map(|o| o.added.unwrap_or(to).saturating_sub(o.deleted))
+            .collect();
+        (mine.len(), mine.iter().sum())
     }
 
     /// r1 holds the VIP alone and networkd has eth0 configured.
@@ -607,11 +634,19 @@ impl Rig {
                 ms(r.outage),
                 r.role_changes
                     .map_or_else(|| "unknown".to_owned(), |n| n.to_string()),
-                match r.restored {
-                    Some(n) if n > 0 => format!(
-                        "; the VIP was deleted under r1 and vipd put it back in place \
-                         (vips_restored +{n})"
+                match (r.deleted, r.restored) {
+                    // Steps 2-3 (where the VIP should stay on r1).
+                    (Some((n, gone)), restored) if (1..=2).contains(&i) && n > 0 => format!(
+                        "; networkd deleted the VIP on r1 {n} time(s), gone {} ms in total \
+                         (ip monitor){}",
+                        ms3(gone),
+                        restored.map_or_else(String::new, |k| format!(
+                            ", vipd put it back in place (vips_restored +{k})"
+                        ))
                     ),
+                    (Some((0, _)), _) if (1..=2).contains(&i) => {
+                        "; the VIP was never deleted on r1".to_owned()
+                    }
                     _ => String::new(),
                 },
                 if r.problem.is_empty() {

@@ -20,6 +20,7 @@
 
 pub mod capture;
 pub mod dhcp;
+pub mod ipmon;
 pub mod keepalived;
 pub mod networkd;
 pub mod ping;
