@@ -581,12 +581,12 @@ impl Rig {
         sleep(SETTLE)?;
         let end = now_epoch();
         let replies = observer.stop();
-        let role_changes = self.masters().zip(before).map(|(a, b)| a - b);
+        let role_changes = self.masters().zip(before).map(|(a, b)| a.saturating_sub(b));
         let restored = self
             .r1
             .vipd_counter("vips_restored")
             .zip(restored_before)
-            .map(|(a, b)| a - b);
+            .map(|(a, b)| a.saturating_sub(b));
         let problem = if settled {
             String::new()
         } else {
