@@ -77,6 +77,7 @@
 mod lab;
 
 use lab::dhcp::{dhcp_acks, dhcp_t1_t2};
+use lab::ipmon::{AddrMonitor, Outage, outages, vip_events};
 use lab::networkd::Networkd;
 use lab::vipd::{Vipd, vipctl_bin};
 use lab::{Host, Lab, PingStats, ProcHandle, now_epoch, wait_until};
@@ -280,15 +281,6 @@ struct Rig {
     _lab: Lab,
 }
 
-/// `chrt -f 10` if SCHED_FIFO is allowed here, else nothing.
-fn rt_prefix() -> &'static [&'static str] {
-    let ok = Command::new("chrt")
-        .args(["-f", "10", "true"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if ok { &["chrt", "-f", "10"] } else { &[] }
-}
-
 fn rig(setup: Setup, net: Net) -> Rig {
     let lab = Lab::new(&format!("bench_nd_{}_{}", setup.tag(), net.tag()));
     let dhcp = net.dhcp.then(|| {
@@ -411,16 +403,10 @@ fn rig(setup: Setup, net: Net) -> Rig {
     );
     std::thread::sleep(SETTLE);
 
-    let mut args: Vec<&str> = rt_prefix().to_vec();
-    args.extend(["ip", "-ts", "monitor", "address", "dev", "eth0"]);
-    let monitor_started = now_epoch();
-    let monitor = r1.host.spawn_env(&args, &[("TZ", "UTC")], "ipmon-r1.log");
-    std::thread::sleep(SETTLE);
-    assert!(
-        monitor.is_running(),
-        "ip monitor died:\n{}",
-        monitor.log_tail(10)
-    );
+    let AddrMonitor {
+        proc: monitor,
+        started: monitor_started,
+    } = r1.host.start_addr_monitor("eth0");
     Rig {
         r1,
         r2,
@@ -665,73 +651,6 @@ impl Rig {
             vips_restored: self.r1.vips_restored().zip(restored).map(|(a, b)| a - b),
         }
     }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
-/// days_from_civil).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// `2026-11-22T07:55:24.440274` (UTC, `ip -ts` with TZ=UTC) since the epoch.
-fn parse_ip_ts(s: &str) -> Option<Duration> {
-    let (date, time) = s.split_once('T')?;
-    let mut d = date.split('-').map(|x| x.parse::<i64>());
-    let (y, mo, da) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
-    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
-    let mut t = hms.split(':').map(|x| x.parse::<i64>());
-    let (h, mi, se) = (t.next()?.ok()?, t.next()?.ok()?, t.next()?.ok()?);
-    let mut digits: String = frac.chars().take(9).collect();
-    while digits.len() < 9 {
-        digits.push('0');
-    }
-    let secs = days_from_civil(y, mo, da) * 86_400 + h * 3600 + mi * 60 + se;
-    Some(Duration::new(
-        u64::try_from(secs).ok()?,
-        digits.parse().ok()?,
-    ))
-}
-
-/// (time, added) of every add/delete of `cidr` in an `ip -ts monitor address`
-/// log.
-fn vip_events(log: &str, cidr: &str) -> Vec<(Duration, bool)> {
-    let needle = format!(" inet {cidr} ");
-    log.lines()
-        .filter(|l| l.starts_with('[') && l.contains(&needle))
-        .filter_map(|l| {
-            let (ts, rest) = l[1..].split_once(']')?;
-            Some((parse_ip_ts(ts)?, !rest.trim_start().starts_with("Deleted")))
-        })
-        .collect()
-}
-
-/// A time the VIP was not on r1: delete, and re-add if there was one.
-struct Outage {
-    deleted: Duration,
-    added: Option<Duration>,
-}
-
-fn outages(events: &[(Duration, bool)]) -> Vec<Outage> {
-    let mut out: Vec<Outage> = Vec::new();
-    let mut present = true;
-    for &(ts, added) in events {
-        match (present, added) {
-            (true, false) => out.push(Outage {
-                deleted: ts,
-                added: None,
-            }),
-            (false, true) => out.last_mut().unwrap().added = Some(ts),
-            _ => {}
-        }
-        present = added;
-    }
-    out
 }
 
 /// Figures of one (setup, trigger).

@@ -21,6 +21,7 @@
 pub mod capture;
 pub mod dhcp;
 pub mod ifupdown;
+pub mod ipmon;
 pub mod keepalived;
 pub mod networkd;
 pub mod ping;
