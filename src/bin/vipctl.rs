@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use vipd::config::{Config, DEFAULT_CONFIG_PATH};
 use vipd::control::{DEFAULT_SOCKET_PATH, InstanceStatus, Request, Response, request};
 
@@ -48,6 +48,12 @@ enum Cmd {
     Networkd(NetworkdCmd),
     /// Translate a keepalived.conf to vipd YAML on stdout; what cannot be carried over is listed on stderr.
     ImportKeepalived { file: PathBuf },
+    /// Write man pages and shell completions to DIR (packaging; hidden).
+    #[command(hide = true)]
+    GenerateAssets {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -86,6 +92,13 @@ fn main() -> ExitCode {
         Cmd::Check { file } => check(&file),
         Cmd::ImportKeepalived { file } => import(&file),
         Cmd::Networkd(cmd) => networkd(cmd),
+        Cmd::GenerateAssets { out } => match vipd::assets::generate(Args::command(), &out) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("vipctl: cannot write man pages and completions: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 
