@@ -15,6 +15,19 @@ use std::path::{Path, PathBuf};
 use clap::Command;
 use clap_complete::Shell;
 
+/// [`generate`] for a binary's hidden packaging option: errors are
+/// reported on stderr and become the exit code.
+pub fn generate_or_report(cmd: Command, out: &Path) -> std::process::ExitCode {
+    let name = cmd.get_name().to_string();
+    match generate(cmd, out) {
+        Ok(_) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: cannot write man pages and completions: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Writes the man pages and completions of `cmd` under `out`; returns the
 /// files written. Each file is written whole or not at all.
 pub fn generate(cmd: Command, out: &Path) -> io::Result<Vec<PathBuf>> {

@@ -231,7 +231,9 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
                 }
                 d.handle_input(input).await;
                 if reload {
-                    notify.reloaded(d.status_line());
+                    // READY=1 ends the reload, valid or not (an invalid
+                    // file leaves the old configuration running).
+                    notify.ready(d.status_line());
                 }
             }
             _ = sleep_until_opt(&timer, deadline) => d.fire_timers().await,

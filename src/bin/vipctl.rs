@@ -92,13 +92,7 @@ fn main() -> ExitCode {
         Cmd::Check { file } => check(&file),
         Cmd::ImportKeepalived { file } => import(&file),
         Cmd::Networkd(cmd) => networkd(cmd),
-        Cmd::GenerateAssets { out } => match vipd::assets::generate(Args::command(), &out) {
-            Ok(_) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("vipctl: cannot write man pages and completions: {e}");
-                ExitCode::FAILURE
-            }
-        },
+        Cmd::GenerateAssets { out } => vipd::assets::generate_or_report(Args::command(), &out),
     }
 }
 

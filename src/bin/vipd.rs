@@ -32,13 +32,7 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     if let Some(dir) = &args.generate_assets {
-        return match vipd::assets::generate(Args::command(), dir) {
-            Ok(_) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("vipd: cannot write man pages and completions: {e}");
-                ExitCode::FAILURE
-            }
-        };
+        return vipd::assets::generate_or_report(Args::command(), dir);
     }
     let filter = match &args.log_level {
         Some(l) => EnvFilter::try_new(l),

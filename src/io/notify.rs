@@ -86,12 +86,6 @@ impl Notifier {
         self.send(&format!("RELOADING=1\nMONOTONIC_USEC={}", monotonic_usec()));
     }
 
-    /// The reload finished (whether or not the new configuration was valid:
-    /// an invalid one leaves the old one running).
-    pub fn reloaded(&mut self, status: String) {
-        self.ready(status);
-    }
-
     /// Sends STATUS= when it differs from the last one sent.
     pub fn status(&mut self, status: String) {
         if self.enabled() && status != self.last_status {
