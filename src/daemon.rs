@@ -454,6 +454,15 @@ impl Daemon {
         }
         actions.extend(self.instances[idx].router.handle(now, Event::Startup));
         self.apply(idx, actions).await;
+        // A vipd that died without cleaning up (SIGKILL, systemd's watchdog,
+        // OOM) leaves its VIPs behind; the restarted one starts as backup
+        // and must not hold them while another router is master.
+        if self.instances[idx].router.state() != State::Master
+            && self.missing_vips(idx) < self.instances[idx].cfg.all_vips().count()
+        {
+            warn!(instance = %self.instances[idx].cfg.name, "VIPs found on the interface at startup (left by a vipd that did not stop cleanly?); removing them");
+            self.apply(idx, vec![Action::RemoveVips]).await;
+        }
     }
 
     async fn ensure_vip_device(

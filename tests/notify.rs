@@ -249,3 +249,48 @@ fn watchdog_for_another_pid_is_ignored() {
         got.text()
     );
 }
+
+#[test]
+fn restart_after_a_crash_as_backup_drops_stale_vips() {
+    // What systemd's watchdog (or SIGKILL, or the OOM killer) leaves: a
+    // master killed without cleanup keeps its VIP on the interface. The
+    // peer takes over; the restarted vipd starts as backup and must remove
+    // the stale VIP, or both routers answer for it.
+    let lab = Lab::new("crash_restart");
+    let r1 = lab.add_host("r1", &["10.9.0.1/24"]);
+    let r2 = lab.add_host("r2", &["10.9.0.2/24"]);
+    let one = |prio: u8| {
+        format!(
+            "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    priority: {prio}\n    advert_interval: 100ms\n    vips: [10.9.0.100/24]\n"
+        )
+    };
+    let a = r1.start_vipd(&one(150));
+    let b = r2.start_vipd(&one(100));
+    a.expect_state("web", "MASTER", 3 * SEC);
+    b.expect_state("web", "BACKUP", 3 * SEC);
+    a.proc.kill();
+    b.expect_state("web", "MASTER", 3 * SEC);
+    assert!(
+        r1.has_addr("eth0", "10.9.0.100/24"),
+        "the killed vipd left its VIP (the situation under test)"
+    );
+
+    // Restarted with a lower priority, so it stays backup.
+    let a2 = r1.start_vipd(&one(50));
+    assert!(
+        wait_until(5 * SEC, Duration::from_millis(50), || a2
+            .vipctl(&["status"])
+            .status
+            .success()),
+        "restarted vipd answers:\n{}",
+        a2.proc.log_tail(20)
+    );
+    a2.expect_state("web", "BACKUP", 3 * SEC);
+    assert!(
+        r1.wait_addr("eth0", "10.9.0.100/24", false, SEC),
+        "the restarted backup still holds the stale VIP:\n{}",
+        a2.proc.log_tail(20)
+    );
+    assert!(r2.has_addr("eth0", "10.9.0.100/24"), "the master keeps it");
+    b.expect_state("web", "MASTER", SEC);
+}
