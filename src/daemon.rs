@@ -29,6 +29,7 @@ use crate::control::{InstanceStatus, Request, Response, Status, Transition};
 use crate::io::announce::Announcer;
 use crate::io::netlink::{AddrEntry, LinkState, Netlink, NetlinkError, NetlinkEvent, virtual_mac};
 use crate::io::networkd_dbus::{self, LinkView, NetworkdUpdate};
+use crate::io::notify::Notifier;
 use crate::io::timer::PreciseTimer;
 use crate::io::vrrp_socket::{Received, VrrpSocket};
 use crate::vrrp::{Action, Event, Params, Router, State};
@@ -206,6 +207,15 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         d.activate(i).await;
     }
     info!(instances = d.instances.len(), config = %d.opts.config_path.display(), "vipd started");
+    // systemd (Type=notify): ready only now, with instances started; the
+    // watchdog is fed from this loop, so a loop that hangs gets vipd restarted.
+    let mut notify = Notifier::from_env();
+    notify.ready(d.status_line());
+    let mut watchdog = notify.watchdog_interval().map(|p| {
+        let mut i = tokio::time::interval(p);
+        i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        i
+    });
 
     loop {
         let deadline = d.next_deadline();
@@ -215,15 +225,39 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
                 if matches!(input, Input::Terminate) {
                     break;
                 }
+                let reload = matches!(input, Input::Reload | Input::Control(Request::Reload, _));
+                if reload {
+                    notify.reloading();
+                }
                 d.handle_input(input).await;
+                if reload {
+                    // READY=1 ends the reload, valid or not (an invalid
+                    // file leaves the old configuration running).
+                    notify.ready(d.status_line());
+                }
             }
             _ = sleep_until_opt(&timer, deadline) => d.fire_timers().await,
+            _ = tick_opt(&mut watchdog) => notify.watchdog(),
+        }
+        if notify.enabled() {
+            notify.status(d.status_line());
         }
     }
+    notify.stopping();
     d.shutdown().await;
     let _ = std::fs::remove_file(&d.opts.socket_path);
     info!("vipd stopped");
     Ok(())
+}
+
+/// The next watchdog tick, or never without a watchdog.
+async fn tick_opt(interval: &mut Option<tokio::time::Interval>) {
+    match interval {
+        Some(i) => {
+            i.tick().await;
+        }
+        None => std::future::pending().await,
+    }
 }
 
 async fn sleep_until_opt(timer: &PreciseTimer, deadline: Option<Instant>) {
@@ -337,6 +371,15 @@ impl Daemon {
         Instant::now().saturating_duration_since(self.epoch)
     }
 
+    /// The instance states for systemd's STATUS= line.
+    fn status_line(&self) -> String {
+        crate::io::notify::status_line(
+            self.instances
+                .iter()
+                .map(|i| (i.cfg.name.as_str(), i.router.state(), i.problem.is_some())),
+        )
+    }
+
     fn next_deadline(&self) -> Option<Instant> {
         self.instances
             .iter()
@@ -411,6 +454,15 @@ impl Daemon {
         }
         actions.extend(self.instances[idx].router.handle(now, Event::Startup));
         self.apply(idx, actions).await;
+        // A vipd that died without cleaning up (SIGKILL, systemd's watchdog,
+        // OOM) leaves its VIPs behind; the restarted one starts as backup
+        // and must not hold them while another router is master.
+        if self.instances[idx].router.state() != State::Master
+            && self.missing_vips(idx) < self.instances[idx].cfg.all_vips().count()
+        {
+            warn!(instance = %self.instances[idx].cfg.name, "VIPs found on the interface at startup (left by a vipd that did not stop cleanly?); removing them");
+            self.apply(idx, vec![Action::RemoveVips]).await;
+        }
     }
 
     async fn ensure_vip_device(

@@ -7,6 +7,7 @@
 //! that wires them together).
 
 pub mod advert;
+pub mod assets;
 pub mod config;
 pub mod control;
 pub mod daemon;

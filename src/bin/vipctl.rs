@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use vipd::config::{Config, DEFAULT_CONFIG_PATH};
 use vipd::control::{DEFAULT_SOCKET_PATH, InstanceStatus, Request, Response, request};
 
@@ -91,6 +91,12 @@ enum Cmd {
         /// Print the files that would be written and the commands; write nothing.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Write man pages and shell completions to DIR (packaging; hidden).
+    #[command(hide = true)]
+    GenerateAssets {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
     },
 }
 
@@ -187,6 +193,7 @@ fn main() -> ExitCode {
             root,
             dry_run,
         } => vipd::migrate::run_cli(&root, config.as_deref(), dry_run),
+        Cmd::GenerateAssets { out } => vipd::assets::generate_or_report(Args::command(), &out),
     }
 }
 

@@ -3,11 +3,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use tracing_subscriber::EnvFilter;
 use vipd::config::DEFAULT_CONFIG_PATH;
 use vipd::control::DEFAULT_SOCKET_PATH;
 use vipd::daemon::{Options, run};
+use vipd::io::journal;
 
 /// VRRP daemon (RFC 5798 v3, RFC 3768 v2) that keeps virtual IPs in place on
 /// netplan / systemd-networkd hosts.
@@ -23,10 +24,16 @@ struct Args {
     /// Log filter, e.g. `info`, `debug`, `vipd=debug` (overrides RUST_LOG).
     #[arg(long)]
     log_level: Option<String>,
+    /// Write man pages and shell completions to DIR and exit (packaging).
+    #[arg(long, value_name = "DIR", hide = true)]
+    generate_assets: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(dir) = &args.generate_assets {
+        return vipd::assets::generate_or_report(Args::command(), dir);
+    }
     let filter = match &args.log_level {
         Some(l) => EnvFilter::try_new(l),
         None => EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new("info")),
@@ -38,12 +45,27 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tracing_subscriber::fmt()
+    // Under systemd, stderr is the journal: it has its own timestamps, and
+    // a `<N>` prefix gives each line its priority (see vipd::io::journal).
+    let journal = journal::stderr_is_journal();
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_target(false);
+    if journal {
+        let format = tracing_subscriber::fmt::format()
+            .without_time()
+            .with_target(false)
+            .with_ansi(false);
+        builder
+            .with_ansi(false)
+            .event_format(journal::SyslogPrefix(format))
+            .init();
+    } else {
+        builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -61,7 +83,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
-            eprintln!("vipd: {e}");
+            // In the journal the line above is the message; a terminal or
+            // log file gets the error plainly too, as before.
+            if !journal {
+                eprintln!("vipd: {e}");
+            }
             ExitCode::FAILURE
         }
     }

@@ -1,8 +1,11 @@
 //! The edges that touch the kernel, each behind a small interface:
-//! raw VRRP sockets, rtnetlink, and link-layer announcements.
+//! raw VRRP sockets, rtnetlink, link-layer announcements, and systemd
+//! (notifications, journal).
 
 pub mod announce;
+pub mod journal;
 pub mod netlink;
 pub mod networkd_dbus;
+pub mod notify;
 pub mod timer;
 pub mod vrrp_socket;

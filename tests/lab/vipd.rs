@@ -32,6 +32,14 @@ impl Host {
     }
 }
 
+impl Host {
+    /// Like [`Host::start_vipd`], with extra environment variables (e.g.
+    /// systemd's NOTIFY_SOCKET and WATCHDOG_USEC).
+    pub fn start_vipd_env(&self, yaml: &str, env: &[(&str, &str)]) -> Vipd {
+        start_vipd_with(self, yaml, |args, log| self.spawn_env(args, env, log))
+    }
+}
+
 impl super::networkd::Networkd {
     /// Like [`Host::start_vipd`], inside this networkd's mount namespace so
     /// vipd reaches that namespace's D-Bus and /etc/systemd/network.

@@ -1,0 +1,458 @@
+//! What the Debian package is made of, checked without building it: the
+//! unit against the binaries' real flags and `systemd-analyze verify`, the
+//! example configuration, the generated man pages and completions, and the
+//! maintainer scripts' behaviour (with stub systemd helpers, in a private
+//! mount namespace so the host's /etc and /run are never touched).
+//! The built .deb itself is checked by .ci/check-deb. Run as root.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use vipd::config::{Config, DEFAULT_CONFIG_PATH};
+use vipd::control::DEFAULT_SOCKET_PATH;
+
+fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A fresh directory for one test.
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("vipd-packaging-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn unit() -> String {
+    std::fs::read_to_string(repo("units/vipd.service")).unwrap()
+}
+
+/// Values of `key=` in the unit, in order.
+fn unit_values(key: &str) -> Vec<String> {
+    unit()
+        .lines()
+        .filter_map(|l| l.strip_prefix(&format!("{key}=")).map(str::to_owned))
+        .collect()
+}
+
+fn unit_value(key: &str) -> String {
+    let v = unit_values(key);
+    assert_eq!(v.len(), 1, "{key}= must appear exactly once: {v:?}");
+    v[0].clone()
+}
+
+fn require_tool(name: &str) {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "`{name}` not found: install it (.ci/run's packages); refusing to skip"
+    );
+}
+
+#[test]
+fn example_config_validates() {
+    let path = repo("units/examples/vipd.yaml");
+    let cfg = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        cfg.instances.len() >= 2,
+        "the example shows several instances"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_vipctl"))
+        .arg("check")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn unit_runs_the_binaries_with_flags_they_have() {
+    // ExecStart: /usr/sbin/vipd with the default paths spelt out.
+    let start = unit_value("ExecStart");
+    let words: Vec<&str> = start.split_whitespace().collect();
+    assert_eq!(words[0], "/usr/sbin/vipd");
+    let arg = |flag: &str| {
+        words
+            .iter()
+            .position(|w| *w == flag)
+            .and_then(|i| words.get(i + 1))
+            .copied()
+    };
+    assert_eq!(arg("--config"), Some(DEFAULT_CONFIG_PATH));
+    assert_eq!(arg("--control-socket"), Some(DEFAULT_SOCKET_PATH));
+    let help = Command::new(env!("CARGO_BIN_EXE_vipd"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    for flag in words.iter().filter(|w| w.starts_with("--")) {
+        assert!(
+            text(&help).contains(flag),
+            "vipd has no {flag}:\n{}",
+            text(&help)
+        );
+    }
+    assert_eq!(
+        unit_value("ConditionPathExists"),
+        DEFAULT_CONFIG_PATH,
+        "the unit waits for the configuration vipd reads"
+    );
+    // The control socket lives in the RuntimeDirectory systemd creates.
+    assert_eq!(
+        Path::new(DEFAULT_SOCKET_PATH).parent(),
+        Some(
+            Path::new("/run")
+                .join(unit_value("RuntimeDirectory"))
+                .as_path()
+        )
+    );
+
+    // ExecReload: vipctl reload on the same socket (synchronous, fails on
+    // an invalid configuration).
+    let reload = unit_value("ExecReload");
+    assert_eq!(
+        reload,
+        format!("/usr/sbin/vipctl --socket {DEFAULT_SOCKET_PATH} reload")
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_vipctl"))
+        .args(["--socket", "/nonexistent/vipd.sock", "reload"])
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success() && !text(&out).contains("unexpected argument"),
+        "vipctl accepts the reload command line and fails without a daemon: {}",
+        text(&out)
+    );
+}
+
+#[test]
+fn unit_is_notify_with_watchdog_and_hardened() {
+    assert_eq!(unit_value("Type"), "notify");
+    assert_eq!(unit_value("Restart"), "on-failure");
+    assert!(unit_value("WatchdogSec").ends_with('s'));
+    assert_eq!(
+        unit_value("CapabilityBoundingSet"),
+        "CAP_NET_ADMIN CAP_NET_RAW"
+    );
+    assert_eq!(
+        unit_value("AmbientCapabilities"),
+        "CAP_NET_ADMIN CAP_NET_RAW"
+    );
+    assert_eq!(
+        unit_value("RestrictAddressFamilies"),
+        "AF_INET AF_INET6 AF_PACKET AF_NETLINK AF_UNIX"
+    );
+    assert_eq!(unit_value("NoNewPrivileges"), "yes");
+    assert_eq!(unit_value("ProtectSystem"), "strict");
+    assert_eq!(unit_value("ProtectHome"), "yes");
+    assert_eq!(unit_value("PrivateTmp"), "yes");
+    // networkd.manage_files writes there.
+    assert_eq!(unit_value("ReadWritePaths"), "-/etc/systemd/network");
+    // vipd writes net sysctls for MACVLAN devices (arp_ignore, ...): a
+    // read-only /proc/sys would break them.
+    assert!(
+        unit_values("ProtectKernelTunables")
+            .iter()
+            .all(|v| v == "no"),
+        "ProtectKernelTunables would make /proc/sys/net read-only"
+    );
+    let src = std::fs::read_to_string(repo("src/daemon.rs")).unwrap();
+    assert!(
+        src.contains("/proc/sys/"),
+        "if vipd no longer writes sysctls, ProtectKernelTunables=yes can be added"
+    );
+    for (key, want) in [
+        ("After", "systemd-networkd.service"),
+        ("After", "network-online.target"),
+        ("Wants", "network-online.target"),
+        ("WantedBy", "multi-user.target"),
+    ] {
+        assert!(
+            unit_values(key)
+                .iter()
+                .any(|v| v.split_whitespace().any(|w| w == want)),
+            "{key}= lacks {want}"
+        );
+    }
+}
+
+#[test]
+fn systemd_analyze_verify_accepts_the_unit() {
+    require_tool("systemd-analyze");
+    // The installed unit points at /usr/sbin; verify a copy pointing at the
+    // binaries just built (verify checks that executables exist). Man pages
+    // are not installed here: --man=no (.ci/check-deb verifies the
+    // installed unit with its man pages).
+    let dir = tmpdir("verify");
+    let copy = unit()
+        .replace(
+            "/usr/sbin/vipd ",
+            &format!("{} ", env!("CARGO_BIN_EXE_vipd")),
+        )
+        .replace(
+            "/usr/sbin/vipctl ",
+            &format!("{} ", env!("CARGO_BIN_EXE_vipctl")),
+        );
+    let path = dir.join("vipd.service");
+    std::fs::write(&path, copy).unwrap();
+    let out = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && text(&out).trim().is_empty(),
+        "systemd-analyze verify: {}",
+        text(&out)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn man_pages_and_completions_from_clap() {
+    let dir = tmpdir("assets");
+    for (bin, args) in [
+        (env!("CARGO_BIN_EXE_vipd"), vec!["--generate-assets"]),
+        (
+            env!("CARGO_BIN_EXE_vipctl"),
+            vec!["generate-assets", "--out"],
+        ),
+    ] {
+        let out = Command::new(bin).args(&args).arg(&dir).output().unwrap();
+        assert!(out.status.success(), "{bin}: {}", text(&out));
+    }
+    let read =
+        |rel: &str| std::fs::read_to_string(dir.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    for bin in ["vipd", "vipctl"] {
+        let page = read(&format!("man/{bin}.8"));
+        assert!(page.contains(&format!(".TH {bin} 8")), "{page}");
+        read(&format!("completions/bash/{bin}"));
+        read(&format!("completions/zsh/_{bin}"));
+        read(&format!("completions/fish/{bin}.fish"));
+    }
+    // One page per visible vipctl subcommand, named in vipctl(8).
+    let main = read("man/vipctl.8");
+    for sub in [
+        "status",
+        "reload",
+        "resync",
+        "check",
+        "networkd",
+        "import-keepalived",
+    ] {
+        read(&format!("man/vipctl-{sub}.8"));
+        // roff escapes every '-'.
+        let roff = format!("vipctl-{sub}(8)").replace('-', "\\-");
+        assert!(main.contains(&roff), "vipctl.8 lacks {roff}");
+        assert!(read("completions/bash/vipctl").contains(sub));
+    }
+    read("man/vipctl-networkd-install.8");
+    assert!(read("man/vipd.8").contains("\\-\\-control\\-socket"));
+    // The hidden packaging command/flag shows up nowhere.
+    let mut files = 0;
+    for sub in [
+        "man",
+        "completions/bash",
+        "completions/zsh",
+        "completions/fish",
+    ] {
+        for e in std::fs::read_dir(dir.join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            let t = std::fs::read_to_string(&p).unwrap();
+            assert!(
+                !t.contains("generate"),
+                "{} mentions generate-assets",
+                p.display()
+            );
+            files += 1;
+        }
+    }
+    assert!(files >= 16, "{files} files");
+    // The bash completion is valid bash.
+    let out = Command::new("bash")
+        .arg("-n")
+        .arg(dir.join("completions/bash/vipctl"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    // An unwritable destination is an error naming the path, not a panic.
+    let out = Command::new(env!("CARGO_BIN_EXE_vipctl"))
+        .args(["generate-assets", "--out", "/proc/vipd-no-such-dir"])
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success() && text(&out).contains("/proc/vipd-no-such-dir"),
+        "{}",
+        text(&out)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn packaging_scripts_are_shellcheck_clean() {
+    require_tool("shellcheck");
+    let scripts = [
+        "units/debian/postinst",
+        "units/debian/prerm",
+        "units/debian/postrm",
+        ".ci/build-deb",
+        ".ci/check-deb",
+        ".ci/unit-nspawn",
+    ];
+    for s in scripts {
+        let out = Command::new("shellcheck").arg(repo(s)).output().unwrap();
+        assert!(out.status.success(), "{s}:\n{}", text(&out));
+    }
+}
+
+#[test]
+fn deb_metadata_assets_exist() {
+    // Every non-generated asset in [package.metadata.deb] is in the tree.
+    let toml = std::fs::read_to_string(repo("Cargo.toml")).unwrap();
+    let meta = &toml[toml.find("[package.metadata.deb]").expect("deb metadata")..];
+    assert!(meta.contains("maintainer-scripts = \"units/debian/\""));
+    let mut checked = 0;
+    for line in meta.lines() {
+        let Some(src) = line
+            .trim()
+            .strip_prefix("[\"")
+            .and_then(|l| l.split('"').next())
+        else {
+            continue;
+        };
+        if src.starts_with("target/") {
+            continue;
+        }
+        assert!(repo(src).is_file(), "asset {src} missing");
+        checked += 1;
+    }
+    assert!(checked >= 2, "{checked}");
+    // Nothing under /etc: vipd must not start without the operator's config.
+    assert!(
+        !meta.contains("\"etc/"),
+        "the package must not ship /etc files"
+    );
+}
+
+/// Runs a maintainer script in a private mount namespace with tmpfs on
+/// /run and /etc (the host's are never seen or touched), stub
+/// deb-systemd-helper / deb-systemd-invoke / systemctl that log their
+/// arguments, /run/systemd/system present (as on a systemd host), and
+/// /etc/vipd/vipd.yaml present or not. Returns the stubs' log.
+fn run_maintainer_script(script: &str, args: &[&str], with_config: bool) -> String {
+    require_tool("unshare");
+    let dir = tmpdir(&format!("{script}-{}-{with_config}", args.join("-")));
+    let stubs = dir.join("bin");
+    std::fs::create_dir_all(&stubs).unwrap();
+    let log = dir.join("calls.log");
+    for name in ["deb-systemd-helper", "deb-systemd-invoke", "systemctl"] {
+        let p = stubs.join(name);
+        std::fs::write(
+            &p,
+            format!(
+                "#!/bin/sh\necho \"{name} $*\" >> {}\nexit 0\n",
+                log.display()
+            ),
+        )
+        .unwrap();
+        Command::new("chmod").arg("755").arg(&p).status().unwrap();
+    }
+    let setup = format!(
+        "set -e; mount -n -t tmpfs tmpfs /run; mount -n -t tmpfs tmpfs /etc; \
+         mkdir -p /run/systemd/system /run/vipd; {config} \
+         PATH={stubs}:/usr/sbin:/usr/bin:/sbin:/bin sh {script} {args}; \
+         echo \"etc_vipd=$([ -d /etc/vipd ] && echo yes || echo no)\" >> {log}; \
+         echo \"run_vipd=$([ -d /run/vipd ] && echo yes || echo no)\" >> {log}",
+        config = if with_config {
+            "mkdir -p /etc/vipd; echo 'instances: []' > /etc/vipd/vipd.yaml;"
+        } else {
+            ""
+        },
+        stubs = stubs.display(),
+        script = repo(&format!("units/debian/{script}")).display(),
+        args = args.join(" "),
+        log = log.display(),
+    );
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &setup])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{script} {args:?}: {}", text(&out));
+    let calls = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&dir);
+    calls
+}
+
+#[test]
+fn postinst_enables_but_starts_only_with_a_config() {
+    let fresh = run_maintainer_script("postinst", &["configure"], false);
+    assert!(
+        fresh.contains("deb-systemd-helper enable vipd.service"),
+        "{fresh}"
+    );
+    assert!(
+        fresh.contains("systemctl --system daemon-reload"),
+        "{fresh}"
+    );
+    assert!(
+        !fresh.contains("deb-systemd-invoke"),
+        "started without a config:\n{fresh}"
+    );
+    assert!(
+        fresh.contains("etc_vipd=yes"),
+        "/etc/vipd created:\n{fresh}"
+    );
+
+    let configured = run_maintainer_script("postinst", &["configure"], true);
+    assert!(
+        configured.contains("deb-systemd-invoke start vipd.service"),
+        "{configured}"
+    );
+
+    let upgrade = run_maintainer_script("postinst", &["configure", "0.0.9-1"], true);
+    assert!(
+        upgrade.contains("deb-systemd-invoke try-restart vipd.service"),
+        "an upgrade restarts a running vipd only:\n{upgrade}"
+    );
+    assert!(!upgrade.contains("invoke start"), "{upgrade}");
+}
+
+#[test]
+fn prerm_stops_on_remove_only_and_postrm_purge_cleans() {
+    let remove = run_maintainer_script("prerm", &["remove"], true);
+    assert!(
+        remove.contains("deb-systemd-invoke stop vipd.service"),
+        "{remove}"
+    );
+    let upgrade = run_maintainer_script("prerm", &["upgrade", "0.2.0-1"], true);
+    assert!(!upgrade.contains("deb-systemd-invoke"), "{upgrade}");
+
+    let purge = run_maintainer_script("postrm", &["purge"], false);
+    assert!(
+        purge.contains("deb-systemd-helper purge vipd.service"),
+        "{purge}"
+    );
+    assert!(
+        purge.contains("run_vipd=no"),
+        "/run/vipd removed on purge:\n{purge}"
+    );
+    // The operator's configuration survives a purge.
+    let kept = run_maintainer_script("postrm", &["purge"], true);
+    assert!(kept.contains("etc_vipd=yes"), "{kept}");
+    let removed = run_maintainer_script("postrm", &["remove"], true);
+    assert!(
+        removed.contains("deb-systemd-helper mask vipd.service"),
+        "{removed}"
+    );
+    assert!(removed.contains("run_vipd=yes"), "{removed}");
+}
