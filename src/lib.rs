@@ -13,5 +13,6 @@ pub mod daemon;
 pub mod io;
 pub mod keepalived;
 pub mod networkd;
+pub mod probe;
 pub mod vrrp;
 pub mod wire;

@@ -48,6 +48,9 @@ enum Cmd {
     Networkd(NetworkdCmd),
     /// Translate a keepalived.conf to vipd YAML on stdout; what cannot be carried over is listed on stderr.
     ImportKeepalived { file: PathBuf },
+    /// Send ICMP/ICMPv6 echo requests on a fixed schedule and report every
+    /// reply, every loss and the longest gap between replies (kernel timestamps).
+    Probe(vipd::probe::ProbeArgs),
 }
 
 #[derive(Subcommand)]
@@ -86,6 +89,7 @@ fn main() -> ExitCode {
         Cmd::Check { file } => check(&file),
         Cmd::ImportKeepalived { file } => import(&file),
         Cmd::Networkd(cmd) => networkd(cmd),
+        Cmd::Probe(a) => vipd::probe::main(a),
     }
 }
 
