@@ -136,7 +136,11 @@ pub fn parse_echo_reply(buf: &[u8], v6: bool, ip_header: bool) -> Option<EchoRep
     if icmp.len() < ECHO_LEN {
         return None;
     }
-    let want = if v6 { ICMP6_ECHO_REPLY } else { ICMP_ECHO_REPLY };
+    let want = if v6 {
+        ICMP6_ECHO_REPLY
+    } else {
+        ICMP_ECHO_REPLY
+    };
     if icmp[0] != want || icmp[1] != 0 {
         return None;
     }
@@ -464,7 +468,14 @@ fn clock_ns(clock: libc::clockid_t) -> i64 {
     };
     // SAFETY: valid clock id and out pointer.
     unsafe { libc::clock_gettime(clock, &mut ts) };
-    ts.tv_sec as i64 * 1_000_000_000 + ts.tv_nsec as i64
+    ts_ns(&ts)
+}
+
+/// Nanoseconds of a timespec (the conversions are no-ops on 64-bit Linux,
+/// widening on 32-bit).
+#[allow(clippy::useless_conversion)]
+fn ts_ns(t: &libc::timespec) -> i64 {
+    i64::from(t.tv_sec) * 1_000_000_000 + i64::from(t.tv_nsec)
 }
 
 fn timespec(ns: i64) -> libc::timespec {
@@ -523,13 +534,10 @@ fn open_socket(dest: SocketAddr) -> io::Result<Prober> {
         )
     };
     if rc != 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::Other,
-            format!(
-                "SO_TIMESTAMPNS: {} (kernel receive timestamps are required)",
-                io::Error::last_os_error()
-            ),
-        ));
+        return Err(io::Error::other(format!(
+            "SO_TIMESTAMPNS: {} (kernel receive timestamps are required)",
+            io::Error::last_os_error()
+        )));
     }
     // Only echo replies wake us up: not our own requests looped back, not
     // neighbour discovery or other pingers' requests.
@@ -640,7 +648,7 @@ impl Prober {
                 {
                     let t: libc::timespec =
                         std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::timespec);
-                    ts = Some(t.tv_sec as i64 * 1_000_000_000 + t.tv_nsec as i64);
+                    ts = Some(ts_ns(&t));
                 }
                 c = libc::CMSG_NXTHDR(&msg, c);
             }
@@ -742,7 +750,8 @@ fn run(args: &ProbeArgs, out: &mut impl Write) -> Result<Summary, String> {
     install_signals();
     let interval_ns = args.interval_ms as i64 * 1_000_000;
     let timeout_ns = args.timeout_ms as i64 * 1_000_000;
-    let token = (clock_ns(libc::CLOCK_REALTIME) as u64).rotate_left(17) ^ u64::from(std::process::id());
+    let token =
+        (clock_ns(libc::CLOCK_REALTIME) as u64).rotate_left(17) ^ u64::from(std::process::id());
     let start_mono = clock_ns(libc::CLOCK_MONOTONIC) + 1_000_000;
     let stop_mono = args.duration_ms.map(|d| start_mono + d as i64 * 1_000_000);
     let timer = grid_timer(start_mono, interval_ns).map_err(|e| format!("timerfd: {e}"))?;
@@ -901,7 +910,11 @@ mod tests {
     /// changed and the checksum fixed.
     fn reply_of(req: &[u8], v6: bool) -> Vec<u8> {
         let mut r = req.to_vec();
-        r[0] = if v6 { ICMP6_ECHO_REPLY } else { ICMP_ECHO_REPLY };
+        r[0] = if v6 {
+            ICMP6_ECHO_REPLY
+        } else {
+            ICMP_ECHO_REPLY
+        };
         r[2] = 0;
         r[3] = 0;
         if !v6 {
@@ -913,7 +926,9 @@ mod tests {
 
     fn ipv4_header(payload_len: usize) -> Vec<u8> {
         let total = (20 + payload_len) as u16;
-        let mut h = vec![0x45, 0, 0, 0, 0, 0, 0, 0, 64, 1, 0, 0, 10, 0, 0, 2, 10, 0, 0, 1];
+        let mut h = vec![
+            0x45, 0, 0, 0, 0, 0, 0, 0, 64, 1, 0, 0, 10, 0, 0, 2, 10, 0, 0, 1,
+        ];
         h[2..4].copy_from_slice(&total.to_be_bytes());
         h
     }
@@ -929,7 +944,11 @@ mod tests {
         assert_eq!(&p[24..], b"vipdprob");
         assert_eq!(inet_checksum(&p), 0, "a correct checksum sums to 0");
         let p6 = echo_request(true, 1, 2, 3);
-        assert_eq!((p6[0], p6[2], p6[3]), (128, 0, 0), "kernel fills ICMPv6 sum");
+        assert_eq!(
+            (p6[0], p6[2], p6[3]),
+            (128, 0, 0),
+            "kernel fills ICMPv6 sum"
+        );
     }
 
     #[test]
