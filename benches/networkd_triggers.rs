@@ -6,7 +6,8 @@
 //! Lab (one per setup and addressing, same topology every time): routers r1
 //! (priority 150, master) and r2 (100), each with its own real
 //! systemd-networkd (tests/lab/networkd.rs), VRRPv3 with 100 ms adverts, VIP
-//! .100/24 on eth0, and an observer host pinging the VIP every 10 ms.
+//! .100/24 on eth0, and an observer host probing the VIP every 10 ms with
+//! `vipctl probe` (src/probe.rs).
 //!   - static addressing: `[Network] Address=...` .network files;
 //!   - DHCP addressing: `DHCP=ipv4` from dnsmasq on the switch, with a short
 //!     T1 (renewal timer) so that timer renewals can be measured too.
@@ -53,20 +54,36 @@
 //!     read shorter than it was. A VIP not back on r1 at the end of the window
 //!     is "lost" (its absence still counts, up to the re-add or the end of the
 //!     lab).
-//!   - Observer gap: one `ping -D -i 0.01` per (setup, trigger); a firing's
-//!     gap is the longest interval between successive replies that overlap its
-//!     window (from the last reply before the window to the first after it).
-//!     `-i 0.01` yields only ~60 requests/s here, so the observed mean request
-//!     interval (elapsed / requests sent) is printed too ("ping iv").
+//!   - Observer gap: one `vipctl probe --interval-ms 10 --realtime` per
+//!     (setup, trigger) on the observer (tests/lab/probe.rs): requests on an
+//!     absolute timerfd grid, replies stamped by the kernel (SO_TIMESTAMPNS),
+//!     so neither ms rounding nor the observer's own wake-up delay counts
+//!     (iputils `ping -i 0.01`, used before, managed ~16 ms and showed
+//!     33-140 ms gaps with nothing happening). A firing's gap is the longest
+//!     interval between successive replies that overlap its window (from the
+//!     last reply before the window to the first after it). The probe's
+//!     achieved mean request interval is printed ("probe iv"), and the gap
+//!     target is judged against it. Before a trigger's firings the probe runs
+//!     1 s with nothing happening: its longest gap there is "idle gap" (the
+//!     observer's and the VM's own jitter). Under the table, every firing
+//!     whose gap exceeds 2 probe intervals is put down to a cause: requests
+//!     lost inside the gap (the VIP did not answer; with or without a VIP
+//!     delete inside the gap) or no request lost (every request answered,
+//!     late: observer, r1 or the VM not scheduled), with the probe's worst
+//!     send delay and skipped slots.
 //!   - Role changes: how often either router entered MASTER during the
 //!     trigger's firings (vipd: `became_master` of both routers from `vipctl
 //!     status --json`; keepalived: its "Entering MASTER STATE" log lines).
 //!
 //! vipd targets (keepalived is measured, not judged): VIP absence median
-//! < 1 ms and max < 5 ms where the VIP gets deleted (`vipd`; and `vipd+keep`
-//! on `ip addr flush`, which KeepConfiguration does not cover); 0 ms where the
-//! generated KeepConfiguration keeps it (`vipd+keep`, every networkd trigger);
-//! observer gap <= 2 ping intervals; no role change; nothing lost.
+//! < 1 ms and max < 5 ms where the VIP gets deleted (`vipd`); 0 ms where the
+//! generated KeepConfiguration keeps it (`vipd+keep`, every networkd
+//! trigger); observer gap <= 2 probe intervals; no role change; nothing
+//! lost. `ip addr flush dev eth0` is measured and printed but has no target
+//! ("none [1]"): it is not a networkd trigger but an operator deleting every
+//! address, and iproute2 repeats its rounds (up to 10) while vipd re-adds the
+//! VIP, so a firing sums several deletes; each delete -> re-add is printed
+//! under the table for that row.
 //!
 //! Run as root:
 //!     cargo bench --bench networkd_triggers    (VIPD_BENCH_RUNS=N to change the run count)
@@ -79,7 +96,7 @@ mod lab;
 use lab::dhcp::{dhcp_acks, dhcp_t1_t2};
 use lab::networkd::Networkd;
 use lab::vipd::{Vipd, vipctl_bin};
-use lab::{Host, Lab, PingStats, ProcHandle, now_epoch, wait_until};
+use lab::{Host, Lab, ProbeStats, ProcHandle, now_epoch, wait_until};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::net::IpAddr;
@@ -91,7 +108,10 @@ const SEC: Duration = Duration::from_secs(1);
 /// After a firing: networkd `configured` and the VIP on r1 within this.
 const BACK_WAIT: Duration = Duration::from_secs(3);
 const SETTLE: Duration = Duration::from_millis(300);
-const PING_MS: u32 = 10;
+const PROBE_MS: u32 = 10;
+/// Before a trigger's firings: the observer runs this long with nothing
+/// happening, so that its own jitter (VM, scheduling) is measured too.
+const IDLE: Duration = Duration::from_secs(1);
 /// DHCP renewal (T1) and rebinding (T2) times handed out by dnsmasq, s.
 const T1: u32 = 3;
 const T2: u32 = 6;
@@ -503,7 +523,9 @@ struct Firing {
 struct TriggerRun {
     trigger: Trigger,
     firings: Vec<Firing>,
-    ping: PingStats,
+    probe: ProbeStats,
+    /// The idle window before the first firing (see `IDLE`).
+    idle: (Duration, Duration),
     /// Trigger commands that failed (one entry per firing).
     failures: Vec<String>,
     role_changes: u64,
@@ -607,10 +629,13 @@ impl Rig {
                 self.why_not_ready()
             );
         }
-        let observer = self.obs.ping_observer(self.net.vip(), PING_MS);
+        let observer = self.obs.probe_observer(self.net.vip(), PROBE_MS);
         if !observer.wait_replies(5, 3 * SEC) {
             eprintln!("  {}: observer gets no replies before starting", t.label());
         }
+        let idle_start = now_epoch();
+        std::thread::sleep(IDLE);
+        let idle = (idle_start, now_epoch());
         let masters = self.masters();
         let restored = self.r1.vips_restored();
         let mut firings = Vec::with_capacity(runs);
@@ -655,11 +680,12 @@ impl Rig {
                 vip_at_end,
             });
         }
-        let ping = observer.stop();
+        let probe = observer.stop();
         TriggerRun {
             trigger: t,
             firings,
-            ping,
+            probe,
+            idle,
             failures,
             role_changes: self.masters() - masters,
             vips_restored: self.r1.vips_restored().zip(restored).map(|(a, b)| a - b),
@@ -746,10 +772,57 @@ struct Row {
     /// Every delete -> re-add of the row on its own (a firing may have more).
     outages: Vec<Duration>,
     gap: Vec<Duration>,
-    ping_interval: Duration,
+    /// The probe's achieved mean request interval.
+    probe_interval: Duration,
+    /// Longest gap in the idle window before the firings (nothing happening).
+    idle_gap: Duration,
+    /// Firings whose gap exceeds 2 probe intervals, by cause: requests lost
+    /// inside the gap (the VIP really did not answer), of those how many
+    /// had a VIP delete inside the gap, and gaps without any lost request
+    /// (every request was answered, late: the observer, the VM or r1 did not
+    /// run in time).
+    long_gaps: usize,
+    long_gaps_lost: usize,
+    long_gaps_deleted: usize,
+    long_gaps_no_loss: usize,
+    /// Requests reported lost inside firing windows.
+    lost_requests: usize,
+    max_send_late: Duration,
+    skipped_slots: u32,
     role_changes: u64,
     vips_restored: Option<u64>,
     failures: Vec<String>,
+}
+
+/// Longest interval between successive replies overlapping [start, end]:
+/// from the last reply at or before `start` to the first at or after `end`
+/// (the probe's own start / stop if there is none). (gap, from, to).
+fn longest_gap_in(
+    p: &ProbeStats,
+    start: Duration,
+    end: Duration,
+) -> (Duration, Duration, Duration) {
+    let before = p
+        .replies
+        .iter()
+        .rev()
+        .find(|r| **r <= start)
+        .copied()
+        .unwrap_or(p.started);
+    let after = p
+        .replies
+        .iter()
+        .find(|r| **r >= end)
+        .copied()
+        .unwrap_or(p.stopped);
+    let mut points = vec![before];
+    points.extend(p.replies.iter().filter(|r| **r > start && **r < end));
+    points.push(after.max(*points.last().unwrap_or(&after)));
+    points
+        .windows(2)
+        .map(|w| (w[1].saturating_sub(w[0]), w[0], w[1]))
+        .max()
+        .unwrap_or_default()
 }
 
 fn analyse(setup: Setup, tr: &TriggerRun, outs: &[Outage], lab_end: Duration) -> Row {
@@ -758,7 +831,11 @@ fn analyse(setup: Setup, tr: &TriggerRun, outs: &[Outage], lab_end: Duration) ->
     let mut absence = Vec::new();
     let mut outage_times = Vec::new();
     let mut gap = Vec::new();
-    let replies = &tr.ping.replies;
+    let p = &tr.probe;
+    let iv = p.interval;
+    let (mut long_gaps, mut long_gaps_lost, mut long_gaps_deleted, mut long_gaps_no_loss) =
+        (0, 0, 0, 0);
+    let mut lost_requests = 0;
     for f in &tr.firings {
         let mine: Vec<&Outage> = outs
             .iter()
@@ -777,34 +854,28 @@ fn analyse(setup: Setup, tr: &TriggerRun, outs: &[Outage], lab_end: Duration) ->
             .collect();
         absence.push(times.iter().sum());
         outage_times.extend(times);
-        let before = replies
+        lost_requests += p
+            .lost_sent
             .iter()
-            .rev()
-            .find(|r| **r <= f.start)
-            .copied()
-            .unwrap_or(tr.ping.started);
-        let after = replies
-            .iter()
-            .find(|r| **r >= f.end)
-            .copied()
-            .unwrap_or(tr.ping.stopped);
-        let mut points = vec![before];
-        points.extend(replies.iter().filter(|r| **r > f.start && **r < f.end));
-        points.push(after);
-        gap.push(
-            points
-                .windows(2)
-                .map(|w| w[1].saturating_sub(w[0]))
-                .max()
-                .unwrap_or_default(),
-        );
+            .filter(|s| **s >= f.start && **s < f.end)
+            .count();
+        let (g, from, to) = longest_gap_in(p, f.start, f.end);
+        gap.push(g);
+        if g > 2 * iv {
+            long_gaps += 1;
+            if p.lost_sent.iter().any(|s| *s > from && *s < to) {
+                long_gaps_lost += 1;
+                if outs
+                    .iter()
+                    .any(|o| o.deleted + iv >= from && o.deleted <= to)
+                {
+                    long_gaps_deleted += 1;
+                }
+            } else {
+                long_gaps_no_loss += 1;
+            }
+        }
     }
-    let elapsed = tr.ping.stopped.saturating_sub(tr.ping.started);
-    let ping_interval = if tr.ping.sent > 0 {
-        elapsed / tr.ping.sent
-    } else {
-        Duration::from_millis(u64::from(PING_MS))
-    };
     Row {
         setup,
         trigger: tr.trigger,
@@ -814,7 +885,15 @@ fn analyse(setup: Setup, tr: &TriggerRun, outs: &[Outage], lab_end: Duration) ->
         absence,
         outages: outage_times,
         gap,
-        ping_interval,
+        probe_interval: iv,
+        idle_gap: longest_gap_in(p, tr.idle.0, tr.idle.1).0,
+        long_gaps,
+        long_gaps_lost,
+        long_gaps_deleted,
+        long_gaps_no_loss,
+        lost_requests,
+        max_send_late: p.max_send_late,
+        skipped_slots: p.skipped_slots,
         role_changes: tr.role_changes,
         vips_restored: tr.vips_restored,
         failures: tr.failures.clone(),
@@ -833,8 +912,8 @@ fn measure(setup: Setup, net: Net, triggers: &[Trigger], runs: usize) -> Vec<Row
                 "  {} / {}: done ({} replies of {} requests, VIPs restored by vipd {})",
                 setup.label(),
                 t.label(),
-                tr.ping.received,
-                tr.ping.sent,
+                tr.probe.received,
+                tr.probe.sent,
                 tr.vips_restored
                     .map_or_else(|| "-".to_owned(), |n| n.to_string())
             );
@@ -884,15 +963,16 @@ fn max(v: &[Duration]) -> Duration {
     v.iter().max().copied().unwrap_or_default()
 }
 
-/// vipd's targets for a row: None for keepalived, else the list of misses
-/// (empty: met).
+/// vipd's targets for a row: None for keepalived and for `ip addr flush`
+/// (not a networkd trigger: see the footnote printed under the table), else
+/// the list of misses (empty: met).
 fn misses(r: &Row) -> Option<Vec<String>> {
-    if r.setup == Setup::Keepalived {
+    if r.setup == Setup::Keepalived || r.trigger == Trigger::FlushReconfigure {
         return None;
     }
     let mut m = Vec::new();
     let (med, mx) = (median(&r.absence), max(&r.absence));
-    if r.setup == Setup::VipdKeep && r.trigger != Trigger::FlushReconfigure {
+    if r.setup == Setup::VipdKeep {
         if mx > Duration::ZERO {
             m.push(format!(
                 "VIP absent {} ms (max) although KeepConfiguration should keep it ({} of {} firings purged)",
@@ -910,11 +990,11 @@ fn misses(r: &Row) -> Option<Vec<String>> {
         }
     }
     let gmax = max(&r.gap);
-    if gmax > 2 * r.ping_interval {
+    if gmax > 2 * r.probe_interval {
         m.push(format!(
-            "observer gap max {} ms > 2 x ping interval {} ms",
+            "observer gap max {} ms > 2 x probe interval {} ms",
             ms(gmax, 1),
-            ms(r.ping_interval, 1)
+            ms(r.probe_interval, 2)
         ));
     }
     if r.role_changes > 0 {
@@ -982,19 +1062,21 @@ fn main() {
 
     println!(
         "\nVIP on the master across systemd-networkd triggers ({runs} firings each; VRRPv3 100 ms, \
-         observer ping every {PING_MS} ms)"
+         observer `vipctl probe` every {PROBE_MS} ms)"
     );
     println!(
         "absence: VIP delete -> re-add on r1 (ip -ts monitor), summed per firing; gap: longest \
-         time without an observer reply per firing"
+         time without an observer reply per firing (kernel receive timestamps); probe iv: the \
+         probe's achieved mean request interval; idle gap: longest gap in {IDLE:?} with nothing \
+         happening before the firings"
     );
     println!(
         "vipd target: absence med < 1 ms and max < 5 ms where the VIP is deleted, 0 ms where \
-         KeepConfiguration keeps it (vipd+keep, not flush); gap max <= 2 ping intervals; 0 role \
-         changes; 0 lost\n"
+         KeepConfiguration keeps it (vipd+keep); gap max <= 2 probe intervals; 0 role changes; \
+         0 lost\n"
     );
     println!(
-        "{:<11} {:<14} {:>4} {:>6} {:>4} {:>14} {:>14} {:>10} {:>10} {:>10} {:>12}  {:<6}",
+        "{:<11} {:<14} {:>4} {:>6} {:>4} {:>14} {:>14} {:>10} {:>10} {:>11} {:>11} {:>12}  {:<6}",
         "setup",
         "trigger",
         "runs",
@@ -1004,7 +1086,8 @@ fn main() {
         "absence max ms",
         "gap med ms",
         "gap max ms",
-        "ping iv ms",
+        "probe iv ms",
+        "idle gap ms",
         "role changes",
         "target"
     );
@@ -1012,6 +1095,7 @@ fn main() {
     let mut judged = 0;
     for r in &rows {
         let target = match misses(r) {
+            None if r.trigger == Trigger::FlushReconfigure => "none [1]",
             None => "-",
             Some(m) => {
                 judged += 1;
@@ -1024,7 +1108,7 @@ fn main() {
             }
         };
         println!(
-            "{:<11} {:<14} {:>4} {:>6} {:>4} {:>14} {:>14} {:>10} {:>10} {:>10} {:>12}  {}",
+            "{:<11} {:<14} {:>4} {:>6} {:>4} {:>14} {:>14} {:>10} {:>10} {:>11} {:>11} {:>12}  {}",
             r.setup.label(),
             r.trigger.label(),
             r.runs,
@@ -1034,9 +1118,52 @@ fn main() {
             ms(max(&r.absence), 3),
             ms(median(&r.gap), 1),
             ms(max(&r.gap), 1),
-            ms(r.ping_interval, 1),
+            ms(r.probe_interval, 2),
+            ms(r.idle_gap, 1),
             r.role_changes,
             target
+        );
+    }
+    if rows.iter().any(|r| r.trigger == Trigger::FlushReconfigure) {
+        println!(
+            "\n[1] `ip addr flush dev eth0` is not a networkd trigger and has no target: it is an \
+             operator deleting every address. iproute2 repeats its flush rounds while addresses \
+             are left (at most 10, then it gives up with an error, listed below if it happened), \
+             and vipd re-adds the VIP after each round, so one flush deletes the VIP several \
+             times and the per-firing absence sums those deletes. What vipd controls is each \
+             delete -> re-add:"
+        );
+        for r in rows
+            .iter()
+            .filter(|r| r.trigger == Trigger::FlushReconfigure)
+        {
+            println!(
+                "    {} / flush: {} deletes in {} firings; each delete -> re-add: median {} ms, \
+                 max {} ms",
+                r.setup.label(),
+                r.outages.len(),
+                r.runs,
+                ms(median(&r.outages), 3),
+                ms(max(&r.outages), 3)
+            );
+        }
+    }
+    println!("\nobserver gaps > 2 probe intervals, by cause (per firing's longest gap):");
+    for r in &rows {
+        println!(
+            "    {:<11} {:<14} {:>2} of {:>2} firings: {:>2} with requests lost in the gap ({} with \
+             a VIP delete inside it), {:>2} without any lost request (late replies); {} requests \
+             lost in firing windows; probe: max send delay {} ms, {} skipped slots",
+            r.setup.label(),
+            r.trigger.label(),
+            r.long_gaps,
+            r.runs,
+            r.long_gaps_lost,
+            r.long_gaps_deleted,
+            r.long_gaps_no_loss,
+            r.lost_requests,
+            ms(r.max_send_late, 1),
+            r.skipped_slots
         );
     }
     let restored: Vec<String> = rows
@@ -1047,7 +1174,10 @@ fn main() {
         })
         .collect();
     println!("\nvipd vips_restored per row: {}", restored.join(", "));
-    for r in rows.iter().filter(|r| r.outages.len() > r.purged) {
+    for r in rows
+        .iter()
+        .filter(|r| r.outages.len() > r.purged && r.trigger != Trigger::FlushReconfigure)
+    {
         println!(
             "{} / {}: {} deletes in {} firings; each delete -> re-add: median {} ms, max {} ms",
             r.setup.label(),

@@ -126,7 +126,7 @@ impl Pair {
             (Some("MASTER"), Some("BACKUP")),
             "{what}"
         );
-        let observer = self.obs.ping_observer(vip, 10);
+        let observer = self.obs.probe_observer(vip, 10);
         assert!(
             observer.wait_replies(5, 3 * SEC),
             "observer reaches the VIP before {what}"
