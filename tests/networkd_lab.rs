@@ -1,8 +1,8 @@
 //! vipd on real systemd-networkd hosts: the triggers that purge a VIP
 //! (reconfigure, reload after an edit, networkd restart, `ip addr flush`,
 //! netplan's generate + reload) are repeated on the master while an
-//! observer pings the VIP every 10 ms. After each one the VIP is on the
-//! master and neither router changed role. Run as root.
+//! observer probes the VIP every 10 ms (`vipctl probe`). After each one the
+//! VIP is on the master and neither router changed role. Run as root.
 
 mod lab;
 
