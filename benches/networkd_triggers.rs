@@ -68,9 +68,11 @@
 //!     observer's and the VM's own jitter). Under the table, every firing
 //!     whose gap exceeds 2 probe intervals is put down to a cause: requests
 //!     lost inside the gap (the VIP did not answer; with or without a VIP
-//!     delete inside the gap) or no request lost (every request answered,
-//!     late: observer, r1 or the VM not scheduled), with the probe's worst
-//!     send delay and skipped slots.
+//!     delete inside the gap) or no request lost (every request answered):
+//!     then either the probe sent the two requests around the gap more than
+//!     2 intervals apart ("probe late": the observer was not run in time,
+//!     see its skipped slots and worst send delay) or sent them on time and
+//!     the closing reply's round trip made the gap ("reply late").
 //!   - Role changes: how often either router entered MASTER during the
 //!     trigger's firings (vipd: `became_master` of both routers from `vipctl
 //!     status --json`; keepalived: its "Entering MASTER STATE" log lines).
@@ -778,13 +780,17 @@ struct Row {
     idle_gap: Duration,
     /// Firings whose gap exceeds 2 probe intervals, by cause: requests lost
     /// inside the gap (the VIP really did not answer), of those how many
-    /// had a VIP delete inside the gap, and gaps without any lost request
-    /// (every request was answered, late: the observer, the VM or r1 did not
-    /// run in time).
+    /// had a VIP delete inside the gap; and gaps without any lost request,
+    /// split by what made them: the probe sent its two requests more than 2
+    /// intervals apart (the observer was not run in time: skipped slots),
+    /// or the closing reply came late (its round trip: r1 or the path).
     long_gaps: usize,
     long_gaps_lost: usize,
     long_gaps_deleted: usize,
-    long_gaps_no_loss: usize,
+    long_gaps_send_late: usize,
+    long_gaps_reply_late: usize,
+    /// Largest round trip of a reply closing a lost-free long gap.
+    long_gap_max_rtt: Duration,
     /// Requests reported lost inside firing windows.
     lost_requests: usize,
     max_send_late: Duration,
@@ -833,8 +839,9 @@ fn analyse(setup: Setup, tr: &TriggerRun, outs: &[Outage], lab_end: Duration) ->
     let mut gap = Vec::new();
     let p = &tr.probe;
     let iv = p.interval;
-    let (mut long_gaps, mut long_gaps_lost, mut long_gaps_deleted, mut long_gaps_no_loss) =
-        (0, 0, 0, 0);
+    let (mut long_gaps, mut long_gaps_lost, mut long_gaps_deleted) = (0, 0, 0);
+    let (mut long_gaps_send_late, mut long_gaps_reply_late) = (0, 0);
+    let mut long_gap_max_rtt = Duration::ZERO;
     let mut lost_requests = 0;
     for f in &tr.firings {
         let mine: Vec<&Outage> = outs
@@ -872,7 +879,21 @@ fn analyse(setup: Setup, tr: &TriggerRun, outs: &[Outage], lab_end: Duration) ->
                     long_gaps_deleted += 1;
                 }
             } else {
-                long_gaps_no_loss += 1;
+                // gap = (send spacing of the two requests) + (rtt change).
+                let k = p.replies.iter().position(|r| *r == to);
+                match k.filter(|k| *k > 0 && p.replies[k - 1] == from) {
+                    Some(k) if p.reply_sent.len() == p.replies.len() => {
+                        let spacing = p.reply_sent[k].saturating_sub(p.reply_sent[k - 1]);
+                        let rtt = p.replies[k].saturating_sub(p.reply_sent[k]);
+                        long_gap_max_rtt = long_gap_max_rtt.max(rtt);
+                        if spacing > 2 * iv {
+                            long_gaps_send_late += 1;
+                        } else {
+                            long_gaps_reply_late += 1;
+                        }
+                    }
+                    _ => long_gaps_reply_late += 1,
+                }
             }
         }
     }
@@ -890,7 +911,9 @@ fn analyse(setup: Setup, tr: &TriggerRun, outs: &[Outage], lab_end: Duration) ->
         long_gaps,
         long_gaps_lost,
         long_gaps_deleted,
-        long_gaps_no_loss,
+        long_gaps_send_late,
+        long_gaps_reply_late,
+        long_gap_max_rtt,
         lost_requests,
         max_send_late: p.max_send_late,
         skipped_slots: p.skipped_slots,
@@ -993,7 +1016,7 @@ fn misses(r: &Row) -> Option<Vec<String>> {
     if gmax > 2 * r.probe_interval {
         m.push(format!(
             "observer gap max {} ms > 2 x probe interval {} ms",
-            ms(gmax, 1),
+            ms(gmax, 2),
             ms(r.probe_interval, 2)
         ));
     }
@@ -1116,8 +1139,8 @@ fn main() {
             r.lost,
             ms(median(&r.absence), 3),
             ms(max(&r.absence), 3),
-            ms(median(&r.gap), 1),
-            ms(max(&r.gap), 1),
+            ms(median(&r.gap), 2),
+            ms(max(&r.gap), 2),
             ms(r.probe_interval, 2),
             ms(r.idle_gap, 1),
             r.role_changes,
@@ -1148,24 +1171,42 @@ fn main() {
             );
         }
     }
-    println!("\nobserver gaps > 2 probe intervals, by cause (per firing's longest gap):");
-    for r in &rows {
+    println!(
+        "\nobserver gaps > 2 probe intervals, by cause (per firing's longest gap; \"probe late\": \
+         its two requests were sent > 2 intervals apart, the observer was not run in time; \
+         \"reply late\": sent on time, the closing reply's round trip made the gap):"
+    );
+    for r in rows.iter().filter(|r| r.long_gaps > 0) {
         println!(
-            "    {:<11} {:<14} {:>2} of {:>2} firings: {:>2} with requests lost in the gap ({} with \
-             a VIP delete inside it), {:>2} without any lost request (late replies); {} requests \
-             lost in firing windows; probe: max send delay {} ms, {} skipped slots",
+            "    {:<11} {:<14} {:>2} of {:>2} firings: {:>2} with requests lost in the gap ({} \
+             with a VIP delete in it); without a lost request: {} probe late, {} reply late \
+             (max rtt {} ms); probe: max send delay {} ms, {} skipped slots",
             r.setup.label(),
             r.trigger.label(),
             r.long_gaps,
             r.runs,
             r.long_gaps_lost,
             r.long_gaps_deleted,
-            r.long_gaps_no_loss,
-            r.lost_requests,
+            r.long_gaps_send_late,
+            r.long_gaps_reply_late,
+            ms(r.long_gap_max_rtt, 1),
             ms(r.max_send_late, 1),
             r.skipped_slots
         );
     }
+    println!(
+        "    (rows not listed: no firing's gap exceeded 2 probe intervals; requests lost in \
+         firing windows per row: {})",
+        rows.iter()
+            .map(|r| format!(
+                "{} {}: {}",
+                r.setup.label(),
+                r.trigger.label(),
+                r.lost_requests
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let restored: Vec<String> = rows
         .iter()
         .filter_map(|r| {

@@ -33,6 +33,8 @@ pub struct ProbeStats {
     pub longest_gap: Duration,
     /// Kernel receive times (since the epoch) of the replies, in order.
     pub replies: Vec<Duration>,
+    /// Send times of the requests those replies answer (same order).
+    pub reply_sent: Vec<Duration>,
     /// Send times of the requests that got no reply within the timeout.
     pub lost_sent: Vec<Duration>,
     /// Mean interval between requests the probe achieved (summary's
@@ -149,8 +151,9 @@ pub fn parse_probe_output(out: &str, spawned: Duration, stopped: Duration) -> Pr
         }
         match kind {
             "reply" => {
-                if let Some(r) = field(line, "recv").and_then(epoch_ns) {
+                if let (Some(r), Some(s)) = (field(line, "recv").and_then(epoch_ns), sent) {
                     st.replies.push(r);
+                    st.reply_sent.push(s);
                 }
             }
             "lost" => st.lost_sent.extend(sent),
