@@ -72,7 +72,10 @@
 //!     then either the probe sent the two requests around the gap more than
 //!     2 intervals apart ("probe late": the observer was not run in time,
 //!     see its skipped slots and worst send delay) or sent them on time and
-//!     the closing reply's round trip made the gap ("reply late").
+//!     the closing reply's round trip made the gap ("reply late"). Each such
+//!     firing is listed with the VM's steal time during it (/proc/stat: CPU
+//!     time the hypervisor gave to others; 10 ms ticks), since a probe run
+//!     with SCHED_FIFO that still misses its slots was not run by the host.
 //!   - Role changes: how often either router entered MASTER during the
 //!     trigger's firings (vipd: `became_master` of both routers from `vipctl
 //!     status --json`; keepalived: its "Entering MASTER STATE" log lines).
@@ -519,6 +522,22 @@ struct Firing {
     start: Duration,
     end: Duration,
     vip_at_end: bool,
+    /// CPU time the hypervisor took from this VM (all CPUs) during the
+    /// firing: /proc/stat `steal`, 10 ms ticks.
+    steal: Duration,
+}
+
+/// The VM's total steal time so far (/proc/stat, all CPUs); zero if unknown.
+fn steal_now() -> Duration {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks = stat
+        .lines()
+        .find(|l| l.starts_with("cpu "))
+        .and_then(|l| l.split_whitespace().nth(8))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    // USER_HZ is 100 on Linux.
+    Duration::from_millis(ticks * 10)
 }
 
 /// The firings of one trigger on one setup.
@@ -658,6 +677,7 @@ impl Rig {
             let mut addresses_set =
                 LogCounter::new(self.r1.nd.log_path(), &["eth0: Addresses set"]);
             let start = now_epoch();
+            let steal0 = steal_now();
             if let Some(e) = self.fire(t, i) {
                 failures.push(e);
             }
@@ -680,6 +700,7 @@ impl Rig {
                 start,
                 end: now_epoch(),
                 vip_at_end,
+                steal: steal_now().saturating_sub(steal0),
             });
         }
         let probe = observer.stop();
@@ -791,6 +812,11 @@ struct Row {
     long_gaps_reply_late: usize,
     /// Largest round trip of a reply closing a lost-free long gap.
     long_gap_max_rtt: Duration,
+    /// One line per firing whose gap exceeds 2 probe intervals.
+    long_gap_details: Vec<String>,
+    /// VM steal time summed over the firings, and over those with a long gap.
+    steal: Duration,
+    steal_long_gaps: Duration,
     /// Requests reported lost inside firing windows.
     lost_requests: usize,
     max_send_late: Duration,
@@ -842,8 +868,11 @@ fn analyse(setup: Setup, tr: &TriggerRun, outs: &[Outage], lab_end: Duration) ->
     let (mut long_gaps, mut long_gaps_lost, mut long_gaps_deleted) = (0, 0, 0);
     let (mut long_gaps_send_late, mut long_gaps_reply_late) = (0, 0);
     let mut long_gap_max_rtt = Duration::ZERO;
+    let mut long_gap_details = Vec::new();
+    let (mut steal, mut steal_long_gaps) = (Duration::ZERO, Duration::ZERO);
     let mut lost_requests = 0;
-    for f in &tr.firings {
+    for (i, f) in tr.firings.iter().enumerate() {
+        steal += f.steal;
         let mine: Vec<&Outage> = outs
             .iter()
             .filter(|o| o.deleted >= f.start && o.deleted < f.end)
@@ -870,7 +899,36 @@ fn analyse(setup: Setup, tr: &TriggerRun, outs: &[Outage], lab_end: Duration) ->
         gap.push(g);
         if g > 2 * iv {
             long_gaps += 1;
-            if p.lost_sent.iter().any(|s| *s > from && *s < to) {
+            steal_long_gaps += f.steal;
+            let lost_in = p
+                .lost_sent
+                .iter()
+                .filter(|s| **s > from && **s < to)
+                .count();
+            let deletes_in = outs
+                .iter()
+                .filter(|o| o.deleted + iv >= from && o.deleted <= to)
+                .count();
+            let k = p
+                .replies
+                .iter()
+                .position(|r| *r == to)
+                .filter(|k| *k > 0 && p.replies[k - 1] == from && p.reply_sent.len() > *k);
+            let (spacing, rtt) = k.map_or((Duration::ZERO, Duration::ZERO), |k| {
+                (
+                    p.reply_sent[k].saturating_sub(p.reply_sent[k - 1]),
+                    p.replies[k].saturating_sub(p.reply_sent[k]),
+                )
+            });
+            long_gap_details.push(format!(
+                "#{i}: gap {} ms, {lost_in} requests lost in it, {deletes_in} VIP deletes in it, \
+                 its requests sent {} ms apart, closing rtt {} ms, VM steal during the firing {} ms",
+                ms(g, 2),
+                ms(spacing, 2),
+                ms(rtt, 2),
+                ms(f.steal, 0)
+            ));
+            if lost_in > 0 {
                 long_gaps_lost += 1;
                 if outs
                     .iter()
@@ -914,6 +972,9 @@ fn analyse(setup: Setup, tr: &TriggerRun, outs: &[Outage], lab_end: Duration) ->
         long_gaps_send_late,
         long_gaps_reply_late,
         long_gap_max_rtt,
+        long_gap_details,
+        steal,
+        steal_long_gaps,
         lost_requests,
         max_send_late: p.max_send_late,
         skipped_slots: p.skipped_slots,
@@ -1053,6 +1114,7 @@ fn main() {
     };
     let (only_setups, only_triggers) = (only("VIPD_BENCH_SETUPS"), only("VIPD_BENCH_TRIGGERS"));
     let t0 = Instant::now();
+    let steal0 = steal_now();
     let mut rows = Vec::new();
     for setup in Setup::ALL {
         if only_setups
@@ -1180,7 +1242,8 @@ fn main() {
         println!(
             "    {:<11} {:<14} {:>2} of {:>2} firings: {:>2} with requests lost in the gap ({} \
              with a VIP delete in it); without a lost request: {} probe late, {} reply late \
-             (max rtt {} ms); probe: max send delay {} ms, {} skipped slots",
+             (max rtt {} ms); probe: max send delay {} ms, {} skipped slots; VM steal {} ms in \
+             these firings, {} ms in all {}",
             r.setup.label(),
             r.trigger.label(),
             r.long_gaps,
@@ -1191,8 +1254,14 @@ fn main() {
             r.long_gaps_reply_late,
             ms(r.long_gap_max_rtt, 1),
             ms(r.max_send_late, 1),
-            r.skipped_slots
+            r.skipped_slots,
+            ms(r.steal_long_gaps, 0),
+            ms(r.steal, 0),
+            r.runs
         );
+        for d in &r.long_gap_details {
+            println!("        {d}");
+        }
     }
     println!(
         "    (rows not listed: no firing's gap exceeded 2 probe intervals; requests lost in \
@@ -1245,6 +1314,10 @@ fn main() {
     for (s, t, m) in &missed {
         println!("MISSED {} / {}: {}", s.label(), t.label(), m.join("; "));
     }
+    println!(
+        "\nVM steal time during the whole run: {} ms (all CPUs)",
+        ms(steal_now().saturating_sub(steal0), 0)
+    );
     println!(
         "\nvipd targets {} ({} of {judged} vipd rows met); whole run {:.0?}",
         if missed.is_empty() {
