@@ -246,3 +246,47 @@ fn probe_usage_errors() {
         assert!(err.contains(needle), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn observer_parses_probe_output() {
+    // Synthetic output: replies at 10/20 ms, seq 2..=3 lost, reply at 50 ms.
+    let out = "probe target=10.9.0.2 interval_us=10000 timeout_ms=1000 socket=raw id=1 sched=fifo\n\
+        reply seq=0 sent=1000000000 recv=1000100000 rtt_us=100\n\
+        reply seq=1 sent=1010000000 recv=1010100000 rtt_us=100\n\
+        garbage line sent=x recv=\n\
+        lost seq=2 sent=1020000000\n\
+        lost seq=3 sent=1030000000\n\
+        reply seq=4 sent=1040000000 recv=1040100000 rtt_us=100\n\
+        summary target=10.9.0.2 sent=5 received=3 lost=2 duplicates=0 late=0 foreign=0 \
+        send_errors=0 skipped_slots=1 rtt_min_us=100 rtt_median_us=100 rtt_max_us=100 \
+        interval_us=10000 mean_interval_us=10001 max_send_late_us=700 longest_gap_us=30000\n";
+    let st = lab::probe::parse_probe_output(
+        out,
+        Duration::from_millis(900),
+        Duration::from_millis(1045),
+    );
+    assert_eq!(
+        (st.sent, st.received, st.lost, st.skipped_slots),
+        (5, 3, 2, 1)
+    );
+    assert_eq!(st.replies.len(), 3);
+    assert_eq!(st.reply_sent[2], Duration::from_millis(1040));
+    assert_eq!(
+        st.lost_sent,
+        vec![Duration::from_millis(1020), Duration::from_millis(1030)]
+    );
+    assert_eq!(st.interval, Duration::from_micros(10_001));
+    assert_eq!(st.max_send_late, Duration::from_micros(700));
+    // Starts at the first request (not the spawn time): the longest gap is
+    // 10.1 ms -> 40.1 ms.
+    assert_eq!(st.started, Duration::from_secs(1));
+    assert_eq!(st.longest_gap, Duration::from_millis(30));
+    // No summary (killed): counts stay 0, the nominal interval is used.
+    let st = lab::probe::parse_probe_output(
+        "probe target=x interval_us=5000 timeout_ms=1 socket=raw id=1 sched=other\n",
+        Duration::from_secs(1),
+        Duration::from_secs(2),
+    );
+    assert_eq!((st.sent, st.interval), (0, Duration::from_millis(5)));
+    assert_eq!(st.longest_gap, Duration::from_secs(1));
+}
