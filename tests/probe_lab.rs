@@ -189,13 +189,25 @@ fn probe_uses_an_icmp_datagram_socket_without_privileges() {
     lab.add_host("b", &["10.9.0.2/24", "fd00:9::2/64"]);
     // ping_group_range is per network namespace: allow everyone in a only.
     a.sysctl("net.ipv4.ping_group_range", "0 2147483647");
+    // The build tree may sit under a directory `nobody` cannot enter
+    // (/root in CI): run a copy from the lab's temp dir.
+    let bin = lab.tmpdir().join("vipctl");
+    std::fs::copy(vipctl_bin(), &bin).expect("copy vipctl");
+    std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod vipctl");
+    // ... and make sure it can enter that dir whatever the umask.
+    std::fs::set_permissions(
+        lab.tmpdir(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod lab dir");
     for target in ["10.9.0.2", "fd00:9::2"] {
         let o = a.exec(&[
             "setpriv",
             "--reuid=65534",
             "--regid=65534",
             "--clear-groups",
-            vipctl_bin(),
+            bin.to_str().unwrap(),
             "probe",
             "--count",
             "20",
