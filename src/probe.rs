@@ -182,6 +182,9 @@ pub enum Fate {
 #[derive(Debug, Clone, Copy)]
 pub struct Request {
     pub sent_ns: i64,
+    /// CLOCK_MONOTONIC at send: timeouts are judged on it, so a wall-clock
+    /// step (NTP) does not declare requests lost or keep them pending.
+    pub sent_mono: i64,
     pub fate: Fate,
 }
 
@@ -230,9 +233,10 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    pub fn sent(&mut self, sent_ns: i64) -> u64 {
+    pub fn sent(&mut self, sent_ns: i64, sent_mono: i64) -> u64 {
         self.requests.push(Request {
             sent_ns,
+            sent_mono,
             fate: Fate::Pending,
         });
         self.requests.len() as u64 - 1
@@ -285,13 +289,13 @@ impl Tracker {
         ReplyKind::Foreign
     }
 
-    /// Declares lost every pending request sent at or before `deadline_ns`
-    /// (sent + timeout <= now); returns their seqs.
-    pub fn expire(&mut self, deadline_ns: i64) -> Vec<u64> {
+    /// Declares lost every pending request sent (monotonic clock) at or
+    /// before `deadline_mono` (sent + timeout <= now); returns their seqs.
+    pub fn expire(&mut self, deadline_mono: i64) -> Vec<u64> {
         let mut lost = Vec::new();
         while let Some(r) = self.requests.get(self.first_pending) {
             match r.fate {
-                Fate::Pending if r.sent_ns <= deadline_ns => {
+                Fate::Pending if r.sent_mono <= deadline_mono => {
                     self.requests[self.first_pending].fate = Fate::Lost;
                     lost.push(self.first_pending as u64);
                 }
@@ -309,12 +313,12 @@ impl Tracker {
             .any(|r| r.fate == Fate::Pending)
     }
 
-    /// Sent time of the oldest pending request.
+    /// Monotonic send time of the oldest pending request.
     pub fn oldest_pending(&self) -> Option<i64> {
         self.requests[self.first_pending.min(self.requests.len())..]
             .iter()
             .find(|r| r.fate == Fate::Pending)
-            .map(|r| r.sent_ns)
+            .map(|r| r.sent_mono)
     }
 
     pub fn summary(&self, target: String, interval_ns: i64, max_send_late_ns: i64) -> Summary {
@@ -791,7 +795,7 @@ fn run(args: &ProbeArgs, out: &mut impl Write) -> Result<Summary, String> {
         {
             sending = false;
         }
-        for seq in t.expire(clock_ns(libc::CLOCK_REALTIME) - timeout_ns) {
+        for seq in t.expire(clock_ns(libc::CLOCK_MONOTONIC) - timeout_ns) {
             let sent = t.requests[seq as usize].sent_ns;
             pr(out, format!("lost seq={seq} sent={sent}"));
         }
@@ -803,7 +807,7 @@ fn run(args: &ProbeArgs, out: &mut impl Write) -> Result<Summary, String> {
         let wait_ms = t
             .oldest_pending()
             .map(|s| {
-                let left = s + timeout_ns - clock_ns(libc::CLOCK_REALTIME);
+                let left = s + timeout_ns - clock_ns(libc::CLOCK_MONOTONIC);
                 (left / 1_000_000 + 1).clamp(0, 1000) as i32
             })
             .unwrap_or(1000);
@@ -844,7 +848,7 @@ fn run(args: &ProbeArgs, out: &mut impl Write) -> Result<Summary, String> {
                 max_late_ns = max_late_ns.max(now - slot);
                 let pkt = echo_request(p.v6, p.id, seq, token);
                 let sent_ns = clock_ns(libc::CLOCK_REALTIME);
-                t.sent(sent_ns);
+                t.sent(sent_ns, clock_ns(libc::CLOCK_MONOTONIC));
                 if let Err(e) = p.sock.send_to(&pkt, &p.dest) {
                     t.send_errors += 1;
                     pr(out, format!("error seq={seq} sent={sent_ns} send: {e}"));
@@ -1061,7 +1065,7 @@ mod tests {
         let mut t = Tracker::default();
         // 10 requests 10 ms apart; replies 1 ms later, except 3..=6 (lost).
         for i in 0..10 {
-            assert_eq!(t.sent(i * 10 * MS), i as u64);
+            assert_eq!(t.sent(i * 10 * MS, i * 10 * MS), i as u64);
         }
         for i in [0, 1, 2, 7, 8, 9] {
             let k = t.reply(i, i as i64 * 10 * MS + MS);
@@ -1113,7 +1117,7 @@ mod tests {
     fn median_of_even_count_and_out_of_order_replies() {
         let mut t = Tracker::default();
         for i in 0..4 {
-            t.sent(i * 10 * MS);
+            t.sent(i * 10 * MS, i * 10 * MS);
         }
         // Reply 1 overtakes reply 0; rtts 14, 1, 2, 8 ms -> median 5 ms.
         t.reply(1, 11 * MS);
@@ -1128,13 +1132,25 @@ mod tests {
         assert_eq!((g.gap_ns, g.after_seq, g.before_seq), (16 * MS, 2, 3));
         // A realtime clock step back does not make a negative "gap".
         let mut t = Tracker::default();
-        t.sent(0);
-        t.sent(10 * MS);
-        t.sent(20 * MS);
+        t.sent(0, 0);
+        t.sent(10 * MS, 10 * MS);
+        t.sent(20 * MS, 20 * MS);
         t.reply(0, MS);
         t.reply(1, 11 * MS);
         t.reply(2, 5 * MS);
         assert_eq!(t.longest_gap.unwrap().gap_ns, 10 * MS);
+    }
+
+    #[test]
+    fn timeouts_follow_the_monotonic_clock_not_the_wall_clock() {
+        let mut t = Tracker::default();
+        // Wall clock stepped: sent "in the future" by wall time, 5 ms by
+        // the monotonic clock.
+        t.sent(3_000_000 * MS, 5 * MS);
+        assert!(t.expire(4 * MS).is_empty());
+        assert_eq!(t.oldest_pending(), Some(5 * MS));
+        assert_eq!(t.expire(5 * MS), vec![0]);
+        assert_eq!(t.oldest_pending(), None);
     }
 
     #[test]
@@ -1144,7 +1160,7 @@ mod tests {
         assert_eq!((s.sent, s.received, s.mean_interval_us), (0, 0, None));
         assert!(s.line().ends_with("longest_gap_us=-"), "{}", s.line());
         let mut t = Tracker::default();
-        t.sent(0);
+        t.sent(0, 0);
         t.reply(0, 5);
         assert_eq!(t.summary("x".into(), MS, 0).longest_gap_us, None);
     }
