@@ -6,7 +6,8 @@
 //! Lab (one per setup and addressing, same topology every time): routers r1
 //! (priority 150, master) and r2 (100), each with its own real
 //! systemd-networkd (tests/lab/networkd.rs), VRRPv3 with 100 ms adverts, VIP
-//! .100/24 on eth0, and an observer host pinging the VIP every 10 ms.
+//! .100/24 on eth0, and an observer host probing the VIP every 10 ms with
+//! `vipctl probe` (src/probe.rs).
 //!   - static addressing: `[Network] Address=...` .network files;
 //!   - DHCP addressing: `DHCP=ipv4` from dnsmasq on the switch, with a short
 //!     T1 (renewal timer) so that timer renewals can be measured too.
@@ -53,20 +54,41 @@
 //!     read shorter than it was. A VIP not back on r1 at the end of the window
 //!     is "lost" (its absence still counts, up to the re-add or the end of the
 //!     lab).
-//!   - Observer gap: one `ping -D -i 0.01` per (setup, trigger); a firing's
-//!     gap is the longest interval between successive replies that overlap its
-//!     window (from the last reply before the window to the first after it).
-//!     `-i 0.01` yields only ~60 requests/s here, so the observed mean request
-//!     interval (elapsed / requests sent) is printed too ("ping iv").
+//!   - Observer gap: one `vipctl probe --interval-ms 10 --realtime` per
+//!     (setup, trigger) on the observer (tests/lab/probe.rs): requests on an
+//!     absolute timerfd grid, replies stamped by the kernel (SO_TIMESTAMPNS),
+//!     so neither ms rounding nor the observer's own wake-up delay counts
+//!     (iputils `ping -i 0.01`, used before, managed ~16 ms and showed
+//!     33-140 ms gaps with nothing happening). A firing's gap is the longest
+//!     interval between successive replies that overlap its window (from the
+//!     last reply before the window to the first after it). The probe's
+//!     achieved mean request interval is printed ("probe iv"), and the gap
+//!     target is judged against it. Before a trigger's firings the probe runs
+//!     1 s with nothing happening: its longest gap there is "idle gap" (the
+//!     observer's and the VM's own jitter). Under the table, every firing
+//!     whose gap exceeds 2 probe intervals is put down to a cause: requests
+//!     lost inside the gap (the VIP did not answer; with or without a VIP
+//!     delete inside the gap) or no request lost (every request answered):
+//!     then either the probe sent the two requests around the gap more than
+//!     2 intervals apart ("probe late": the observer was not run in time,
+//!     see its skipped slots and worst send delay) or sent them on time and
+//!     the closing reply's round trip made the gap ("reply late"). Each such
+//!     firing is listed with the VM's steal time during it (/proc/stat: CPU
+//!     time the hypervisor gave to others; 10 ms ticks), since a probe run
+//!     with SCHED_FIFO that still misses its slots was not run by the host.
 //!   - Role changes: how often either router entered MASTER during the
 //!     trigger's firings (vipd: `became_master` of both routers from `vipctl
 //!     status --json`; keepalived: its "Entering MASTER STATE" log lines).
 //!
 //! vipd targets (keepalived is measured, not judged): VIP absence median
-//! < 1 ms and max < 5 ms where the VIP gets deleted (`vipd`; and `vipd+keep`
-//! on `ip addr flush`, which KeepConfiguration does not cover); 0 ms where the
-//! generated KeepConfiguration keeps it (`vipd+keep`, every networkd trigger);
-//! observer gap <= 2 ping intervals; no role change; nothing lost.
+//! < 1 ms and max < 5 ms where the VIP gets deleted (`vipd`); 0 ms where the
+//! generated KeepConfiguration keeps it (`vipd+keep`, every networkd
+//! trigger); observer gap <= 2 probe intervals; no role change; nothing
+//! lost. `ip addr flush dev eth0` is measured and printed but has no target
+//! ("none [1]"): it is not a networkd trigger but an operator deleting every
+//! address, and iproute2 repeats its rounds (up to 10) while vipd re-adds the
+//! VIP, so a firing sums several deletes; each delete -> re-add is printed
+//! under the table for that row.
 //!
 //! Run as root:
 //!     cargo bench --bench networkd_triggers    (VIPD_BENCH_RUNS=N to change the run count)
@@ -80,7 +102,7 @@ use lab::dhcp::{dhcp_acks, dhcp_t1_t2};
 use lab::ipmon::{AddrMonitor, Outage, outages, vip_events};
 use lab::networkd::Networkd;
 use lab::vipd::{Vipd, vipctl_bin};
-use lab::{Host, Lab, PingStats, ProcHandle, now_epoch, wait_until};
+use lab::{Host, Lab, ProbeStats, ProcHandle, now_epoch, wait_until};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::net::IpAddr;
@@ -92,7 +114,10 @@ const SEC: Duration = Duration::from_secs(1);
 /// After a firing: networkd `configured` and the VIP on r1 within this.
 const BACK_WAIT: Duration = Duration::from_secs(3);
 const SETTLE: Duration = Duration::from_millis(300);
-const PING_MS: u32 = 10;
+const PROBE_MS: u32 = 10;
+/// Before a trigger's firings: the observer runs this long with nothing
+/// happening, so that its own jitter (VM, scheduling) is measured too.
+const IDLE: Duration = Duration::from_secs(1);
 /// DHCP renewal (T1) and rebinding (T2) times handed out by dnsmasq, s.
 const T1: u32 = 3;
 const T2: u32 = 6;
@@ -483,13 +508,31 @@ struct Firing {
     start: Duration,
     end: Duration,
     vip_at_end: bool,
+    /// CPU time the hypervisor took from this VM (all CPUs) during the
+    /// firing: /proc/stat `steal`, 10 ms ticks.
+    steal: Duration,
+}
+
+/// The VM's total steal time so far (/proc/stat, all CPUs); zero if unknown.
+fn steal_now() -> Duration {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks = stat
+        .lines()
+        .find(|l| l.starts_with("cpu "))
+        .and_then(|l| l.split_whitespace().nth(8))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    // USER_HZ is 100 on Linux.
+    Duration::from_millis(ticks * 10)
 }
 
 /// The firings of one trigger on one setup.
 struct TriggerRun {
     trigger: Trigger,
     firings: Vec<Firing>,
-    ping: PingStats,
+    probe: ProbeStats,
+    /// The idle window before the first firing (see `IDLE`).
+    idle: (Duration, Duration),
     /// Trigger commands that failed (one entry per firing).
     failures: Vec<String>,
     role_changes: u64,
@@ -593,10 +636,13 @@ impl Rig {
                 self.why_not_ready()
             );
         }
-        let observer = self.obs.ping_observer(self.net.vip(), PING_MS);
+        let observer = self.obs.probe_observer(self.net.vip(), PROBE_MS);
         if !observer.wait_replies(5, 3 * SEC) {
             eprintln!("  {}: observer gets no replies before starting", t.label());
         }
+        let idle_start = now_epoch();
+        std::thread::sleep(IDLE);
+        let idle = (idle_start, now_epoch());
         let masters = self.masters();
         let restored = self.r1.vips_restored();
         let mut firings = Vec::with_capacity(runs);
@@ -617,6 +663,7 @@ impl Rig {
             let mut addresses_set =
                 LogCounter::new(self.r1.nd.log_path(), &["eth0: Addresses set"]);
             let start = now_epoch();
+            let steal0 = steal_now();
             if let Some(e) = self.fire(t, i) {
                 failures.push(e);
             }
@@ -639,13 +686,15 @@ impl Rig {
                 start,
                 end: now_epoch(),
                 vip_at_end,
+                steal: steal_now().saturating_sub(steal0),
             });
         }
-        let ping = observer.stop();
+        let probe = observer.stop();
         TriggerRun {
             trigger: t,
             firings,
-            ping,
+            probe,
+            idle,
             failures,
             role_changes: self.masters() - masters,
             vips_restored: self.r1.vips_restored().zip(restored).map(|(a, b)| a - b),
@@ -665,10 +714,66 @@ struct Row {
     /// Every delete -> re-add of the row on its own (a firing may have more).
     outages: Vec<Duration>,
     gap: Vec<Duration>,
-    ping_interval: Duration,
+    /// The probe's achieved mean request interval.
+    probe_interval: Duration,
+    /// Longest gap in the idle window before the firings (nothing happening).
+    idle_gap: Duration,
+    /// Firings whose gap exceeds 2 probe intervals, by cause: requests lost
+    /// inside the gap (the VIP really did not answer), of those how many
+    /// had a VIP delete inside the gap; and gaps without any lost request,
+    /// split by what made them: the probe sent its two requests more than 2
+    /// intervals apart (the observer was not run in time: skipped slots),
+    /// or the closing reply came late (its round trip: r1 or the path).
+    long_gaps: usize,
+    long_gaps_lost: usize,
+    long_gaps_deleted: usize,
+    long_gaps_send_late: usize,
+    long_gaps_reply_late: usize,
+    /// Largest round trip of a reply closing a lost-free long gap.
+    long_gap_max_rtt: Duration,
+    /// One line per firing whose gap exceeds 2 probe intervals.
+    long_gap_details: Vec<String>,
+    /// VM steal time summed over the firings, and over those with a long gap.
+    steal: Duration,
+    steal_long_gaps: Duration,
+    /// Requests reported lost inside firing windows.
+    lost_requests: usize,
+    max_send_late: Duration,
+    skipped_slots: u32,
     role_changes: u64,
     vips_restored: Option<u64>,
     failures: Vec<String>,
+}
+
+/// Longest interval between successive replies overlapping [start, end]:
+/// from the last reply at or before `start` to the first at or after `end`
+/// (the probe's own start / stop if there is none). (gap, from, to).
+fn longest_gap_in(
+    p: &ProbeStats,
+    start: Duration,
+    end: Duration,
+) -> (Duration, Duration, Duration) {
+    let before = p
+        .replies
+        .iter()
+        .rev()
+        .find(|r| **r <= start)
+        .copied()
+        .unwrap_or(p.started);
+    let after = p
+        .replies
+        .iter()
+        .find(|r| **r >= end)
+        .copied()
+        .unwrap_or(p.stopped);
+    let mut points = vec![before];
+    points.extend(p.replies.iter().filter(|r| **r > start && **r < end));
+    points.push(after.max(*points.last().unwrap_or(&after)));
+    points
+        .windows(2)
+        .map(|w| (w[1].saturating_sub(w[0]), w[0], w[1]))
+        .max()
+        .unwrap_or_default()
 }
 
 fn analyse(setup: Setup, tr: &TriggerRun, outs: &[Outage], lab_end: Duration) -> Row {
@@ -677,8 +782,16 @@ fn analyse(setup: Setup, tr: &TriggerRun, outs: &[Outage], lab_end: Duration) ->
     let mut absence = Vec::new();
     let mut outage_times = Vec::new();
     let mut gap = Vec::new();
-    let replies = &tr.ping.replies;
-    for f in &tr.firings {
+    let p = &tr.probe;
+    let iv = p.interval;
+    let (mut long_gaps, mut long_gaps_lost, mut long_gaps_deleted) = (0, 0, 0);
+    let (mut long_gaps_send_late, mut long_gaps_reply_late) = (0, 0);
+    let mut long_gap_max_rtt = Duration::ZERO;
+    let mut long_gap_details = Vec::new();
+    let (mut steal, mut steal_long_gaps) = (Duration::ZERO, Duration::ZERO);
+    let mut lost_requests = 0;
+    for (i, f) in tr.firings.iter().enumerate() {
+        steal += f.steal;
         let mine: Vec<&Outage> = outs
             .iter()
             .filter(|o| o.deleted >= f.start && o.deleted < f.end)
@@ -696,34 +809,71 @@ fn analyse(setup: Setup, tr: &TriggerRun, outs: &[Outage], lab_end: Duration) ->
             .collect();
         absence.push(times.iter().sum());
         outage_times.extend(times);
-        let before = replies
+        lost_requests += p
+            .lost_sent
             .iter()
-            .rev()
-            .find(|r| **r <= f.start)
-            .copied()
-            .unwrap_or(tr.ping.started);
-        let after = replies
-            .iter()
-            .find(|r| **r >= f.end)
-            .copied()
-            .unwrap_or(tr.ping.stopped);
-        let mut points = vec![before];
-        points.extend(replies.iter().filter(|r| **r > f.start && **r < f.end));
-        points.push(after);
-        gap.push(
-            points
-                .windows(2)
-                .map(|w| w[1].saturating_sub(w[0]))
-                .max()
-                .unwrap_or_default(),
-        );
+            .filter(|s| **s >= f.start && **s < f.end)
+            .count();
+        let (g, from, to) = longest_gap_in(p, f.start, f.end);
+        gap.push(g);
+        if g > 2 * iv {
+            long_gaps += 1;
+            steal_long_gaps += f.steal;
+            let lost_in = p
+                .lost_sent
+                .iter()
+                .filter(|s| **s > from && **s < to)
+                .count();
+            let deletes_in = outs
+                .iter()
+                .filter(|o| o.deleted + iv >= from && o.deleted <= to)
+                .count();
+            let k = p
+                .replies
+                .iter()
+                .position(|r| *r == to)
+                .filter(|k| *k > 0 && p.replies[k - 1] == from && p.reply_sent.len() > *k);
+            let (spacing, rtt) = k.map_or((Duration::ZERO, Duration::ZERO), |k| {
+                (
+                    p.reply_sent[k].saturating_sub(p.reply_sent[k - 1]),
+                    p.replies[k].saturating_sub(p.reply_sent[k]),
+                )
+            });
+            long_gap_details.push(format!(
+                "#{i}: gap {} ms, {lost_in} requests lost in it, {deletes_in} VIP deletes in it, \
+                 its requests sent {} ms apart, closing rtt {} ms, VM steal during the firing {} ms",
+                ms(g, 2),
+                ms(spacing, 2),
+                ms(rtt, 2),
+                ms(f.steal, 0)
+            ));
+            if lost_in > 0 {
+                long_gaps_lost += 1;
+                if outs
+                    .iter()
+                    .any(|o| o.deleted + iv >= from && o.deleted <= to)
+                {
+                    long_gaps_deleted += 1;
+                }
+            } else {
+                // gap = (send spacing of the two requests) + (rtt change).
+                let k = p.replies.iter().position(|r| *r == to);
+                match k.filter(|k| *k > 0 && p.replies[k - 1] == from) {
+                    Some(k) if p.reply_sent.len() == p.replies.len() => {
+                        let spacing = p.reply_sent[k].saturating_sub(p.reply_sent[k - 1]);
+                        let rtt = p.replies[k].saturating_sub(p.reply_sent[k]);
+                        long_gap_max_rtt = long_gap_max_rtt.max(rtt);
+                        if spacing > 2 * iv {
+                            long_gaps_send_late += 1;
+                        } else {
+                            long_gaps_reply_late += 1;
+                        }
+                    }
+                    _ => long_gaps_reply_late += 1,
+                }
+            }
+        }
     }
-    let elapsed = tr.ping.stopped.saturating_sub(tr.ping.started);
-    let ping_interval = if tr.ping.sent > 0 {
-        elapsed / tr.ping.sent
-    } else {
-        Duration::from_millis(u64::from(PING_MS))
-    };
     Row {
         setup,
         trigger: tr.trigger,
@@ -733,7 +883,20 @@ fn analyse(setup: Setup, tr: &TriggerRun, outs: &[Outage], lab_end: Duration) ->
         absence,
         outages: outage_times,
         gap,
-        ping_interval,
+        probe_interval: iv,
+        idle_gap: longest_gap_in(p, tr.idle.0, tr.idle.1).0,
+        long_gaps,
+        long_gaps_lost,
+        long_gaps_deleted,
+        long_gaps_send_late,
+        long_gaps_reply_late,
+        long_gap_max_rtt,
+        long_gap_details,
+        steal,
+        steal_long_gaps,
+        lost_requests,
+        max_send_late: p.max_send_late,
+        skipped_slots: p.skipped_slots,
         role_changes: tr.role_changes,
         vips_restored: tr.vips_restored,
         failures: tr.failures.clone(),
@@ -752,8 +915,8 @@ fn measure(setup: Setup, net: Net, triggers: &[Trigger], runs: usize) -> Vec<Row
                 "  {} / {}: done ({} replies of {} requests, VIPs restored by vipd {})",
                 setup.label(),
                 t.label(),
-                tr.ping.received,
-                tr.ping.sent,
+                tr.probe.received,
+                tr.probe.sent,
                 tr.vips_restored
                     .map_or_else(|| "-".to_owned(), |n| n.to_string())
             );
@@ -803,15 +966,16 @@ fn max(v: &[Duration]) -> Duration {
     v.iter().max().copied().unwrap_or_default()
 }
 
-/// vipd's targets for a row: None for keepalived, else the list of misses
-/// (empty: met).
+/// vipd's targets for a row: None for keepalived and for `ip addr flush`
+/// (not a networkd trigger: see the footnote printed under the table), else
+/// the list of misses (empty: met).
 fn misses(r: &Row) -> Option<Vec<String>> {
-    if r.setup == Setup::Keepalived {
+    if r.setup == Setup::Keepalived || r.trigger == Trigger::FlushReconfigure {
         return None;
     }
     let mut m = Vec::new();
     let (med, mx) = (median(&r.absence), max(&r.absence));
-    if r.setup == Setup::VipdKeep && r.trigger != Trigger::FlushReconfigure {
+    if r.setup == Setup::VipdKeep {
         if mx > Duration::ZERO {
             m.push(format!(
                 "VIP absent {} ms (max) although KeepConfiguration should keep it ({} of {} firings purged)",
@@ -829,11 +993,11 @@ fn misses(r: &Row) -> Option<Vec<String>> {
         }
     }
     let gmax = max(&r.gap);
-    if gmax > 2 * r.ping_interval {
+    if gmax > 2 * r.probe_interval {
         m.push(format!(
-            "observer gap max {} ms > 2 x ping interval {} ms",
-            ms(gmax, 1),
-            ms(r.ping_interval, 1)
+            "observer gap max {} ms > 2 x probe interval {} ms",
+            ms(gmax, 2),
+            ms(r.probe_interval, 2)
         ));
     }
     if r.role_changes > 0 {
@@ -869,6 +1033,7 @@ fn main() {
     };
     let (only_setups, only_triggers) = (only("VIPD_BENCH_SETUPS"), only("VIPD_BENCH_TRIGGERS"));
     let t0 = Instant::now();
+    let steal0 = steal_now();
     let mut rows = Vec::new();
     for setup in Setup::ALL {
         if only_setups
@@ -901,19 +1066,21 @@ fn main() {
 
     println!(
         "\nVIP on the master across systemd-networkd triggers ({runs} firings each; VRRPv3 100 ms, \
-         observer ping every {PING_MS} ms)"
+         observer `vipctl probe` every {PROBE_MS} ms)"
     );
     println!(
         "absence: VIP delete -> re-add on r1 (ip -ts monitor), summed per firing; gap: longest \
-         time without an observer reply per firing"
+         time without an observer reply per firing (kernel receive timestamps); probe iv: the \
+         probe's achieved mean request interval; idle gap: longest gap in {IDLE:?} with nothing \
+         happening before the firings"
     );
     println!(
         "vipd target: absence med < 1 ms and max < 5 ms where the VIP is deleted, 0 ms where \
-         KeepConfiguration keeps it (vipd+keep, not flush); gap max <= 2 ping intervals; 0 role \
-         changes; 0 lost\n"
+         KeepConfiguration keeps it (vipd+keep); gap max <= 2 probe intervals; 0 role changes; \
+         0 lost\n"
     );
     println!(
-        "{:<11} {:<14} {:>4} {:>6} {:>4} {:>14} {:>14} {:>10} {:>10} {:>10} {:>12}  {:<6}",
+        "{:<11} {:<14} {:>4} {:>6} {:>4} {:>14} {:>14} {:>10} {:>10} {:>11} {:>11} {:>12}  {:<6}",
         "setup",
         "trigger",
         "runs",
@@ -923,7 +1090,8 @@ fn main() {
         "absence max ms",
         "gap med ms",
         "gap max ms",
-        "ping iv ms",
+        "probe iv ms",
+        "idle gap ms",
         "role changes",
         "target"
     );
@@ -931,6 +1099,7 @@ fn main() {
     let mut judged = 0;
     for r in &rows {
         let target = match misses(r) {
+            None if r.trigger == Trigger::FlushReconfigure => "none [1]",
             None => "-",
             Some(m) => {
                 judged += 1;
@@ -943,7 +1112,7 @@ fn main() {
             }
         };
         println!(
-            "{:<11} {:<14} {:>4} {:>6} {:>4} {:>14} {:>14} {:>10} {:>10} {:>10} {:>12}  {}",
+            "{:<11} {:<14} {:>4} {:>6} {:>4} {:>14} {:>14} {:>10} {:>10} {:>11} {:>11} {:>12}  {}",
             r.setup.label(),
             r.trigger.label(),
             r.runs,
@@ -951,13 +1120,81 @@ fn main() {
             r.lost,
             ms(median(&r.absence), 3),
             ms(max(&r.absence), 3),
-            ms(median(&r.gap), 1),
-            ms(max(&r.gap), 1),
-            ms(r.ping_interval, 1),
+            ms(median(&r.gap), 2),
+            ms(max(&r.gap), 2),
+            ms(r.probe_interval, 2),
+            ms(r.idle_gap, 1),
             r.role_changes,
             target
         );
     }
+    if rows.iter().any(|r| r.trigger == Trigger::FlushReconfigure) {
+        println!(
+            "\n[1] `ip addr flush dev eth0` is not a networkd trigger and has no target: it is an \
+             operator deleting every address. iproute2 repeats its flush rounds while addresses \
+             are left (at most 10, then it gives up with an error, listed below if it happened), \
+             and vipd re-adds the VIP after each round, so one flush deletes the VIP several \
+             times and the per-firing absence sums those deletes. What vipd controls is each \
+             delete -> re-add:"
+        );
+        for r in rows
+            .iter()
+            .filter(|r| r.trigger == Trigger::FlushReconfigure)
+        {
+            println!(
+                "    {} / flush: {} deletes in {} firings; each delete -> re-add: median {} ms, \
+                 max {} ms",
+                r.setup.label(),
+                r.outages.len(),
+                r.runs,
+                ms(median(&r.outages), 3),
+                ms(max(&r.outages), 3)
+            );
+        }
+    }
+    println!(
+        "\nobserver gaps > 2 probe intervals, by cause (per firing's longest gap; \"probe late\": \
+         its two requests were sent > 2 intervals apart, the observer was not run in time; \
+         \"reply late\": sent on time, the closing reply's round trip made the gap):"
+    );
+    for r in rows.iter().filter(|r| r.long_gaps > 0) {
+        println!(
+            "    {:<11} {:<14} {:>2} of {:>2} firings: {:>2} with requests lost in the gap ({} \
+             with a VIP delete in it); without a lost request: {} probe late, {} reply late \
+             (max rtt {} ms); probe: max send delay {} ms, {} skipped slots; VM steal {} ms in \
+             these firings, {} ms in all {}",
+            r.setup.label(),
+            r.trigger.label(),
+            r.long_gaps,
+            r.runs,
+            r.long_gaps_lost,
+            r.long_gaps_deleted,
+            r.long_gaps_send_late,
+            r.long_gaps_reply_late,
+            ms(r.long_gap_max_rtt, 1),
+            ms(r.max_send_late, 1),
+            r.skipped_slots,
+            ms(r.steal_long_gaps, 0),
+            ms(r.steal, 0),
+            r.runs
+        );
+        for d in &r.long_gap_details {
+            println!("        {d}");
+        }
+    }
+    println!(
+        "    (rows not listed: no firing's gap exceeded 2 probe intervals; requests lost in \
+         firing windows per row: {})",
+        rows.iter()
+            .map(|r| format!(
+                "{} {}: {}",
+                r.setup.label(),
+                r.trigger.label(),
+                r.lost_requests
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let restored: Vec<String> = rows
         .iter()
         .filter_map(|r| {
@@ -966,7 +1203,10 @@ fn main() {
         })
         .collect();
     println!("\nvipd vips_restored per row: {}", restored.join(", "));
-    for r in rows.iter().filter(|r| r.outages.len() > r.purged) {
+    for r in rows
+        .iter()
+        .filter(|r| r.outages.len() > r.purged && r.trigger != Trigger::FlushReconfigure)
+    {
         println!(
             "{} / {}: {} deletes in {} firings; each delete -> re-add: median {} ms, max {} ms",
             r.setup.label(),
@@ -993,6 +1233,10 @@ fn main() {
     for (s, t, m) in &missed {
         println!("MISSED {} / {}: {}", s.label(), t.label(), m.join("; "));
     }
+    println!(
+        "\nVM steal time during the whole run: {} ms (all CPUs)",
+        ms(steal_now().saturating_sub(steal0), 0)
+    );
     println!(
         "\nvipd targets {} ({} of {judged} vipd rows met); whole run {:.0?}",
         if missed.is_empty() {

@@ -16,5 +16,6 @@ pub mod io;
 pub mod keepalived;
 pub mod migrate;
 pub mod networkd;
+pub mod probe;
 pub mod vrrp;
 pub mod wire;

@@ -1,8 +1,8 @@
 //! vipd on real systemd-networkd hosts: the triggers that purge a VIP
 //! (reconfigure, reload after an edit, networkd restart, `ip addr flush`,
 //! netplan's generate + reload) are repeated on the master while an
-//! observer pings the VIP every 10 ms. After each one the VIP is on the
-//! master and neither router changed role. Run as root.
+//! observer probes the VIP every 10 ms (`vipctl probe`). After each one the
+//! VIP is on the master and neither router changed role. Run as root.
 
 mod lab;
 
@@ -126,7 +126,7 @@ impl Pair {
             (Some("MASTER"), Some("BACKUP")),
             "{what}"
         );
-        let observer = self.obs.ping_observer(vip, 10);
+        let observer = self.obs.probe_observer(vip, 10);
         assert!(
             observer.wait_replies(5, 3 * SEC),
             "observer reaches the VIP before {what}"

@@ -98,6 +98,9 @@ enum Cmd {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// Send ICMP/ICMPv6 echo requests on a fixed schedule and report every
+    /// reply, every loss and the longest gap between replies (kernel timestamps).
+    Probe(vipd::probe::ProbeArgs),
 }
 
 #[derive(Subcommand)]
@@ -194,6 +197,7 @@ fn main() -> ExitCode {
             dry_run,
         } => vipd::migrate::run_cli(&root, config.as_deref(), dry_run),
         Cmd::GenerateAssets { out } => vipd::assets::generate_or_report(Args::command(), &out),
+        Cmd::Probe(a) => vipd::probe::main(a),
     }
 }
 

@@ -25,6 +25,7 @@ pub mod ipmon;
 pub mod keepalived;
 pub mod networkd;
 pub mod ping;
+pub mod probe;
 pub mod vipd;
 
 pub use capture::{
@@ -33,6 +34,7 @@ pub use capture::{
 };
 pub use keepalived::keepalived_bin;
 pub use ping::{PingObserver, PingStats};
+pub use probe::{ProbeObserver, ProbeStats};
 
 use std::fmt::Display;
 use std::fs::{self, File, OpenOptions};
