@@ -738,6 +738,10 @@ struct Row {
     steal_long_gaps: Duration,
     /// Requests reported lost inside firing windows.
     lost_requests: usize,
+    /// Most requests lost inside one firing's window: what the VIP's
+    /// reachability cost in probe slots, whatever the observer's own timing
+    /// (one lost request = a gap of two probe intervals).
+    max_lost_per_firing: usize,
     max_send_late: Duration,
     skipped_slots: u32,
     role_changes: u64,
@@ -790,6 +794,7 @@ fn analyse(setup: Setup, tr: &TriggerRun, outs: &[Outage], lab_end: Duration) ->
     let mut long_gap_details = Vec::new();
     let (mut steal, mut steal_long_gaps) = (Duration::ZERO, Duration::ZERO);
     let mut lost_requests = 0;
+    let mut max_lost_per_firing = 0;
     for (i, f) in tr.firings.iter().enumerate() {
         steal += f.steal;
         let mine: Vec<&Outage> = outs
@@ -809,11 +814,13 @@ fn analyse(setup: Setup, tr: &TriggerRun, outs: &[Outage], lab_end: Duration) ->
             .collect();
         absence.push(times.iter().sum());
         outage_times.extend(times);
-        lost_requests += p
+        let lost_here = p
             .lost_sent
             .iter()
             .filter(|s| **s >= f.start && **s < f.end)
             .count();
+        lost_requests += lost_here;
+        max_lost_per_firing = max_lost_per_firing.max(lost_here);
         let (g, from, to) = longest_gap_in(p, f.start, f.end);
         gap.push(g);
         if g > 2 * iv {
@@ -895,6 +902,7 @@ fn analyse(setup: Setup, tr: &TriggerRun, outs: &[Outage], lab_end: Duration) ->
         steal,
         steal_long_gaps,
         lost_requests,
+        max_lost_per_firing,
         max_send_late: p.max_send_late,
         skipped_slots: p.skipped_slots,
         role_changes: tr.role_changes,
@@ -1072,7 +1080,9 @@ fn main() {
         "absence: VIP delete -> re-add on r1 (ip -ts monitor), summed per firing; gap: longest \
          time without an observer reply per firing (kernel receive timestamps); probe iv: the \
          probe's achieved mean request interval; idle gap: longest gap in {IDLE:?} with nothing \
-         happening before the firings"
+         happening before the firings; lost pr: most probe requests lost in one firing (one \
+         lost request = a gap of two probe intervals, counted in probe slots rather than \
+         milliseconds, so the observer's own scheduling delays do not count)"
     );
     println!(
         "vipd target: absence med < 1 ms and max < 5 ms where the VIP is deleted, 0 ms where \
@@ -1080,7 +1090,7 @@ fn main() {
          0 lost\n"
     );
     println!(
-        "{:<11} {:<14} {:>4} {:>6} {:>4} {:>14} {:>14} {:>10} {:>10} {:>11} {:>11} {:>12}  {:<6}",
+        "{:<11} {:<14} {:>4} {:>6} {:>4} {:>14} {:>14} {:>10} {:>10} {:>7} {:>11} {:>11} {:>12}  {:<6}",
         "setup",
         "trigger",
         "runs",
@@ -1090,6 +1100,7 @@ fn main() {
         "absence max ms",
         "gap med ms",
         "gap max ms",
+        "lost pr",
         "probe iv ms",
         "idle gap ms",
         "role changes",
@@ -1112,7 +1123,7 @@ fn main() {
             }
         };
         println!(
-            "{:<11} {:<14} {:>4} {:>6} {:>4} {:>14} {:>14} {:>10} {:>10} {:>11} {:>11} {:>12}  {}",
+            "{:<11} {:<14} {:>4} {:>6} {:>4} {:>14} {:>14} {:>10} {:>10} {:>7} {:>11} {:>11} {:>12}  {}",
             r.setup.label(),
             r.trigger.label(),
             r.runs,
@@ -1122,6 +1133,7 @@ fn main() {
             ms(max(&r.absence), 3),
             ms(median(&r.gap), 2),
             ms(max(&r.gap), 2),
+            r.max_lost_per_firing,
             ms(r.probe_interval, 2),
             ms(r.idle_gap, 1),
             r.role_changes,
@@ -1233,6 +1245,16 @@ fn main() {
     for (s, t, m) in &missed {
         println!("MISSED {} / {}: {}", s.label(), t.label(), m.join("; "));
     }
+    let vipd_rows: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.setup != Setup::Keepalived && r.trigger != Trigger::FlushReconfigure)
+        .collect();
+    println!(
+        "\nobserver in probe slots: {} of {} vipd rows lost at most one probe request in every \
+         firing (a gap of at most two probe intervals as the VIP's side of it)",
+        vipd_rows.iter().filter(|r| r.max_lost_per_firing <= 1).count(),
+        vipd_rows.len()
+    );
     println!(
         "\nVM steal time during the whole run: {} ms (all CPUs)",
         ms(steal_now().saturating_sub(steal0), 0)

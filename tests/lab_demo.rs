@@ -18,7 +18,7 @@
 //!   5. the cable is back: r1 preempts r2 again.
 //!
 //! Outage = the longest time without an observer reply during the step
-//! (ping, ~16 ms resolution here). Role changes = how often a router became
+//! (`vipctl probe` every 10 ms, kernel receive timestamps). Role changes = how often a router became
 //! MASTER during the step (vipd: `became_master` of both routers from
 //! `vipctl status --json`; keepalived: "Entering MASTER STATE" in its log).
 //! The same five steps run under keepalived when it is installed.
@@ -30,7 +30,7 @@
 //! the machine's load).
 //!
 //! Cleanup: the lab (namespaces, networkd, dbus-daemon, dnsmasq, vipd,
-//! keepalived, ping) is dropped at the end, on a panic (unwinding) and on
+//! keepalived, probe) is dropped at the end, on a panic (unwinding) and on
 //! SIGINT/SIGTERM: the handler only sets a flag, every wait of the demo
 //! checks it and returns, so the lab drops on the normal path. If that takes
 //! more than 20 s a watchdog thread kills what is left in the demo's
@@ -43,7 +43,7 @@ mod lab;
 use lab::ipmon::{AddrMonitor, outages};
 use lab::networkd::Networkd;
 use lab::vipd::Vipd;
-use lab::{Host, Lab, PingObserver, ProcHandle, now_epoch, wait_until};
+use lab::{Host, Lab, ProbeObserver, ProcHandle, now_epoch, wait_until};
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -214,11 +214,11 @@ fn ms3(d: Duration) -> String {
 // Observer
 // ---------------------------------------------------------------------------
 
-/// The reachability observer on the observer host. Today iputils ping
-/// (tests/lab/ping.rs, `-i 0.01`, ~16 ms resolution here); everything the
-/// demo needs from it goes through `start_observer`, `replies_so_far` and
-/// `stop`, so a more precise prober can replace it here alone.
-struct Observer(PingObserver);
+/// The reachability observer on the observer host: `vipctl probe` every
+/// 10 ms on an absolute schedule, replies stamped by the kernel
+/// (tests/lab/probe.rs); everything the demo needs from it goes through
+/// `start_observer`, `replies_so_far` and `stop`.
+struct Observer(ProbeObserver);
 
 /// What an observer saw: reply timestamps (since the epoch) and its own
 /// start and stop.
@@ -229,7 +229,7 @@ struct Replies {
 }
 
 fn start_observer(obs: &Host, target: IpAddr) -> Observer {
-    Observer(obs.ping_observer(target, PING_MS))
+    Observer(obs.probe_observer(target, PING_MS))
 }
 
 impl Observer {
@@ -731,7 +731,7 @@ fn scenario(imp: Impl) -> Result<Vec<StepResult>, Interrupted> {
     let mut rig = build(imp)?;
     let results = rig.run();
     say(&format!(
-        "{}: removing the lab {} (namespaces, networkd, dbus-daemon, dnsmasq, daemons, ping)",
+        "{}: removing the lab {} (namespaces, networkd, dbus-daemon, dnsmasq, daemons, probe)",
         imp.label(),
         rig.lab.id()
     ));
@@ -809,8 +809,8 @@ fn run_demo() -> Result<i32, Interrupted> {
         None
     };
     println!(
-        "\nOutage: longest time without a reply to the observer's pings (every {PING_MS} ms; \
-         ~16 ms resolution) during the step; step 1: from starting the daemons to the first \
+        "\nOutage: longest time without a reply to the observer's probes (`vipctl probe` \
+         every {PING_MS} ms, kernel receive timestamps) during the step; step 1: from starting the daemons to the first \
          reply. Role changes: how often a router became MASTER during the step."
     );
     print_table(&vipd, ka.as_deref());
