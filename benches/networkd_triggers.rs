@@ -1252,7 +1252,10 @@ fn main() {
     println!(
         "\nobserver in probe slots: {} of {} vipd rows lost at most one probe request in every \
          firing (a gap of at most two probe intervals as the VIP's side of it)",
-        vipd_rows.iter().filter(|r| r.max_lost_per_firing <= 1).count(),
+        vipd_rows
+            .iter()
+            .filter(|r| r.max_lost_per_firing <= 1)
+            .count(),
         vipd_rows.len()
     );
     println!(
