@@ -27,12 +27,28 @@ fn hooks_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("dispatcher-hooks")
 }
 
-/// A fresh empty directory for one test.
-fn scratch(name: &str) -> PathBuf {
+/// A fresh empty directory for one test, removed when the test ends
+/// (also when it fails: the guard drops while unwinding).
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn scratch(name: &str) -> Scratch {
     let d = std::env::temp_dir().join(format!("vipd-hooks-{}-{name}", std::process::id()));
     let _ = fs::remove_dir_all(&d);
     fs::create_dir_all(&d).unwrap();
-    d
+    Scratch(d)
 }
 
 const DISPATCHER_FILES: [&str; 3] = [
