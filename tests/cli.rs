@@ -14,8 +14,11 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// Files for one test run, under cargo's per-target scratch directory
+/// (target/tmp), not the host's /tmp.
 fn tmp(name: &str, content: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("vipd-cli-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("vipd-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join(name);
     std::fs::write(&p, content).unwrap();
@@ -176,7 +179,8 @@ fn vipd_refuses_a_bad_config_before_touching_anything() {
 
 #[test]
 fn networkd_install_and_remove_on_a_copy_of_a_system() {
-    let root = std::env::temp_dir().join(format!("vipd-cli-root-{}", std::process::id()));
+    let root = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("vipd-cli-root-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(root.join("run/systemd/network")).unwrap();
     std::fs::write(
