@@ -16,12 +16,12 @@
 //! `remove` deletes only files carrying [`MARKER`].
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::config::{Config, InstanceConfig};
 use crate::daemon::{VipDeviceOutcome, ensure_vip_device};
+use crate::io::files::{NewFile, write_atomic};
 use crate::io::netlink::{Netlink, NetlinkError};
 
 /// The line every script vipd installs carries; `remove` deletes only files
@@ -238,57 +238,17 @@ pub fn apply(plan: &[HookAction]) -> Result<(), HookError> {
     Ok(())
 }
 
-fn ensure_dir(dir: &Path) -> Result<(), HookError> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    if let Some(parent) = dir.parent() {
-        ensure_dir(parent)?;
-    }
-    match fs::create_dir(dir) {
-        Ok(()) => {
-            fs::set_permissions(dir, fs::Permissions::from_mode(0o755))
-                .map_err(io_err("set the mode of", dir))?;
-            std::os::unix::fs::chown(dir, Some(0), Some(0)).map_err(io_err("chown", dir))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(io_err("create the directory", dir)(e)),
-    }
-}
-
+/// Hook scripts: root:root 0755, as networkd-dispatcher demands.
 fn write_script(path: &Path, content: &str) -> Result<(), HookError> {
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    ensure_dir(dir)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    // A dot name: run-parts and networkd-dispatcher both skip it meanwhile.
-    let tmp = dir.join(format!(".{name}.vipd-tmp"));
-    let result = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o700)
-            .open(&tmp)
-            .map_err(io_err("create", &tmp))?;
-        std::os::unix::fs::fchown(&f, Some(0), Some(0))
-            .map_err(io_err("make root the owner of (run as root)", &tmp))?;
-        f.set_permissions(fs::Permissions::from_mode(0o755))
-            .map_err(io_err("set the mode of", &tmp))?;
-        f.write_all(content.as_bytes())
-            .map_err(io_err("write", &tmp))?;
-        f.sync_all().map_err(io_err("fsync", &tmp))?;
-        fs::rename(&tmp, path).map_err(io_err("rename the new file into", path))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-        return result;
-    }
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err("fsync the directory", dir))
+    let script = NewFile {
+        mode: 0o755,
+        root_owned: true,
+    };
+    write_atomic(path, content.as_bytes(), script).map_err(|e| HookError::Io {
+        what: e.action,
+        path: e.path,
+        source: e.source,
+    })
 }
 
 /// How an interface concerns vipd.

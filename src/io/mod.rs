@@ -1,8 +1,9 @@
 //! The edges that touch the kernel, each behind a small interface:
 //! raw VRRP sockets, rtnetlink, link-layer announcements, and systemd
-//! (notifications, journal).
+//! (notifications, journal), and the files vipd writes into a system.
 
 pub mod announce;
+pub mod files;
 pub mod journal;
 pub mod netlink;
 pub mod networkd_dbus;

@@ -28,6 +28,7 @@ use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::config::{Config, ConfigError, DEFAULT_CONFIG_PATH};
+use crate::io::files::{FsError, NewFile, write_atomic};
 
 pub use netplan::{NetplanError, load as load_netplan};
 pub use render::{HEADER, Rendered, render};
@@ -59,6 +60,16 @@ pub enum MigrateError {
         action: &'static str,
         source: std::io::Error,
     },
+}
+
+impl From<FsError> for MigrateError {
+    fn from(e: FsError) -> Self {
+        MigrateError::Io {
+            path: e.path,
+            action: e.action,
+            source: e.source,
+        }
+    }
 }
 
 fn io_err(path: &Path, action: &'static str) -> impl FnOnce(std::io::Error) -> MigrateError {
@@ -239,7 +250,14 @@ pub fn apply(plan: &Plan, root: &Path, now_unix: u64) -> Result<Outcome, Migrate
             }
             _ => {}
         }
-        write_atomic(&real, content.as_bytes())?;
+        write_atomic(
+            &real,
+            content.as_bytes(),
+            NewFile {
+                mode: 0o644,
+                root_owned: false,
+            },
+        )?;
         out.written.push(real);
     }
     Ok(out)
@@ -302,36 +320,6 @@ pub fn utc_stamp(unix: u64) -> String {
         secs % 3600 / 60,
         secs % 60
     )
-}
-
-/// Temporary file in the same directory, 0644, fsync, rename, fsync the directory.
-fn write_atomic(path: &Path, content: &[u8]) -> Result<(), MigrateError> {
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    fs::create_dir_all(dir).map_err(io_err(dir, "create the directory"))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.vipd-tmp"));
-    let result = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o644)
-            .open(&tmp)
-            .map_err(io_err(&tmp, "create"))?;
-        f.write_all(content).map_err(io_err(&tmp, "write"))?;
-        f.sync_all().map_err(io_err(&tmp, "fsync"))?;
-        fs::rename(&tmp, path).map_err(io_err(path, "rename the new file into"))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-        return result;
-    }
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir, "fsync the directory"))
 }
 
 /// The whole command: plan, print or write, print the follow-up commands.

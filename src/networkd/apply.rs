@@ -2,11 +2,11 @@
 //! all-or-nothing with respect to files vipd did not write.
 
 use std::fs;
-use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+
 use std::path::{Component, Path, PathBuf};
 
 use super::{ApplySummary, FileAction, NetworkdError, Plan, is_vipd_content};
+use crate::io::files::{NewFile, write_atomic};
 
 /// `path` (absolute on the target system) under `root`.
 pub(crate) fn reroot(root: &Path, path: &Path) -> Result<PathBuf, NetworkdError> {
@@ -120,7 +120,7 @@ pub fn apply(plan: &Plan, root: &Path) -> Result<ApplySummary, NetworkdError> {
             summary.unchanged.push(real.clone());
             continue;
         }
-        write_atomic(real, content.as_bytes())?;
+        write_atomic(real, content.as_bytes(), NETWORKD_FILE)?;
         summary.written.push(real.clone());
     }
 
@@ -162,64 +162,8 @@ fn blocking_ancestor(root: &Path, path: &Path) -> Option<PathBuf> {
     None
 }
 
-/// Creates `dir` and its missing parents with mode 0755.
-fn ensure_dir(dir: &Path) -> Result<(), NetworkdError> {
-    match fs::symlink_metadata(dir) {
-        Ok(m) if m.is_dir() => return Ok(()),
-        Ok(_) => {
-            return Err(NetworkdError::Io {
-                path: dir.to_path_buf(),
-                action: "use as a directory",
-                source: std::io::Error::new(
-                    std::io::ErrorKind::AlreadyExists,
-                    "it exists and is not a directory",
-                ),
-            });
-        }
-        Err(_) => {}
-    }
-    if let Some(parent) = dir.parent() {
-        ensure_dir(parent)?;
-    }
-    match fs::create_dir(dir) {
-        Ok(()) => fs::set_permissions(dir, fs::Permissions::from_mode(0o755))
-            .map_err(io_err(dir, "set the mode of")),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(io_err(dir, "create the directory")(e)),
-    }
-}
-
-/// Temp file in the same directory, 0644, fsync, rename, fsync the directory.
-fn write_atomic(path: &Path, content: &[u8]) -> Result<(), NetworkdError> {
-    let dir = path.parent().ok_or_else(|| NetworkdError::BadPath {
-        path: path.to_path_buf(),
-    })?;
-    ensure_dir(dir)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.vipd-tmp"));
-    let result = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o644)
-            .open(&tmp)
-            .map_err(io_err(&tmp, "create"))?;
-        f.set_permissions(fs::Permissions::from_mode(0o644))
-            .map_err(io_err(&tmp, "set the mode of"))?;
-        f.write_all(content).map_err(io_err(&tmp, "write"))?;
-        f.sync_all().map_err(io_err(&tmp, "fsync"))?;
-        fs::rename(&tmp, path).map_err(io_err(path, "rename the new file into"))?;
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-        return result;
-    }
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir, "fsync the directory"))
-}
+/// networkd reads these files as root; 0644 like the files it ships.
+const NETWORKD_FILE: NewFile = NewFile {
+    mode: 0o644,
+    root_owned: false,
+};

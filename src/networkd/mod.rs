@@ -205,6 +205,16 @@ pub enum NetworkdError {
     },
 }
 
+impl From<crate::io::files::FsError> for NetworkdError {
+    fn from(e: crate::io::files::FsError) -> Self {
+        NetworkdError::Io {
+            path: e.path,
+            action: e.action,
+            source: e.source,
+        }
+    }
+}
+
 fn join_paths(paths: &[PathBuf]) -> String {
     paths
         .iter()
