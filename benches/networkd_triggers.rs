@@ -749,37 +749,6 @@ struct Row {
     failures: Vec<String>,
 }
 
-/// Longest interval between successive replies overlapping [start, end]:
-/// from the last reply at or before `start` to the first at or after `end`
-/// (the probe's own start / stop if there is none). (gap, from, to).
-fn longest_gap_in(
-    p: &ProbeStats,
-    start: Duration,
-    end: Duration,
-) -> (Duration, Duration, Duration) {
-    let before = p
-        .replies
-        .iter()
-        .rev()
-        .find(|r| **r <= start)
-        .copied()
-        .unwrap_or(p.started);
-    let after = p
-        .replies
-        .iter()
-        .find(|r| **r >= end)
-        .copied()
-        .unwrap_or(p.stopped);
-    let mut points = vec![before];
-    points.extend(p.replies.iter().filter(|r| **r > start && **r < end));
-    points.push(after.max(*points.last().unwrap_or(&after)));
-    points
-        .windows(2)
-        .map(|w| (w[1].saturating_sub(w[0]), w[0], w[1]))
-        .max()
-        .unwrap_or_default()
-}
-
 fn analyse(setup: Setup, tr: &TriggerRun, outs: &[Outage], lab_end: Duration) -> Row {
     let mut purged = 0;
     let mut lost = 0;
@@ -821,7 +790,7 @@ fn analyse(setup: Setup, tr: &TriggerRun, outs: &[Outage], lab_end: Duration) ->
             .count();
         lost_requests += lost_here;
         max_lost_per_firing = max_lost_per_firing.max(lost_here);
-        let (g, from, to) = longest_gap_in(p, f.start, f.end);
+        let (g, from, to) = p.longest_gap_in(f.start, f.end);
         gap.push(g);
         if g > 2 * iv {
             long_gaps += 1;
@@ -891,7 +860,7 @@ fn analyse(setup: Setup, tr: &TriggerRun, outs: &[Outage], lab_end: Duration) ->
         outages: outage_times,
         gap,
         probe_interval: iv,
-        idle_gap: longest_gap_in(p, tr.idle.0, tr.idle.1).0,
+        idle_gap: p.longest_gap_in(tr.idle.0, tr.idle.1).0,
         long_gaps,
         long_gaps_lost,
         long_gaps_deleted,

@@ -43,7 +43,7 @@ mod lab;
 use lab::ipmon::{AddrMonitor, outages};
 use lab::networkd::Networkd;
 use lab::vipd::Vipd;
-use lab::{Host, Lab, ProbeObserver, ProcHandle, now_epoch, wait_until};
+use lab::{Host, Lab, ProbeObserver, ProbeStats, ProcHandle, now_epoch, wait_until};
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -220,13 +220,9 @@ fn ms3(d: Duration) -> String {
 /// `start_observer`, `replies_so_far` and `stop`.
 struct Observer(ProbeObserver);
 
-/// What an observer saw: reply timestamps (since the epoch) and its own
-/// start and stop.
-struct Replies {
-    replies: Vec<Duration>,
-    started: Duration,
-    stopped: Duration,
-}
+/// What the observer saw (reply timestamps since the epoch, its own start
+/// and stop).
+struct Replies(ProbeStats);
 
 fn start_observer(obs: &Host, target: IpAddr) -> Observer {
     Observer(obs.probe_observer(target, PING_MS))
@@ -238,46 +234,24 @@ impl Observer {
     }
 
     fn stop(self) -> Replies {
-        let s = self.0.stop();
-        Replies {
-            replies: s.replies,
-            started: s.started,
-            stopped: s.stopped,
-        }
+        Replies(self.0.stop())
     }
 }
 
 impl Replies {
-    /// Longest time without a reply across `[from, to]`: from the last reply
-    /// before `from` (or the observer's start) over the replies inside to the
-    /// first reply after `to` (or the observer's stop).
+    /// Longest time without a reply across `[from, to]` (see
+    /// `ProbeStats::longest_gap_in`).
     fn longest_gap(&self, from: Duration, to: Duration) -> Duration {
-        let before = self
-            .replies
-            .iter()
-            .rev()
-            .find(|r| **r <= from)
-            .copied()
-            .unwrap_or(self.started);
-        let after = self
-            .replies
-            .iter()
-            .find(|r| **r >= to)
-            .copied()
-            .unwrap_or(self.stopped);
-        let mut points = vec![before];
-        points.extend(self.replies.iter().filter(|r| **r > from && **r < to));
-        points.push(after);
-        points
-            .windows(2)
-            .map(|w| w[1].saturating_sub(w[0]))
-            .max()
-            .unwrap_or_default()
+        self.0.longest_gap_in(from, to).0
+    }
+
+    fn stopped(&self) -> Duration {
+        self.0.stopped
     }
 
     /// First reply at or after `t`.
     fn first_after(&self, t: Duration) -> Option<Duration> {
-        self.replies.iter().find(|r| **r >= t).copied()
+        self.0.replies.iter().find(|r| **r >= t).copied()
     }
 }
 
@@ -540,7 +514,7 @@ impl Rig {
         let replies = observer.stop();
         let outage = replies
             .first_after(start)
-            .unwrap_or(replies.stopped)
+            .unwrap_or(replies.stopped())
             .saturating_sub(start);
         let mut problem = String::new();
         if !settled {

@@ -123,6 +123,35 @@ impl ProbeObserver {
     }
 }
 
+impl ProbeStats {
+    /// Longest interval between successive replies overlapping [start, end]:
+    /// from the last reply at or before `start` to the first at or after
+    /// `end` (the probe's own start / stop if there is none). (gap, from, to).
+    pub fn longest_gap_in(&self, start: Duration, end: Duration) -> (Duration, Duration, Duration) {
+        let before = self
+            .replies
+            .iter()
+            .rev()
+            .find(|r| **r <= start)
+            .copied()
+            .unwrap_or(self.started);
+        let after = self
+            .replies
+            .iter()
+            .find(|r| **r >= end)
+            .copied()
+            .unwrap_or(self.stopped);
+        let mut points = vec![before];
+        points.extend(self.replies.iter().filter(|r| **r > start && **r < end));
+        points.push(after.max(*points.last().unwrap_or(&after)));
+        points
+            .windows(2)
+            .map(|w| (w[1].saturating_sub(w[0]), w[0], w[1]))
+            .max()
+            .unwrap_or_default()
+    }
+}
+
 /// Value of `key=` in a `key=value ...` line.
 fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     line.split_whitespace()
