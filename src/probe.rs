@@ -19,12 +19,15 @@
 use std::io::{self, Write};
 use std::mem::MaybeUninit;
 use std::net::{IpAddr, SocketAddr, SocketAddrV6, ToSocketAddrs};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use serde::Serialize;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+use crate::io::timer;
 
 /// Arguments of `vipctl probe`.
 #[derive(clap::Args, Debug, Clone)]
@@ -482,13 +485,6 @@ fn ts_ns(t: &libc::timespec) -> i64 {
     i64::from(t.tv_sec) * 1_000_000_000 + i64::from(t.tv_nsec)
 }
 
-fn timespec(ns: i64) -> libc::timespec {
-    libc::timespec {
-        tv_sec: (ns / 1_000_000_000) as libc::time_t,
-        tv_nsec: (ns % 1_000_000_000) as libc::c_long,
-    }
-}
-
 /// SO_TIMESTAMPNS (asm-generic and x86: 35); SCM_TIMESTAMPNS is the same.
 const SO_TIMESTAMPNS: libc::c_int = 35;
 
@@ -689,34 +685,13 @@ fn install_signals() {
 
 /// Periodic absolute timerfd on CLOCK_MONOTONIC: first expiry at `start_ns`.
 fn grid_timer(start_ns: i64, interval_ns: i64) -> io::Result<OwnedFd> {
-    // SAFETY: plain timerfd_create(2).
-    let raw = unsafe {
-        libc::timerfd_create(
-            libc::CLOCK_MONOTONIC,
-            libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
-        )
-    };
-    if raw < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: raw is a fresh descriptor we own.
-    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-    let spec = libc::itimerspec {
-        it_interval: timespec(interval_ns),
-        it_value: timespec(start_ns),
-    };
-    // SAFETY: valid fd and itimerspec.
-    let rc = unsafe {
-        libc::timerfd_settime(
-            fd.as_raw_fd(),
-            libc::TFD_TIMER_ABSTIME,
-            &spec,
-            std::ptr::null_mut(),
-        )
-    };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let fd = timer::monotonic_timerfd()?;
+    timer::set_timerfd(
+        &fd,
+        libc::TFD_TIMER_ABSTIME,
+        Duration::from_nanos(start_ns.max(0) as u64),
+        Duration::from_nanos(interval_ns.max(0) as u64),
+    )?;
     Ok(fd)
 }
 

@@ -24,20 +24,55 @@ pub struct PreciseTimer {
     fd: AsyncFd<Fd>,
 }
 
+/// A non-blocking, close-on-exec timerfd on CLOCK_MONOTONIC: an hrtimer,
+/// for the daemon's timers and `vipctl probe`'s send schedule.
+pub fn monotonic_timerfd() -> io::Result<OwnedFd> {
+    // SAFETY: plain timerfd_create(2); the fd is owned right away.
+    let raw = unsafe {
+        libc::timerfd_create(
+            libc::CLOCK_MONOTONIC,
+            libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+        )
+    };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: raw is a fresh descriptor we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+fn timespec(d: Duration) -> libc::timespec {
+    libc::timespec {
+        tv_sec: d.as_secs() as libc::time_t,
+        tv_nsec: d.subsec_nanos() as libc::c_long,
+    }
+}
+
+/// timerfd_settime(2): first expiry `value` (relative, or on the clock with
+/// `libc::TFD_TIMER_ABSTIME` in `flags`), then every `interval` (zero: once).
+/// A zero `value` disarms the timer.
+pub fn set_timerfd(
+    fd: &impl AsRawFd,
+    flags: libc::c_int,
+    value: Duration,
+    interval: Duration,
+) -> io::Result<()> {
+    let spec = libc::itimerspec {
+        it_interval: timespec(interval),
+        it_value: timespec(value),
+    };
+    // SAFETY: valid fd and itimerspec; old value not requested.
+    let rc = unsafe { libc::timerfd_settime(fd.as_raw_fd(), flags, &spec, std::ptr::null_mut()) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 impl PreciseTimer {
     pub fn new() -> io::Result<PreciseTimer> {
-        // SAFETY: plain timerfd_create(2); the fd is owned right away.
-        let raw = unsafe {
-            libc::timerfd_create(
-                libc::CLOCK_MONOTONIC,
-                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
-            )
-        };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: raw is a fresh descriptor we own.
-        let fd = Fd(unsafe { OwnedFd::from_raw_fd(raw) });
+        let fd = Fd(monotonic_timerfd()?);
         // SAFETY: the OwnedFd moves into the AsyncFd and lives exactly as long.
         let fd = unsafe { AsyncFd::register(fd) }.map_err(|e| e.into_parts().1)?;
         Ok(PreciseTimer { fd })
@@ -47,24 +82,7 @@ impl PreciseTimer {
     fn arm(&self, after: Duration) -> io::Result<()> {
         // A zero it_value disarms a timerfd: wait at least 1 ns.
         let after = after.max(Duration::from_nanos(1));
-        let spec = libc::itimerspec {
-            it_interval: libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            },
-            it_value: libc::timespec {
-                tv_sec: after.as_secs() as libc::time_t,
-                tv_nsec: after.subsec_nanos() as libc::c_long,
-            },
-        };
-        // SAFETY: valid fd and itimerspec; old value not requested.
-        let rc =
-            unsafe { libc::timerfd_settime(self.fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
-        if rc == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
-        }
+        set_timerfd(self.fd.get_ref(), 0, after, Duration::ZERO)
     }
 
     /// Sleeps until `deadline`. Cancel-safe: dropping the future leaves the
