@@ -302,17 +302,6 @@ fn keepalived_conf(name: &str, priority: u8) -> String {
     )
 }
 
-/// True if keepalived is where tests/lab/keepalived.rs looks for it.
-fn keepalived_installed() -> bool {
-    [
-        "/usr/sbin/keepalived",
-        "/usr/local/sbin/keepalived",
-        "/sbin/keepalived",
-    ]
-    .iter()
-    .any(|p| std::path::Path::new(p).is_file())
-}
-
 enum Daemon {
     Vipd(Vipd),
     Keepalived(ProcHandle),
@@ -772,7 +761,7 @@ fn run_demo() -> Result<i32, Interrupted> {
          {}; an observer pings it every {PING_MS} ms",
         vip_cidr()
     ));
-    let with_keepalived = keepalived_installed();
+    let with_keepalived = lab::keepalived::find_keepalived().is_some();
     if !with_keepalived {
         say("keepalived is not installed: only vipd runs (apt-get install keepalived to compare)");
     }

@@ -24,8 +24,6 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-const READY: &str = "vipd-lab-ifupdown-anchor-ready";
-
 /// ifupdown's view of one lab host. Dropping it stops the anchor (the lab
 /// would do it anyway).
 #[must_use = "dropping an Ifupdown ends its mount namespace"]
@@ -59,45 +57,18 @@ mkdir -p /run/network
 mount -n --bind \"$2\" /etc/network
 echo \"$1\"
 exec sleep infinity";
-        let anchor = self.spawn(
-            &[
-                "unshare",
-                "--mount",
-                "--propagation",
-                "private",
-                "sh",
-                "-c",
-                setup,
-                "sh",
-                READY,
-                etc.to_str().expect("lab: utf-8 path"),
-            ],
+        let anchor = self.spawn_mount_anchor(
+            &[],
+            setup,
+            &[etc.to_str().expect("lab: utf-8 path")],
             format!("ifupdown-{}-{seq}-anchor.log", self.name),
+            "ifupdown mount-namespace anchor",
         );
-        let ok = wait_until(Duration::from_secs(5), Duration::from_millis(10), || {
-            anchor.log().contains(READY) || !anchor.is_running()
-        });
-        if !ok || !anchor.is_running() {
-            let log = anchor.log();
-            anchor.kill();
-            panic!(
-                "lab: {}: ifupdown anchor did not come up:\n{log}",
-                self.name
-            );
-        }
-        let me = Ifupdown {
+        Ifupdown {
             host: self.clone(),
             anchor,
             root,
-        };
-        // Guard: the namespace must really be private before anything runs.
-        let theirs = fs::read_link(format!("/proc/{}/ns/mnt", me.anchor.pid()));
-        let ours = fs::read_link("/proc/self/ns/mnt");
-        assert!(
-            matches!((&theirs, &ours), (Ok(t), Ok(o)) if t != o),
-            "lab: ifupdown anchor is not in a private mount namespace"
-        );
-        me
+        }
     }
 }
 

@@ -4,18 +4,22 @@ use super::{Host, ProcHandle};
 use std::path::Path;
 use std::time::Duration;
 
-/// Where keepalived is looked for (Debian: /usr/sbin).
+/// The keepalived binary; panics naming the package when it is missing.
 pub fn keepalived_bin() -> String {
-    for p in [
+    find_keepalived()
+        .unwrap_or_else(|| panic!("lab: keepalived not found (Debian: apt-get install keepalived)"))
+        .to_owned()
+}
+
+/// Where keepalived is installed, if it is (Debian: /usr/sbin).
+pub fn find_keepalived() -> Option<&'static str> {
+    [
         "/usr/sbin/keepalived",
         "/usr/local/sbin/keepalived",
         "/sbin/keepalived",
-    ] {
-        if Path::new(p).is_file() {
-            return p.to_owned();
-        }
-    }
-    panic!("lab: keepalived not found (Debian: apt-get install keepalived)");
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).is_file())
 }
 
 impl Host {

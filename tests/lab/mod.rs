@@ -916,6 +916,44 @@ impl Host {
         self.lab.spawn(&self.ns, args, env, log.as_ref())
     }
 
+    /// Starts a mount-namespace anchor: `unshare --mount [extra] --propagation
+    /// private sh -c SETUP sh MARKER ARGS...`, where SETUP mounts what the
+    /// namespace needs, echoes its `$1` (the marker) and then `exec sleep
+    /// infinity`. The lab enters that namespace with nsenter on the anchor's
+    /// pid. Panics with the anchor's log if it does not come up, and if its
+    /// mount namespace is not a new one (nothing may touch the host's).
+    pub fn spawn_mount_anchor(
+        &self,
+        extra_unshare: &[&str],
+        setup: &str,
+        args: &[&str],
+        log: impl AsRef<Path>,
+        what: &str,
+    ) -> ProcHandle {
+        const MARKER: &str = "vipd-lab-mount-anchor-ready";
+        let mut argv = vec!["unshare", "--mount"];
+        argv.extend_from_slice(extra_unshare);
+        argv.extend_from_slice(&["--propagation", "private", "sh", "-c", setup, "sh", MARKER]);
+        argv.extend_from_slice(args);
+        let anchor = self.spawn(&argv, log);
+        let ok = wait_until(Duration::from_secs(5), Duration::from_millis(10), || {
+            anchor.log().contains(MARKER) || !anchor.is_running()
+        });
+        if !ok || !anchor.is_running() {
+            let log = anchor.log();
+            anchor.kill();
+            panic!("lab: {}: {what} did not come up:\n{log}", self.name);
+        }
+        let theirs = fs::read_link(format!("/proc/{}/ns/mnt", anchor.pid()));
+        let ours = fs::read_link("/proc/self/ns/mnt");
+        assert!(
+            matches!((&theirs, &ours), (Ok(t), Ok(o)) if t != o),
+            "lab: {}: {what} is not in a private mount namespace",
+            self.name
+        );
+        anchor
+    }
+
     /// The lab's temp dir.
     pub fn tmpdir(&self) -> PathBuf {
         self.lab.tmpdir.clone()

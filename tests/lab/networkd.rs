@@ -69,8 +69,6 @@ use std::time::Duration;
 /// Where systemd-networkd lives on Debian (merged /usr).
 pub const NETWORKD_BIN: &str = "/lib/systemd/systemd-networkd";
 
-const ANCHOR_READY: &str = "vipd-lab-networkd-anchor-ready";
-
 /// Setup states of a link (`networkctl list` column SETUP, D-Bus
 /// `AdministrativeState`).
 pub const SETUP_STATES: &[&str] = &[
@@ -175,36 +173,16 @@ done
 mkdir -p /run/dbus /run/systemd/network
 echo \"$1\"
 exec sleep infinity";
-        let anchor = self.spawn(
-            &[
-                "unshare",
-                "--mount",
-                "--uts",
-                "--propagation",
-                "private",
-                "sh",
-                "-c",
-                setup,
-                "sh",
-                ANCHOR_READY,
-                match udev {
-                    UdevMode::Emulated => "emulated",
-                    UdevMode::Absent => "absent",
-                },
-            ],
+        let anchor = self.spawn_mount_anchor(
+            &["--uts"],
+            setup,
+            &[match udev {
+                UdevMode::Emulated => "emulated",
+                UdevMode::Absent => "absent",
+            }],
             format!("{base}-anchor.log"),
+            "mount-namespace anchor for networkd",
         );
-        let ok = wait_until(Duration::from_secs(5), Duration::from_millis(10), || {
-            anchor.log().contains(ANCHOR_READY) || !anchor.is_running()
-        });
-        if !ok || !anchor.is_running() {
-            let log = anchor.log();
-            anchor.kill();
-            panic!(
-                "lab: {}: mount-namespace anchor for networkd did not come up:\n{log}",
-                self.name
-            );
-        }
         let root = anchor_root(&anchor);
         for (name, content) in files {
             assert!(
