@@ -107,6 +107,12 @@ struct Instance {
     problem: Option<String>,
     /// A VIP device (MACVLAN/IPVLAN) this daemon created and must remove.
     created_device: Option<String>,
+    /// The interface came back up but the VIP device has no carrier yet
+    /// (the kernel passes it on from the parent a little later, through its
+    /// link watch): the router is told the link is up only then, since the
+    /// announcements it would send at once leave through that device and
+    /// would be dropped by its still inactive queue.
+    up_waits_for_device: bool,
 }
 
 impl Instance {
@@ -119,6 +125,7 @@ impl Instance {
             transition: None,
             problem: None,
             created_device: None,
+            up_waits_for_device: false,
         }
     }
 
@@ -687,6 +694,15 @@ impl Daemon {
                 let before = self.links.insert(l.index, l.clone());
                 let was_running = before.as_ref().is_some_and(|b| b.running());
                 for idx in 0..self.instances.len() {
+                    let device = self.instances[idx].cfg.vip_device_name();
+                    if self.instances[idx].up_waits_for_device
+                        && device.as_deref() == Some(l.name.as_str())
+                    {
+                        if l.running() {
+                            self.device_ready(idx).await;
+                        }
+                        continue;
+                    }
                     if self.instances[idx].cfg.interface != l.name {
                         continue;
                     }
@@ -696,7 +712,22 @@ impl Daemon {
                     }
                     let now = self.now();
                     let ev = match (was_running, l.running()) {
+                        (true, false) if self.instances[idx].up_waits_for_device => {
+                            // Down again before the router heard it was up.
+                            self.instances[idx].up_waits_for_device = false;
+                            continue;
+                        }
                         (true, false) => Event::InterfaceDown,
+                        (false, true)
+                            if device
+                                .as_deref()
+                                .and_then(|d| self.link_by_name(d))
+                                .is_some_and(|d| !d.running()) =>
+                        {
+                            info!(instance = %self.instances[idx].cfg.name, interface = %l.name, "link up; waiting for the VIP device's carrier before announcing");
+                            self.instances[idx].up_waits_for_device = true;
+                            continue;
+                        }
                         (false, true) => Event::InterfaceUp,
                         _ => continue,
                     };
@@ -721,20 +752,26 @@ impl Daemon {
                     } else if let Some(g) = &gone
                         && self.instances[idx].cfg.vip_device_name().as_deref()
                             == Some(g.name.as_str())
-                        && self.instances[idx].router.state() == State::Master
                     {
-                        // Our VIP device vanished under a master: recreate
-                        // it and restore the VIPs in place.
-                        warn!(instance = %self.instances[idx].cfg.name, device = %g.name, "VIP device removed; recreating it");
-                        if let Some(parent) = self.instances[idx]
-                            .ifindex
-                            .and_then(|i| self.links.get(&i))
-                            .cloned()
-                            && let Err(e) = self.ensure_vip_device(idx, &parent).await
-                        {
-                            error!(instance = %self.instances[idx].cfg.name, "{e}");
+                        if self.instances[idx].up_waits_for_device {
+                            // The device the link-up waited for is gone:
+                            // the router hears now that the link is up.
+                            self.device_ready(idx).await;
                         }
-                        self.restore_vips(idx).await;
+                        if self.instances[idx].router.state() == State::Master {
+                            // Our VIP device vanished under a master:
+                            // recreate it and restore the VIPs in place.
+                            warn!(instance = %self.instances[idx].cfg.name, device = %g.name, "VIP device removed; recreating it");
+                            if let Some(parent) = self.instances[idx]
+                                .ifindex
+                                .and_then(|i| self.links.get(&i))
+                                .cloned()
+                                && let Err(e) = self.ensure_vip_device(idx, &parent).await
+                            {
+                                error!(instance = %self.instances[idx].cfg.name, "{e}");
+                            }
+                            self.restore_vips(idx).await;
+                        }
                     }
                 }
                 self.prune_sockets();
@@ -980,6 +1017,16 @@ impl Daemon {
     }
 
     /// Resolves the device index a VIP goes on.
+    /// The VIP device a link-up waited for has its carrier (or is gone):
+    /// the router hears now that the link is up.
+    async fn device_ready(&mut self, idx: usize) {
+        self.instances[idx].up_waits_for_device = false;
+        let now = self.now();
+        info!(instance = %self.instances[idx].cfg.name, interface = %self.instances[idx].cfg.interface, up = true, "link state changed");
+        let actions = self.instances[idx].router.handle(now, Event::InterfaceUp);
+        self.apply(idx, actions).await;
+    }
+
     fn vip_device_index(&self, cfg: &InstanceConfig, vip: &Vip) -> Option<(u32, String)> {
         let name = cfg.device_for(vip);
         self.link_by_name(&name).map(|l| (l.index, name))
