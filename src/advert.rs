@@ -5,11 +5,12 @@
 use std::net::IpAddr;
 
 use crate::config::{InstanceConfig, VrrpVersion};
+use crate::family::Family;
 use crate::vrrp::interval_to_field;
 use crate::wire::vrrp::{Auth, Version, VrrpRepr};
 
 /// The advert this instance sends for one family.
-pub fn build(cfg: &InstanceConfig, ipv6: bool, priority: u8) -> VrrpRepr {
+pub fn build(cfg: &InstanceConfig, family: Family, priority: u8) -> VrrpRepr {
     VrrpRepr {
         version: wire_version(cfg.version),
         vrid: cfg.vrid,
@@ -19,7 +20,7 @@ pub fn build(cfg: &InstanceConfig, ipv6: bool, priority: u8) -> VrrpRepr {
         addresses: cfg
             .vips
             .iter()
-            .filter(|v| v.address.is_ipv6() == ipv6)
+            .filter(|v| v.family() == family)
             .map(|v| v.address)
             .collect(),
     }
@@ -117,7 +118,7 @@ pub fn check(
         let mut ours: Vec<IpAddr> = cfg
             .vips
             .iter()
-            .filter(|v| v.address.is_ipv6() == src.is_ipv6())
+            .filter(|v| v.family() == Family::of(src))
             .map(|v| v.address)
             .collect();
         theirs.sort();
@@ -157,17 +158,17 @@ mod tests {
     #[test]
     fn builds_one_advert_per_family() {
         let c = cfg("");
-        let v4 = build(&c, false, 100);
+        let v4 = build(&c, Family::V4, 100);
         assert_eq!(v4.addresses, vec![ip("192.0.2.10"), ip("192.0.2.11")]);
         assert_eq!(v4.max_adver_int, 100);
-        let v6 = build(&c, true, 0);
+        let v6 = build(&c, Family::V6, 0);
         assert_eq!((v6.addresses.len(), v6.priority), (1, 0));
     }
 
     #[test]
     fn accepts_a_matching_advert_in_any_address_order() {
         let c = cfg("");
-        let mut r = build(&c, false, 200);
+        let mut r = build(&c, Family::V4, 200);
         r.addresses.reverse();
         assert_eq!(check(&c, &r, ip("192.0.2.2"), 255, none), Ok(()));
     }
@@ -175,7 +176,7 @@ mod tests {
     #[test]
     fn rejects_each_mismatch_with_its_reason() {
         let c = cfg("");
-        let good = build(&c, false, 200);
+        let good = build(&c, Family::V4, 200);
         let src = ip("192.0.2.2");
         assert_eq!(check(&c, &good, src, 64, none), Err(Reject::BadTtl));
         assert_eq!(
@@ -200,7 +201,7 @@ mod tests {
             .unwrap()
             .instances
             .remove(0);
-        let good = build(&c, false, 100);
+        let good = build(&c, Family::V4, 100);
         assert_eq!(good.auth, Auth::Password(*b"secret\0\0"));
         let src = ip("192.0.2.2");
         assert_eq!(check(&c, &good, src, 255, none), Ok(()));
@@ -217,7 +218,7 @@ mod tests {
     #[test]
     fn unicast_accepts_only_peers_and_any_ttl() {
         let c = cfg("    unicast:\n      peers: [192.0.2.2, \"2001:db8::2\"]\n");
-        let r = build(&c, false, 100);
+        let r = build(&c, Family::V4, 100);
         assert_eq!(check(&c, &r, ip("192.0.2.2"), 63, none), Ok(()));
         assert_eq!(
             check(&c, &r, ip("192.0.2.3"), 255, none),

@@ -15,6 +15,8 @@ use std::time::Duration;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
+use crate::family::Family;
+
 /// Where the daemon reads its configuration when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/vipd/vipd.yaml";
 
@@ -277,8 +279,8 @@ impl Serialize for Vip {
 }
 
 impl Vip {
-    pub fn is_ipv4(&self) -> bool {
-        self.address.is_ipv4()
+    pub fn family(&self) -> Family {
+        Family::of(self.address)
     }
 }
 
@@ -675,7 +677,7 @@ impl RawInstance {
                         duration_text::format(&d)
                     ));
                 }
-                if self.vips.iter().any(|v| !v.is_ipv4()) {
+                if self.vips.iter().any(|v| v.family() == Family::V6) {
                     return Err(format!(
                         "{ctx}: VRRPv2 carries IPv4 only (RFC 3768): use version: 3 for IPv6 VIPs, or move them to excluded_vips"
                     ));
@@ -722,7 +724,7 @@ impl RawInstance {
                 "{ctx}: initial_state master contradicts preempt: false (a non-preempting router must start as backup)"
             ));
         }
-        let families: BTreeSet<bool> = self.vips.iter().map(|v| v.is_ipv4()).collect();
+        let families: BTreeSet<Family> = self.vips.iter().map(Vip::family).collect();
         if let Some(u) = &self.unicast {
             if u.peers.is_empty() {
                 return Err(format!(
@@ -730,7 +732,7 @@ impl RawInstance {
                 ));
             }
             for p in &u.peers {
-                if !families.contains(&p.is_ipv4()) {
+                if !families.contains(&Family::of(*p)) {
                     return Err(format!(
                         "{ctx}: unicast peer {p} has no VIP of its family in vips: adverts of a family carry that family's VIPs"
                     ));
@@ -741,18 +743,16 @@ impl RawInstance {
             }
             let mut src_fams = BTreeSet::new();
             for s in &u.sources {
-                if !src_fams.insert(s.is_ipv4()) {
+                if !src_fams.insert(Family::of(*s)) {
                     return Err(format!(
                         "{ctx}: unicast.sources has two addresses of one family: give at most one IPv4 and one IPv6"
                     ));
                 }
             }
             for fam in &families {
-                if !u.peers.iter().any(|p| p.is_ipv4() == *fam) {
+                if !u.peers.iter().any(|p| fam.contains(*p)) {
                     return Err(format!(
-                        "{ctx}: unicast mode but no {} peer for the {} VIPs: add a peer of that family",
-                        if *fam { "IPv4" } else { "IPv6" },
-                        if *fam { "IPv4" } else { "IPv6" }
+                        "{ctx}: unicast mode but no {fam} peer for the {fam} VIPs: add a peer of that family"
                     ));
                 }
             }
@@ -788,8 +788,23 @@ impl RawInstance {
 
 impl InstanceConfig {
     /// True when the adverts of this family are sent (the instance has VIPs of it).
-    pub fn advertises(&self, ipv4: bool) -> bool {
-        self.vips.iter().any(|v| v.is_ipv4() == ipv4)
+    pub fn advertises(&self, family: Family) -> bool {
+        self.vips.iter().any(|v| v.family() == family)
+    }
+
+    /// The families the instance advertises, IPv4 first.
+    pub fn families(&self) -> impl Iterator<Item = Family> + '_ {
+        Family::ALL.into_iter().filter(|f| self.advertises(*f))
+    }
+
+    /// The family whose virtual MAC (RFC 5798 7.3) a MACVLAN VIP device
+    /// gets: IPv4's unless the instance advertises IPv6 only.
+    pub fn mac_family(&self) -> Family {
+        if self.advertises(Family::V4) {
+            Family::V4
+        } else {
+            Family::V6
+        }
     }
 
     /// Every address the instance moves, advertised or excluded.
@@ -826,7 +841,7 @@ fn deserialize_instances<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Instance
     }
     let mut names: HashMap<&str, usize> = HashMap::new();
     // VRIDs are per interface and per address family (RFC 5798 5.2.3, 7.3).
-    let mut vrids: HashMap<(&str, u8, bool), &str> = HashMap::new();
+    let mut vrids: HashMap<(&str, u8, Family), &str> = HashMap::new();
     let mut devices: HashMap<String, &str> = HashMap::new();
     for (i, inst) in list.iter().enumerate() {
         if let Some(j) = names.insert(&inst.name, i) {
@@ -835,17 +850,11 @@ fn deserialize_instances<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Instance
                 inst.name
             )));
         }
-        for fam in [true, false] {
-            if !inst.advertises(fam) {
-                continue;
-            }
+        for fam in inst.families() {
             if let Some(other) = vrids.insert((&inst.interface, inst.vrid, fam), &inst.name) {
                 return Err(de::Error::custom(format!(
-                    "instances {other:?} and {:?} both use vrid {} for {} on {}: give one of them another vrid",
-                    inst.name,
-                    inst.vrid,
-                    if fam { "IPv4" } else { "IPv6" },
-                    inst.interface
+                    "instances {other:?} and {:?} both use vrid {} for {fam} on {}: give one of them another vrid",
+                    inst.name, inst.vrid, inst.interface
                 )));
             }
         }
@@ -960,7 +969,7 @@ mod tests {
         assert!(e.message.contains("no IPv6 peer"), "{e}");
         let ok = text.replace("[192.0.2.2]", "[192.0.2.2, \"2001:db8::2\"]");
         let c = parse(&ok).unwrap();
-        assert!(c.instances[0].advertises(true) && c.instances[0].advertises(false));
+        assert!(c.instances[0].advertises(Family::V4) && c.instances[0].advertises(Family::V6));
         let e = parse(&text.replace("peers: [192.0.2.2]", "peers: []")).unwrap_err();
         assert!(e.message.contains("unicast.peers is empty"), "{e}");
     }

@@ -26,6 +26,7 @@ use tracing::{debug, error, info, warn};
 use crate::advert;
 use crate::config::{Config, ConfigError, InstanceConfig, Vip, VipDeviceKind};
 use crate::control::{InstanceStatus, Request, Response, Status, Transition};
+use crate::family::Family;
 use crate::io::announce::Announcer;
 use crate::io::netlink::{AddrEntry, LinkState, Netlink, NetlinkError, NetlinkEvent, virtual_mac};
 use crate::io::networkd_dbus::{self, LinkView, NetworkdUpdate};
@@ -64,7 +65,7 @@ pub struct Options {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct SockKey {
     ifindex: u32,
-    ipv6: bool,
+    family: Family,
 }
 
 enum Input {
@@ -435,16 +436,13 @@ impl Daemon {
             inst.problem = Some(e.to_string());
             return;
         }
-        for ipv6 in [false, true] {
-            if !self.instances[idx].cfg.advertises(!ipv6) {
-                continue;
-            }
+        let families: Vec<Family> = self.instances[idx].cfg.families().collect();
+        for family in families {
             let multicast = self.instances[idx].cfg.unicast.is_none();
-            if let Err(e) = self.ensure_socket(&link, ipv6, multicast) {
+            if let Err(e) = self.ensure_socket(&link, family, multicast) {
                 let inst = &mut self.instances[idx];
                 let msg = format!(
-                    "cannot open the {} VRRP socket on {}: {e} (vipd needs CAP_NET_RAW)",
-                    if ipv6 { "IPv6" } else { "IPv4" },
+                    "cannot open the {family} VRRP socket on {}: {e} (vipd needs CAP_NET_RAW)",
                     link.name
                 );
                 error!(instance = %inst.cfg.name, "{msg}");
@@ -490,10 +488,15 @@ impl Daemon {
         Ok(())
     }
 
-    fn ensure_socket(&mut self, link: &LinkState, ipv6: bool, multicast: bool) -> io::Result<()> {
+    fn ensure_socket(
+        &mut self,
+        link: &LinkState,
+        family: Family,
+        multicast: bool,
+    ) -> io::Result<()> {
         let key = SockKey {
             ifindex: link.index,
-            ipv6,
+            family,
         };
         if let Some(e) = self.sockets.get(&key) {
             if multicast {
@@ -501,7 +504,7 @@ impl Daemon {
             }
             return Ok(());
         }
-        let sock = Arc::new(VrrpSocket::open(&link.name, link.index, ipv6, multicast)?);
+        let sock = Arc::new(VrrpSocket::open(&link.name, link.index, family, multicast)?);
         let reader = {
             let sock = sock.clone();
             let tx = self.tx.clone();
@@ -535,10 +538,10 @@ impl Daemon {
             .iter()
             .filter_map(|i| i.ifindex.map(|ix| (ix, &i.cfg)))
             .flat_map(|(ix, c)| {
-                [false, true]
-                    .into_iter()
-                    .filter(|v6| c.advertises(!*v6))
-                    .map(move |ipv6| SockKey { ifindex: ix, ipv6 })
+                c.families().map(move |family| SockKey {
+                    ifindex: ix,
+                    family,
+                })
             })
             .collect();
         self.sockets.retain(|k, _| needed.contains(k));
@@ -546,8 +549,8 @@ impl Daemon {
 
     /// Our primary address per family, for the equal-priority tie-break.
     fn update_local_addresses(&mut self, idx: usize) {
-        for ipv6 in [false, true] {
-            if let Some(a) = self.source_address(idx, ipv6) {
+        for family in Family::ALL {
+            if let Some(a) = self.source_address(idx, family) {
                 self.instances[idx].router.set_local_address(a);
             }
         }
@@ -559,11 +562,11 @@ impl Daemon {
     /// link-local address, RFC 5798 5.1.2.1; IPv6 unicast: a global one);
     /// else, while we hold them, one of our VIPs, so adverts continue while a
     /// DHCP address is briefly gone.
-    fn source_address(&self, idx: usize, ipv6: bool) -> Option<IpAddr> {
+    fn source_address(&self, idx: usize, family: Family) -> Option<IpAddr> {
         let inst = &self.instances[idx];
         let cfg = &inst.cfg;
         if let Some(u) = &cfg.unicast
-            && let Some(s) = u.sources.iter().find(|s| s.is_ipv6() == ipv6)
+            && let Some(s) = u.sources.iter().find(|s| family.contains(**s))
         {
             return Some(*s);
         }
@@ -572,9 +575,9 @@ impl Daemon {
         let on_if = || {
             self.addrs
                 .iter()
-                .filter(move |e| e.index == ifindex && e.address.is_ipv6() == ipv6 && !e.tentative)
+                .filter(move |e| e.index == ifindex && family.contains(e.address) && !e.tentative)
         };
-        let pick = if ipv6 {
+        let pick = if family == Family::V6 {
             let ll =
                 |e: &&AddrEntry| matches!(e.address, IpAddr::V6(a) if a.is_unicast_link_local());
             if cfg.unicast.is_none() {
@@ -614,7 +617,7 @@ impl Daemon {
             Input::SocketFailed(key, e) => {
                 warn!(
                     ifindex = key.ifindex,
-                    ipv6 = key.ipv6,
+                    family = %key.family,
                     "VRRP socket receive failed: {e}"
                 );
             }
@@ -651,7 +654,7 @@ impl Daemon {
         let vrid = pkt.payload.get(1).copied();
         let find = |d: &Daemon, vrid: u8| {
             d.instances.iter().position(|i| {
-                i.ifindex == Some(key.ifindex) && i.cfg.vrid == vrid && i.cfg.advertises(!key.ipv6)
+                i.ifindex == Some(key.ifindex) && i.cfg.vrid == vrid && i.cfg.advertises(key.family)
             })
         };
         let repr = match crate::wire::vrrp::parse(&pkt.payload, pkt.src, pkt.dst) {
@@ -1083,29 +1086,29 @@ impl Daemon {
         let Some(ifindex) = self.instances[idx].ifindex else {
             return;
         };
-        for ipv6 in [false, true] {
+        let families: Vec<Family> = self.instances[idx].cfg.families().collect();
+        for family in families {
             let cfg = &self.instances[idx].cfg;
-            if !cfg.advertises(!ipv6) {
-                continue;
-            }
-            let Some(src) = self.source_address(idx, ipv6) else {
+            let Some(src) = self.source_address(idx, family) else {
                 self.instances[idx].drop_packet("send_no_source_address");
                 continue;
             };
-            let repr = advert::build(cfg, ipv6, priority);
+            let repr = advert::build(cfg, family, priority);
             let dsts: Vec<IpAddr> = match &cfg.unicast {
                 Some(u) => u
                     .peers
                     .iter()
                     .copied()
-                    .filter(|p| p.is_ipv6() == ipv6)
+                    .filter(|p| family.contains(*p))
                     .collect(),
-                None if ipv6 => vec![IpAddr::V6(VRRP_MCAST_V6)],
-                None => vec![IpAddr::V4(VRRP_MCAST_V4)],
+                None => match family {
+                    Family::V4 => vec![IpAddr::V4(VRRP_MCAST_V4)],
+                    Family::V6 => vec![IpAddr::V6(VRRP_MCAST_V6)],
+                },
             };
             let Some(sock) = self
                 .sockets
-                .get(&SockKey { ifindex, ipv6 })
+                .get(&SockKey { ifindex, family })
                 .map(|e| e.sock.clone())
             else {
                 continue;
@@ -1173,7 +1176,7 @@ impl Daemon {
                 let r = &inst.router;
                 let vips_present = cfg.all_vips().filter(|v| self.vip_present(cfg, v)).count();
                 // As master, our own advert source (IPv4 when the instance has it).
-                let own = self.source_address(idx, !cfg.advertises(true));
+                let own = self.source_address(idx, cfg.mac_family());
                 InstanceStatus {
                     name: cfg.name.clone(),
                     interface: cfg.interface.clone(),
@@ -1359,10 +1362,9 @@ pub async fn ensure_vip_device(
     if nl.link_by_name(&name).await?.is_some() {
         return Ok(VipDeviceOutcome::Existed(name));
     }
-    let ipv6_only = !cfg.advertises(true);
     let made = match dev.kind {
         VipDeviceKind::Macvlan => {
-            nl.create_macvlan(parent.index, &name, virtual_mac(cfg.vrid, ipv6_only))
+            nl.create_macvlan(parent.index, &name, virtual_mac(cfg.vrid, cfg.mac_family()))
                 .await
         }
         VipDeviceKind::Ipvlan => nl.create_ipvlan(parent.index, &name).await,

@@ -35,6 +35,7 @@ use crate::config::{
     Config, GarpConfig, InitialState, InstanceConfig, UnicastConfig, Vip, VipDevice, VipDeviceKind,
     VrrpVersion, check_ifname, parse_cidr,
 };
+use crate::family::Family;
 
 /// How deep `include` may nest before the importer assumes a loop.
 pub const MAX_INCLUDE_DEPTH: usize = 32;
@@ -641,10 +642,6 @@ fn ifname_arg(t: &Token, what: &str) -> Result<String, ImportError> {
     Ok(t.text.clone())
 }
 
-fn family(v4: bool) -> &'static str {
-    if v4 { "IPv4" } else { "IPv6" }
-}
-
 impl Importer {
     fn warn(&mut self, loc: &Loc, message: impl fmt::Display) {
         self.warnings.push(format!("{loc}: {message}"));
@@ -1183,8 +1180,12 @@ impl Importer {
 
         // keepalived derives the family from the first VIP; IPv6 instances
         // always run VRRPv3 (VRRPv2 is IPv4 only).
-        let first_v4 = r.vips.first().map(|(v, _)| v.is_ipv4()).unwrap_or(true);
-        let version = if first_v4 {
+        let first_family = r
+            .vips
+            .first()
+            .map(|(v, _)| v.family())
+            .unwrap_or(Family::V4);
+        let version = if first_family == Family::V4 {
             r.version
                 .as_ref()
                 .map(|(v, _)| *v)
@@ -1226,19 +1227,19 @@ impl Importer {
             }
         }
 
-        let has = |vips: &[Vip], v4: bool| vips.iter().any(|v| v.is_ipv4() == v4);
-        if has(&vips, true) && has(&vips, false) {
+        let has = |vips: &[Vip], family: Family| vips.iter().any(|v| v.family() == family);
+        if has(&vips, Family::V4) && has(&vips, Family::V6) {
             match version {
                 VrrpVersion::V3 => self.warn(
                     &r.loc,
                     format_args!(
                         "{ctx}: virtual_ipaddress mixes IPv4 and IPv6: vipd advertises both families (one advert per family, sharing one state), but a keepalived peer ignored the {} ones and advertised only {}: upgrade the peers together",
-                        family(!first_v4),
-                        family(first_v4)
+                        first_family.other(),
+                        first_family
                     ),
                 ),
                 VrrpVersion::V2 => {
-                    let (v6, v4): (Vec<Vip>, Vec<Vip>) = vips.into_iter().partition(|v| !v.is_ipv4());
+                    let (v6, v4): (Vec<Vip>, Vec<Vip>) = vips.into_iter().partition(|v| v.family() == Family::V6);
                     let moved: Vec<String> = v6.iter().map(|v| v.to_string()).collect();
                     self.warn(
                         &r.loc,
@@ -1513,7 +1514,7 @@ impl Importer {
         }
         let mut peers: Vec<IpAddr> = Vec::new();
         // A family without VIPs cannot have peers (its adverts would be empty).
-        let vip_families: BTreeSet<bool> = vips.iter().map(|v| v.is_ipv4()).collect();
+        let vip_families: BTreeSet<Family> = vips.iter().map(Vip::family).collect();
         for (addr, _, loc) in &r.peers {
             if peers.contains(addr) {
                 self.warn(
@@ -1522,12 +1523,12 @@ impl Importer {
                         "{ctx}: unicast_peer {addr} is listed twice: the repeat is dropped"
                     ),
                 );
-            } else if !vip_families.contains(&addr.is_ipv4()) {
+            } else if !vip_families.contains(&Family::of(*addr)) {
                 self.warn(
                     loc,
                     format_args!(
                         "{ctx}: unicast_peer {addr}: dropped, the instance has no {} VIP to advertise to it (keepalived rejects such peers too)",
-                        family(addr.is_ipv4())
+                        Family::of(*addr)
                     ),
                 );
             } else {
@@ -1544,20 +1545,20 @@ impl Importer {
         }
         // A family with VIPs but no peer: nobody to advertise them to, so they
         // can only move with the instance.
-        for v4 in [true, false] {
-            if vip_families.contains(&v4)
-                && !peers.iter().any(|p| p.is_ipv4() == v4)
-                && vips.iter().any(|v| v.is_ipv4() != v4)
+        for fam in Family::ALL {
+            if vip_families.contains(&fam)
+                && !peers.iter().any(|p| fam.contains(*p))
+                && vips.iter().any(|v| v.family() != fam)
             {
                 let (moved, kept): (Vec<Vip>, Vec<Vip>) =
-                    vips.drain(..).partition(|v| v.is_ipv4() == v4);
+                    vips.drain(..).partition(|v| v.family() == fam);
                 *vips = kept;
                 let shown: Vec<String> = moved.iter().map(|v| v.to_string()).collect();
                 self.warn(
                     &r.loc,
                     format_args!(
                         "{ctx}: no {} unicast_peer: {} moved to excluded_vips (moved with the instance, not advertised)",
-                        family(v4),
+                        fam,
                         shown.join(", ")
                     ),
                 );
@@ -1568,7 +1569,10 @@ impl Importer {
         }
         let mut sources: Vec<IpAddr> = Vec::new();
         for (addr, _, loc) in &r.sources {
-            if let Some(prev) = sources.iter().position(|s| s.is_ipv4() == addr.is_ipv4()) {
+            if let Some(prev) = sources
+                .iter()
+                .position(|s| Family::of(*s) == Family::of(*addr))
+            {
                 self.warn(
                     loc,
                     format_args!("{ctx}: unicast_src_ip {addr}: replaces {}, one source per family (the last one wins, as in keepalived)", sources[prev]),
@@ -2436,7 +2440,7 @@ mod tests {
         let imp = ok(&mixed.replace("interface eth0", "interface eth0\n version 3"));
         let i = &imp.config.instances[0];
         assert_eq!(i.vips, vec![vip("192.0.2.10/24"), vip("2001:db8::10/64")]);
-        assert!(i.advertises(true) && i.advertises(false));
+        assert!(i.advertises(Family::V4) && i.advertises(Family::V6));
         warned(
             &imp,
             &[

@@ -11,6 +11,7 @@ pub mod assets;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod family;
 pub mod hooks;
 pub mod io;
 pub mod keepalived;

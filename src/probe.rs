@@ -27,6 +27,7 @@ use std::time::Duration;
 use serde::Serialize;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
+use crate::family::Family;
 use crate::io::timer;
 
 /// Arguments of `vipctl probe`.
@@ -87,12 +88,11 @@ pub fn inet_checksum(data: &[u8]) -> u16 {
 
 /// An echo request. For ICMPv6 the checksum is left 0: the kernel computes
 /// it (it covers a pseudo-header with the source address we do not know).
-pub fn echo_request(v6: bool, id: u16, seq: u64, token: u64) -> Vec<u8> {
+pub fn echo_request(family: Family, id: u16, seq: u64, token: u64) -> Vec<u8> {
     let mut p = Vec::with_capacity(ECHO_LEN);
-    p.push(if v6 {
-        ICMP6_ECHO_REQUEST
-    } else {
-        ICMP_ECHO_REQUEST
+    p.push(match family {
+        Family::V4 => ICMP_ECHO_REQUEST,
+        Family::V6 => ICMP6_ECHO_REQUEST,
     });
     p.push(0);
     p.extend_from_slice(&[0, 0]);
@@ -101,7 +101,7 @@ pub fn echo_request(v6: bool, id: u16, seq: u64, token: u64) -> Vec<u8> {
     p.extend_from_slice(&token.to_be_bytes());
     p.extend_from_slice(&seq.to_be_bytes());
     p.extend_from_slice(MARKER);
-    if !v6 {
+    if family == Family::V4 {
         let c = inet_checksum(&p);
         p[2..4].copy_from_slice(&c.to_be_bytes());
     }
@@ -122,7 +122,7 @@ pub struct EchoReply {
 /// Parses a received datagram. `ip_header`: IPv4 raw sockets hand over the
 /// IP header too. Returns None for anything that is not a well-formed echo
 /// reply with our payload layout (never panics, whatever the bytes).
-pub fn parse_echo_reply(buf: &[u8], v6: bool, ip_header: bool) -> Option<EchoReply> {
+pub fn parse_echo_reply(buf: &[u8], family: Family, ip_header: bool) -> Option<EchoReply> {
     let icmp = if ip_header {
         let first = *buf.first()?;
         if first >> 4 != 4 {
@@ -139,16 +139,15 @@ pub fn parse_echo_reply(buf: &[u8], v6: bool, ip_header: bool) -> Option<EchoRep
     if icmp.len() < ECHO_LEN {
         return None;
     }
-    let want = if v6 {
-        ICMP6_ECHO_REPLY
-    } else {
-        ICMP_ECHO_REPLY
+    let want = match family {
+        Family::V4 => ICMP_ECHO_REPLY,
+        Family::V6 => ICMP6_ECHO_REPLY,
     };
     if icmp[0] != want || icmp[1] != 0 {
         return None;
     }
     // IPv4: the checksum must verify (the kernel checks ICMPv6's).
-    if !v6 && inet_checksum(icmp) != 0 {
+    if family == Family::V4 && inet_checksum(icmp) != 0 {
         return None;
     }
     if &icmp[24..32] != MARKER {
@@ -490,7 +489,7 @@ const SO_TIMESTAMPNS: libc::c_int = 35;
 
 struct Prober {
     sock: Socket,
-    v6: bool,
+    family: Family,
     /// IPv4 raw sockets receive the IP header.
     ip_header: bool,
     kind: &'static str,
@@ -499,11 +498,10 @@ struct Prober {
 }
 
 fn open_socket(dest: SocketAddr) -> io::Result<Prober> {
-    let v6 = dest.is_ipv6();
-    let (domain, proto) = if v6 {
-        (Domain::IPV6, Protocol::ICMPV6)
-    } else {
-        (Domain::IPV4, Protocol::ICMPV4)
+    let family = Family::of(dest.ip());
+    let (domain, proto) = match family {
+        Family::V4 => (Domain::IPV4, Protocol::ICMPV4),
+        Family::V6 => (Domain::IPV6, Protocol::ICMPV6),
     };
     // Raw needs CAP_NET_RAW; an ICMP datagram socket needs the group in
     // net.ipv4.ping_group_range. Try both, like iputils ping.
@@ -542,7 +540,7 @@ fn open_socket(dest: SocketAddr) -> io::Result<Prober> {
     // Only echo replies wake us up: not our own requests looped back, not
     // neighbour discovery or other pingers' requests.
     if raw {
-        icmp_filter(&sock, v6)?;
+        icmp_filter(&sock, family)?;
     }
     sock.set_nonblocking(true)?;
     // Replies must not be dropped while we are descheduled.
@@ -551,18 +549,17 @@ fn open_socket(dest: SocketAddr) -> io::Result<Prober> {
         (std::process::id() & 0xffff) as u16
     } else {
         // The kernel sets the id of a datagram socket's requests to its port.
-        let any: SocketAddr = if v6 {
-            "[::]:0".parse().unwrap_or(dest)
-        } else {
-            "0.0.0.0:0".parse().unwrap_or(dest)
+        let any: SocketAddr = match family {
+            Family::V4 => "0.0.0.0:0".parse().unwrap_or(dest),
+            Family::V6 => "[::]:0".parse().unwrap_or(dest),
         };
         sock.bind(&any.into())?;
         sock.local_addr()?.as_socket().map_or(0, |a| a.port())
     };
     Ok(Prober {
         sock,
-        v6,
-        ip_header: raw && !v6,
+        family,
+        ip_header: raw && family == Family::V4,
         kind: if raw { "raw" } else { "dgram" },
         id,
         dest: dest.into(),
@@ -571,11 +568,11 @@ fn open_socket(dest: SocketAddr) -> io::Result<Prober> {
 
 /// ICMP_FILTER (IPv4 raw: bit set = type blocked) / ICMP6_FILTER (same
 /// meaning per RFC 3542's kernel layout): pass echo replies only.
-fn icmp_filter(sock: &Socket, v6: bool) -> io::Result<()> {
+fn icmp_filter(sock: &Socket, family: Family) -> io::Result<()> {
     const SOL_RAW: libc::c_int = 255;
     const ICMP_FILTER: libc::c_int = 1;
     const ICMP6_FILTER: libc::c_int = 1;
-    let rc = if v6 {
+    let rc = if family == Family::V6 {
         let mut f = [u32::MAX; 8];
         let t = usize::from(ICMP6_ECHO_REPLY);
         f[t >> 5] &= !(1u32 << (t & 31));
@@ -821,7 +818,7 @@ fn run(args: &ProbeArgs, out: &mut impl Write) -> Result<Summary, String> {
                 let now = clock_ns(libc::CLOCK_MONOTONIC);
                 let slot = start_mono + (ticks as i64 - 1) * interval_ns;
                 max_late_ns = max_late_ns.max(now - slot);
-                let pkt = echo_request(p.v6, p.id, seq, token);
+                let pkt = echo_request(p.family, p.id, seq, token);
                 let sent_ns = clock_ns(libc::CLOCK_REALTIME);
                 t.sent(sent_ns, clock_ns(libc::CLOCK_MONOTONIC));
                 if let Err(e) = p.sock.send_to(&pkt, &p.dest) {
@@ -836,7 +833,7 @@ fn run(args: &ProbeArgs, out: &mut impl Write) -> Result<Summary, String> {
                     Ok(None) => break,
                     Ok(Some((len, ts))) => {
                         let recv_ns = ts.unwrap_or_else(|| clock_ns(libc::CLOCK_REALTIME));
-                        let kind = match parse_echo_reply(&buf[..len], p.v6, p.ip_header) {
+                        let kind = match parse_echo_reply(&buf[..len], p.family, p.ip_header) {
                             Some(r) if r.id == p.id && r.token == token => t.reply(r.seq, recv_ns),
                             _ => t.foreign(),
                         };
@@ -887,16 +884,15 @@ mod tests {
 
     /// An echo reply as a peer would send it: our request with the type
     /// changed and the checksum fixed.
-    fn reply_of(req: &[u8], v6: bool) -> Vec<u8> {
+    fn reply_of(req: &[u8], family: Family) -> Vec<u8> {
         let mut r = req.to_vec();
-        r[0] = if v6 {
-            ICMP6_ECHO_REPLY
-        } else {
-            ICMP_ECHO_REPLY
+        r[0] = match family {
+            Family::V4 => ICMP_ECHO_REPLY,
+            Family::V6 => ICMP6_ECHO_REPLY,
         };
         r[2] = 0;
         r[3] = 0;
-        if !v6 {
+        if family == Family::V4 {
             let c = inet_checksum(&r);
             r[2..4].copy_from_slice(&c.to_be_bytes());
         }
@@ -914,7 +910,7 @@ mod tests {
 
     #[test]
     fn request_bytes_and_checksum() {
-        let p = echo_request(false, 0x1234, 0x1_0005, 0x0102_0304_0506_0708);
+        let p = echo_request(Family::V4, 0x1234, 0x1_0005, 0x0102_0304_0506_0708);
         assert_eq!(p.len(), 32);
         assert_eq!(&p[..2], &[8, 0]);
         assert_eq!(&p[4..8], &[0x12, 0x34, 0x00, 0x05], "id, seq low 16 bits");
@@ -922,7 +918,7 @@ mod tests {
         assert_eq!(&p[16..24], &[0, 0, 0, 0, 0, 1, 0, 5]);
         assert_eq!(&p[24..], b"vipdprob");
         assert_eq!(inet_checksum(&p), 0, "a correct checksum sums to 0");
-        let p6 = echo_request(true, 1, 2, 3);
+        let p6 = echo_request(Family::V6, 1, 2, 3);
         assert_eq!(
             (p6[0], p6[2], p6[3]),
             (128, 0, 0),
@@ -943,39 +939,39 @@ mod tests {
 
     #[test]
     fn parses_replies_v4_raw_dgram_and_v6() {
-        let req = echo_request(false, 7, 300, 42);
-        let rep = reply_of(&req, false);
+        let req = echo_request(Family::V4, 7, 300, 42);
+        let rep = reply_of(&req, Family::V4);
         let want = EchoReply {
             id: 7,
             seq16: 300,
             token: 42,
             seq: 300,
         };
-        assert_eq!(parse_echo_reply(&rep, false, false), Some(want));
+        assert_eq!(parse_echo_reply(&rep, Family::V4, false), Some(want));
         let mut raw = ipv4_header(rep.len());
         raw.extend_from_slice(&rep);
-        assert_eq!(parse_echo_reply(&raw, false, true), Some(want));
+        assert_eq!(parse_echo_reply(&raw, Family::V4, true), Some(want));
         // IPv4 header with options (ihl = 6).
         let mut opt = ipv4_header(rep.len() + 4);
         opt[0] = 0x46;
         opt.extend_from_slice(&[1, 1, 1, 0]);
         opt.extend_from_slice(&rep);
-        assert_eq!(parse_echo_reply(&opt, false, true), Some(want));
-        let rep6 = reply_of(&echo_request(true, 7, 300, 42), true);
-        assert_eq!(parse_echo_reply(&rep6, true, false), Some(want));
+        assert_eq!(parse_echo_reply(&opt, Family::V4, true), Some(want));
+        let rep6 = reply_of(&echo_request(Family::V6, 7, 300, 42), Family::V6);
+        assert_eq!(parse_echo_reply(&rep6, Family::V6, false), Some(want));
     }
 
     #[test]
     fn rejects_what_is_not_our_reply() {
-        let req = echo_request(false, 7, 300, 42);
-        let rep = reply_of(&req, false);
+        let req = echo_request(Family::V4, 7, 300, 42);
+        let rep = reply_of(&req, Family::V4);
         // Our own request (seen on loopback), an ICMPv6 reply on v4...
-        assert_eq!(parse_echo_reply(&req, false, false), None);
-        assert_eq!(parse_echo_reply(&rep, true, false), None);
+        assert_eq!(parse_echo_reply(&req, Family::V4, false), None);
+        assert_eq!(parse_echo_reply(&rep, Family::V6, false), None);
         // Bad checksum.
         let mut bad = rep.clone();
         bad[31] ^= 1;
-        assert_eq!(parse_echo_reply(&bad, false, false), None);
+        assert_eq!(parse_echo_reply(&bad, Family::V4, false), None);
         // Foreign payload (iputils ping's timestamp payload) with a valid sum.
         let mut foreign = rep.clone();
         foreign[24..].copy_from_slice(b"abcdefgh");
@@ -983,32 +979,36 @@ mod tests {
         foreign[3] = 0;
         let c = inet_checksum(&foreign);
         foreign[2..4].copy_from_slice(&c.to_be_bytes());
-        assert_eq!(parse_echo_reply(&foreign, false, false), None);
+        assert_eq!(parse_echo_reply(&foreign, Family::V4, false), None);
         // Header seq disagreeing with the payload seq.
-        let mut mismatch = reply_of(&echo_request(false, 7, 300, 42), false);
+        let mut mismatch = reply_of(&echo_request(Family::V4, 7, 300, 42), Family::V4);
         mismatch[7] = 1;
         mismatch[2] = 0;
         mismatch[3] = 0;
         let c = inet_checksum(&mismatch);
         mismatch[2..4].copy_from_slice(&c.to_be_bytes());
-        assert_eq!(parse_echo_reply(&mismatch, false, false), None);
+        assert_eq!(parse_echo_reply(&mismatch, Family::V4, false), None);
         // Not IPv4 / not ICMP in the IP header / truncated.
         let mut raw = ipv4_header(rep.len());
         raw.extend_from_slice(&rep);
         let mut v = raw.clone();
         v[0] = 0x65;
-        assert_eq!(parse_echo_reply(&v, false, true), None);
+        assert_eq!(parse_echo_reply(&v, Family::V4, true), None);
         let mut udp = raw.clone();
         udp[9] = 17;
-        assert_eq!(parse_echo_reply(&udp, false, true), None);
+        assert_eq!(parse_echo_reply(&udp, Family::V4, true), None);
         let mut short_ihl = raw.clone();
         short_ihl[0] = 0x44;
-        assert_eq!(parse_echo_reply(&short_ihl, false, true), None);
+        assert_eq!(parse_echo_reply(&short_ihl, Family::V4, true), None);
         let mut huge_ihl = raw[..30].to_vec();
         huge_ihl[0] = 0x4f;
-        assert_eq!(parse_echo_reply(&huge_ihl, false, true), None);
+        assert_eq!(parse_echo_reply(&huge_ihl, Family::V4, true), None);
         for n in 0..raw.len() {
-            assert_eq!(parse_echo_reply(&raw[..n], false, true), None, "len {n}");
+            assert_eq!(
+                parse_echo_reply(&raw[..n], Family::V4, true),
+                None,
+                "len {n}"
+            );
         }
     }
 
@@ -1026,8 +1026,9 @@ mod tests {
                         x as u8
                     })
                     .collect();
-                for (v6, hdr) in [(false, true), (false, false), (true, false)] {
-                    let _ = parse_echo_reply(&bytes, v6, hdr);
+                for (family, hdr) in [(Family::V4, true), (Family::V4, false), (Family::V6, false)]
+                {
+                    let _ = parse_echo_reply(&bytes, family, hdr);
                 }
             }
         }

@@ -17,6 +17,7 @@ use rtnetlink::{Handle, LinkIpVlan, LinkMacVlan, LinkUnspec, MulticastGroup};
 use tokio::sync::mpsc;
 
 use crate::config::Vip;
+use crate::family::Family;
 
 /// A failed netlink operation, phrased for the operator.
 #[derive(Debug, thiserror::Error)]
@@ -171,8 +172,12 @@ impl NetlinkEvent {
 
 /// The MAC address RFC 5798 7.3 assigns to a virtual router:
 /// 00-00-5E-00-01-{VRID} for IPv4, 00-00-5E-00-02-{VRID} for IPv6.
-pub fn virtual_mac(vrid: u8, ipv6: bool) -> [u8; 6] {
-    [0x00, 0x00, 0x5e, 0x00, if ipv6 { 0x02 } else { 0x01 }, vrid]
+pub fn virtual_mac(vrid: u8, family: Family) -> [u8; 6] {
+    let family_octet = match family {
+        Family::V4 => 0x01,
+        Family::V6 => 0x02,
+    };
+    [0x00, 0x00, 0x5e, 0x00, family_octet, vrid]
 }
 
 /// A handle for requests; cheap to clone.
@@ -360,7 +365,7 @@ mod tests {
 
     #[test]
     fn virtual_macs_follow_rfc5798_7_3() {
-        assert_eq!(virtual_mac(51, false), [0, 0, 0x5e, 0, 1, 51]);
-        assert_eq!(virtual_mac(255, true), [0, 0, 0x5e, 0, 2, 255]);
+        assert_eq!(virtual_mac(51, Family::V4), [0, 0, 0x5e, 0, 1, 51]);
+        assert_eq!(virtual_mac(255, Family::V6), [0, 0, 0x5e, 0, 2, 255]);
     }
 }

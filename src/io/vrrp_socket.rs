@@ -18,6 +18,7 @@ use nix::sys::socket::{
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
 use tokio::io::unix::AsyncFd;
 
+use crate::family::Family;
 use crate::wire::vrrp::{IPPROTO_VRRP, VRRP_MCAST_V4, VRRP_MCAST_V6};
 
 /// A packet as received, before VRRP parsing.
@@ -33,7 +34,7 @@ pub struct Received {
 
 pub struct VrrpSocket {
     fd: AsyncFd<Socket>,
-    ipv6: bool,
+    family: Family,
     ifindex: u32,
 }
 
@@ -88,8 +89,16 @@ fn set_multicast_if_index_v4(sock: &Socket, ifindex: u32) -> io::Result<()> {
 impl VrrpSocket {
     /// Opens the socket for `ifname`, joined to the VRRP group when
     /// `multicast` is set (RFC 5798 5.1.1.2 / 5.1.2.2).
-    pub fn open(ifname: &str, ifindex: u32, ipv6: bool, multicast: bool) -> io::Result<VrrpSocket> {
-        let domain = if ipv6 { Domain::IPV6 } else { Domain::IPV4 };
+    pub fn open(
+        ifname: &str,
+        ifindex: u32,
+        family: Family,
+        multicast: bool,
+    ) -> io::Result<VrrpSocket> {
+        let domain = match family {
+            Family::V4 => Domain::IPV4,
+            Family::V6 => Domain::IPV6,
+        };
         let sock = Socket::new(
             domain,
             Type::RAW,
@@ -97,7 +106,7 @@ impl VrrpSocket {
         )?;
         sock.set_nonblocking(true)?;
         sock.bind_device(Some(ifname.as_bytes()))?;
-        if ipv6 {
+        if family == Family::V6 {
             sock.set_multicast_hops_v6(255)?;
             sock.set_unicast_hops_v6(255)?;
             sock.set_multicast_loop_v6(false)?;
@@ -121,13 +130,17 @@ impl VrrpSocket {
         // SAFETY: `sock` owns its descriptor and AsyncFd takes ownership of
         // it, so the fd stays open and unchanged for the AsyncFd's lifetime.
         let fd = unsafe { AsyncFd::register(sock) }.map_err(|e| e.into_parts().1)?;
-        Ok(VrrpSocket { fd, ipv6, ifindex })
+        Ok(VrrpSocket {
+            fd,
+            family,
+            ifindex,
+        })
     }
 
     /// Joins the VRRP multicast group later (an instance switched to multicast on reload).
     pub fn join_multicast(&self) -> io::Result<()> {
         let sock = self.fd.get_ref();
-        let r = if self.ipv6 {
+        let r = if self.family == Family::V6 {
             sock.join_multicast_v6(&VRRP_MCAST_V6, self.ifindex)
         } else {
             sock.join_multicast_v4_n(
@@ -186,7 +199,7 @@ impl VrrpSocket {
             (msg.bytes, src, hop, dst)
         };
         buf.truncate(len);
-        if self.ipv6 {
+        if self.family == Family::V6 {
             let (Some(src), Some(hop), Some(dst)) = (src, ttl6, dst6) else {
                 return Ok(None);
             };

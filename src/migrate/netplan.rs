@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use serde_norway::{Mapping, Value};
 
 use crate::config::parse_cidr;
+use crate::family::Family;
 
 /// The netplan directories, lowest priority first.
 pub const NETPLAN_DIRS: [&str; 3] = ["/lib/netplan", "/etc/netplan", "/run/netplan"];
@@ -56,7 +57,7 @@ pub enum Kind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
     pub to: Option<(IpAddr, u8)>,
-    pub ipv6: bool,
+    pub family: Family,
     pub via: Option<IpAddr>,
     pub metric: Option<u32>,
     pub table: Option<u32>,
@@ -742,9 +743,9 @@ fn device(
             }
         }
     }
-    let gw = |k: &str, v6: bool, cx: &mut Cx| {
+    let gw = |k: &str, family: Family, cx: &mut Cx| {
         get(k).and_then(|v| cx.ip(v, &sub(k))).filter(|a| {
-            if a.is_ipv6() != v6 {
+            if !family.contains(*a) {
                 cx.err(&sub(k), "address of the wrong family");
                 false
             } else {
@@ -752,8 +753,8 @@ fn device(
             }
         })
     };
-    let gateway4 = gw("gateway4", false, cx);
-    let gateway6 = gw("gateway6", true, cx);
+    let gateway4 = gw("gateway4", Family::V4, cx);
+    let gateway6 = gw("gateway6", Family::V6, cx);
 
     let mut routes = Vec::new();
     if let Some(v) = get("routes") {
@@ -854,12 +855,12 @@ fn route(m: &Mapping, path: &str, cx: &mut Cx) -> Option<Route> {
     };
     let to_s = cx.string(to_v, &join(path, "to"))?;
     let via = m.get("via").and_then(|v| cx.ip(v, &join(path, "via")));
-    let (to, ipv6) = match to_s.as_str() {
-        "default" => (None, via.map(|v| v.is_ipv6()).unwrap_or(false)),
-        "0.0.0.0/0" => (None, false),
-        "::/0" => (None, true),
+    let (to, family) = match to_s.as_str() {
+        "default" => (None, via.map(Family::of).unwrap_or(Family::V4)),
+        "0.0.0.0/0" => (None, Family::V4),
+        "::/0" => (None, Family::V6),
         s => match parse_cidr(s) {
-            Ok((a, l)) => (Some((a, l)), a.is_ipv6()),
+            Ok((a, l)) => (Some((a, l)), Family::of(a)),
             Err(e) => {
                 cx.err(&join(path, "to"), e);
                 return None;
@@ -867,7 +868,7 @@ fn route(m: &Mapping, path: &str, cx: &mut Cx) -> Option<Route> {
         },
     };
     if let Some(v) = via
-        && v.is_ipv6() != ipv6
+        && !family.contains(v)
     {
         cx.err(&join(path, "via"), "gateway of the other address family");
     }
@@ -885,7 +886,7 @@ fn route(m: &Mapping, path: &str, cx: &mut Cx) -> Option<Route> {
         .unwrap_or(false);
     Some(Route {
         to,
-        ipv6,
+        family,
         via,
         metric,
         table,

@@ -39,6 +39,7 @@ use std::path::PathBuf;
 
 use super::netplan::{Device, Kind, Netplan, Route};
 use crate::config::{Config, VipDeviceKind};
+use crate::family::Family;
 
 /// Every file the migration writes starts with this line.
 pub const HEADER: &str = "# Written by vipctl migrate-ifupdown";
@@ -102,7 +103,7 @@ pub fn render(np: &Netplan, cfg: Option<&Config>) -> Result<Rendered, Vec<String
             match dev.kind {
                 VipDeviceKind::Macvlan => {
                     // The same MAC the daemon and the networkd files use.
-                    let mac = crate::io::netlink::virtual_mac(inst.vrid, !inst.advertises(true));
+                    let mac = crate::io::netlink::virtual_mac(inst.vrid, inst.mac_family());
                     let mac = mac
                         .iter()
                         .map(|b| format!("{b:02x}"))
@@ -245,10 +246,9 @@ fn order<'a>(devices: &'a [Device], by_name: &BTreeMap<&str, &'a Device>) -> Vec
 }
 
 fn route_line(r: &Route, dev: &str) -> String {
-    let mut s = String::from(if r.ipv6 {
-        "up ip -6 route add "
-    } else {
-        "up ip route add "
+    let mut s = String::from(match r.family {
+        Family::V6 => "up ip -6 route add ",
+        Family::V4 => "up ip route add ",
     });
     match r.to {
         Some((a, l)) => {
@@ -336,7 +336,7 @@ fn device_stanzas(d: &Device, out: &mut Rendered, vip: Option<Vec<String>>) -> V
         let Some(gw) = gw else { continue };
         let as_route = Route {
             to: None,
-            ipv6: gw.is_ipv6(),
+            family: Family::of(gw),
             via: Some(gw),
             metric: None,
             table: None,
@@ -362,7 +362,10 @@ fn device_stanzas(d: &Device, out: &mut Rendered, vip: Option<Vec<String>>) -> V
         }
     }
     for r in routes {
-        let fam = if r.ipv6 { "inet6" } else { "inet" };
+        let fam = match r.family {
+            Family::V4 => "inet",
+            Family::V6 => "inet6",
+        };
         // The last stanza of the family: every address is there by then,
         // so a gateway in any of the subnets is reachable.
         let idx = st.iter().rposition(|s| s.family == fam).unwrap_or(0);

@@ -275,7 +275,6 @@ fn vip_devices(config: &Config) -> Vec<VipDev> {
         let (Some(dev), Some(name)) = (&inst.vip_device, inst.vip_device_name()) else {
             continue;
         };
-        let ipv6_only = !inst.advertises(true);
         out.push(VipDev {
             name,
             kind: dev.kind,
@@ -283,9 +282,10 @@ fn vip_devices(config: &Config) -> Vec<VipDev> {
             instance: inst.name.clone(),
             vrid: inst.vrid,
             mac: match dev.kind {
-                VipDeviceKind::Macvlan => {
-                    Some(crate::io::netlink::virtual_mac(inst.vrid, ipv6_only))
-                }
+                VipDeviceKind::Macvlan => Some(crate::io::netlink::virtual_mac(
+                    inst.vrid,
+                    inst.mac_family(),
+                )),
                 VipDeviceKind::Ipvlan => None,
             },
         });

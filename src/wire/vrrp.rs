@@ -17,6 +17,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::checksum;
+use crate::family::Family;
 
 pub use super::ipv4::{Ipv4Header, parse_ipv4};
 
@@ -200,16 +201,17 @@ pub enum EmitError {
 
 /// Address family of the carrying IP header, or `None` if src and dst
 /// disagree (which no kernel produces; it means a caller bug).
-fn family(src: IpAddr, dst: IpAddr) -> Option<bool> {
-    match (src, dst) {
-        (IpAddr::V4(_), IpAddr::V4(_)) => Some(false),
-        (IpAddr::V6(_), IpAddr::V6(_)) => Some(true),
-        _ => None,
-    }
+/// The family of an IP header pair, `None` when they differ.
+fn family(src: IpAddr, dst: IpAddr) -> Option<Family> {
+    let family = Family::of(src);
+    (family == Family::of(dst)).then_some(family)
 }
 
-fn addr_len(is_v6: bool) -> usize {
-    if is_v6 { 16 } else { 4 }
+fn addr_len(family: Family) -> usize {
+    match family {
+        Family::V4 => 4,
+        Family::V6 => 16,
+    }
 }
 
 /// A length-checked view of a VRRP message in a byte buffer.
@@ -305,13 +307,13 @@ impl<T: AsRef<[u8]>> VrrpPacket<T> {
 
     /// Length this message must have, given its version and count, when
     /// carried over the given family.
-    pub fn expected_len(&self, is_v6: bool) -> usize {
+    pub fn expected_len(&self, family: Family) -> usize {
         let auth = if self.version() == 2 {
             AUTH_DATA_LEN
         } else {
             0
         };
-        HEADER_LEN + usize::from(self.count()) * addr_len(is_v6) + auth
+        HEADER_LEN + usize::from(self.count()) * addr_len(family) + auth
     }
 
     /// Whether the checksum over the whole buffer is right, with keepalived's
@@ -450,7 +452,7 @@ pub fn parse_with(
     // The family of the message is inferred from the IP header (RFC 5798
     // 5.2.9: "the address family ... is inferred from the IP protocol
     // version"), so an inconsistent header pair cannot be interpreted.
-    let is_v6 = family(src, dst).ok_or(ParseError::FamilyMismatch)?;
+    let family = family(src, dst).ok_or(ParseError::FamilyMismatch)?;
     let packet = VrrpPacket::new_checked(payload)?;
 
     // RFC 5798 7.1 / RFC 3768 7.1: "MUST verify that the VRRP version ...".
@@ -460,7 +462,7 @@ pub fn parse_with(
         v => return Err(ParseError::BadVersion(v)),
     };
     // RFC 3768 defines v2 for IPv4 only.
-    if version == Version::V2 && is_v6 {
+    if version == Version::V2 && family == Family::V6 {
         return Err(ParseError::V2OverIpv6);
     }
     // RFC 5798 5.2.2: "A packet with unknown type MUST be discarded."
@@ -471,7 +473,7 @@ pub fn parse_with(
     // complete VRRP packet (including fixed fields, and IPvX address(es))".
     // Extra bytes are rejected too: with no length field, they can only mean
     // a count/family mismatch or a foreign encoding.
-    let expected = packet.expected_len(is_v6);
+    let expected = packet.expected_len(family);
     match payload.len().cmp(&expected) {
         Ordering::Less => return Err(ParseError::Truncated),
         Ordering::Greater => return Err(ParseError::BadLength),
@@ -484,20 +486,19 @@ pub fn parse_with(
 
     let body = packet.body();
     let addr_bytes = body
-        .get(..usize::from(packet.count()) * addr_len(is_v6))
+        .get(..usize::from(packet.count()) * addr_len(family))
         .ok_or(ParseError::Truncated)?;
-    let addresses: Vec<IpAddr> = if is_v6 {
-        addr_bytes
+    let addresses: Vec<IpAddr> = match family {
+        Family::V6 => addr_bytes
             .chunks_exact(16)
             .filter_map(|c| <[u8; 16]>::try_from(c).ok())
             .map(|o| IpAddr::V6(Ipv6Addr::from(o)))
-            .collect()
-    } else {
-        addr_bytes
+            .collect(),
+        Family::V4 => addr_bytes
             .chunks_exact(4)
             .filter_map(|c| <[u8; 4]>::try_from(c).ok())
             .map(|o| IpAddr::V4(Ipv4Addr::from(o)))
-            .collect()
+            .collect(),
     };
 
     let (max_adver_int, auth) = match version {
@@ -541,7 +542,11 @@ impl VrrpRepr {
     /// Bytes [`Self::emit`] writes. Each address counts with its own size;
     /// a mixed list is rejected by `emit` anyway.
     pub fn buffer_len(&self) -> usize {
-        let addrs: usize = self.addresses.iter().map(|a| addr_len(a.is_ipv6())).sum();
+        let addrs: usize = self
+            .addresses
+            .iter()
+            .map(|a| addr_len(Family::of(*a)))
+            .sum();
         let auth = match self.version {
             Version::V2 => AUTH_DATA_LEN,
             Version::V3 => 0,
@@ -566,12 +571,12 @@ impl VrrpRepr {
         dst: IpAddr,
         mode: V3Ipv4Checksum,
     ) -> Result<usize, EmitError> {
-        let is_v6 = family(src, dst).ok_or(EmitError::FamilyMismatch)?;
-        if self.version == Version::V2 && is_v6 {
+        let family = family(src, dst).ok_or(EmitError::FamilyMismatch)?;
+        if self.version == Version::V2 && family == Family::V6 {
             return Err(EmitError::V2OverIpv6);
         }
         // RFC 5798 5.2.9: all addresses of one family, that of the header.
-        if self.addresses.iter().any(|a| a.is_ipv6() != is_v6) {
+        if self.addresses.iter().any(|a| !family.contains(*a)) {
             return Err(EmitError::AddressFamilyMismatch);
         }
         let count = u8::try_from(self.addresses.len())
@@ -835,7 +840,7 @@ mod tests {
         assert_eq!(p.version(), 2);
         assert_eq!(p.auth_type(), 1);
         assert_eq!(p.adver_int(), 1);
-        assert_eq!(p.expected_len(false), 20);
+        assert_eq!(p.expected_len(Family::V4), 20);
     }
 
     #[test]
@@ -1145,13 +1150,16 @@ mod tests {
         }
     }
 
-    fn random_addr(rng: &mut XorShift, is_v6: bool) -> IpAddr {
-        if is_v6 {
-            let o: [u8; 16] = rng.bytes(16).try_into().unwrap();
-            IpAddr::V6(Ipv6Addr::from(o))
-        } else {
-            let o: [u8; 4] = rng.bytes(4).try_into().unwrap();
-            IpAddr::V4(Ipv4Addr::from(o))
+    fn random_addr(rng: &mut XorShift, family: Family) -> IpAddr {
+        match family {
+            Family::V6 => {
+                let o: [u8; 16] = rng.bytes(16).try_into().unwrap();
+                IpAddr::V6(Ipv6Addr::from(o))
+            }
+            Family::V4 => {
+                let o: [u8; 4] = rng.bytes(4).try_into().unwrap();
+                IpAddr::V4(Ipv4Addr::from(o))
+            }
         }
     }
 
@@ -1169,10 +1177,22 @@ mod tests {
                 buf[3] = (rng.below(4)) as u8;
             }
             let (src, dst) = match rng.below(4) {
-                0 => (random_addr(&mut rng, false), random_addr(&mut rng, false)),
-                1 => (random_addr(&mut rng, true), random_addr(&mut rng, true)),
-                2 => (random_addr(&mut rng, false), random_addr(&mut rng, true)),
-                _ => (random_addr(&mut rng, true), random_addr(&mut rng, false)),
+                0 => (
+                    random_addr(&mut rng, Family::V4),
+                    random_addr(&mut rng, Family::V4),
+                ),
+                1 => (
+                    random_addr(&mut rng, Family::V6),
+                    random_addr(&mut rng, Family::V6),
+                ),
+                2 => (
+                    random_addr(&mut rng, Family::V4),
+                    random_addr(&mut rng, Family::V6),
+                ),
+                _ => (
+                    random_addr(&mut rng, Family::V6),
+                    random_addr(&mut rng, Family::V4),
+                ),
             };
             if let Ok(repr) = parse(&buf, src, dst) {
                 accepted += 1;
@@ -1182,7 +1202,7 @@ mod tests {
             let _ = parse_with(&buf, src, dst, V3Ipv4Checksum::MessageOnly);
             let _ = parse_ipv4(&buf);
             if let Ok(p) = VrrpPacket::new_checked(&buf[..]) {
-                let _ = (p.max_adver_int(), p.checksum(), p.expected_len(true));
+                let _ = (p.max_adver_int(), p.checksum(), p.expected_len(Family::V6));
             }
         }
         // Random data essentially never carries a valid checksum.
@@ -1194,8 +1214,12 @@ mod tests {
         let mut rng = XorShift(0x0123_4567_89ab_cdef);
         let mut buf = [0u8; 8 + 255 * 16];
         for _ in 0..20_000 {
-            let is_v6 = rng.below(3) == 0;
-            let version = if is_v6 || rng.below(2) == 0 {
+            let family = if rng.below(3) == 0 {
+                Family::V6
+            } else {
+                Family::V4
+            };
+            let version = if family == Family::V6 || rng.below(2) == 0 {
                 Version::V3
             } else {
                 Version::V2
@@ -1205,7 +1229,7 @@ mod tests {
             } else {
                 rng.below(6) as usize
             };
-            let addresses = (0..count).map(|_| random_addr(&mut rng, is_v6)).collect();
+            let addresses = (0..count).map(|_| random_addr(&mut rng, family)).collect();
             let (max_adver_int, auth) = match version {
                 Version::V3 => ((rng.below(4096)) as u16, Auth::None),
                 Version::V2 => {
@@ -1225,13 +1249,11 @@ mod tests {
                 auth,
                 addresses,
             };
-            let src = random_addr(&mut rng, is_v6);
-            let dst = if rng.below(2) == 0 {
-                random_addr(&mut rng, is_v6)
-            } else if is_v6 {
-                DST6
-            } else {
-                DST4
+            let src = random_addr(&mut rng, family);
+            let dst = match (rng.below(2), family) {
+                (0, _) => random_addr(&mut rng, family),
+                (_, Family::V6) => DST6,
+                (_, Family::V4) => DST4,
             };
             let n = repr.emit(&mut buf, src, dst).unwrap();
             assert_eq!(n, repr.buffer_len());
