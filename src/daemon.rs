@@ -33,7 +33,7 @@ use crate::io::networkd_dbus::{self, LinkView, NetworkdUpdate};
 use crate::io::notify::Notifier;
 use crate::io::timer::PreciseTimer;
 use crate::io::vrrp_socket::{Received, VrrpSocket};
-use crate::vrrp::{Action, Event, Params, Router, State};
+use crate::vrrp::{Action, Event, Params, Router, State, Time};
 use crate::wire::vrrp::{VRRP_MCAST_V4, VRRP_MCAST_V6};
 
 /// Failures that stop the daemon, each with what to do.
@@ -375,8 +375,8 @@ fn unix_now() -> f64 {
 }
 
 impl Daemon {
-    fn now(&self) -> Duration {
-        Instant::now().saturating_duration_since(self.epoch)
+    fn now(&self) -> Time {
+        Time::from_epoch(Instant::now().saturating_duration_since(self.epoch))
     }
 
     /// The instance states for systemd's STATUS= line.
@@ -393,7 +393,7 @@ impl Daemon {
             .iter()
             .filter_map(|i| i.router.poll_at())
             .min()
-            .map(|t| self.epoch + t)
+            .map(|t| self.epoch + t.since_epoch())
     }
 
     async fn refresh_kernel_view(&mut self) -> Result<(), DaemonError> {

@@ -1,0 +1,466 @@
+//! The state table of one virtual router (RFC 5798 6.4, RFC 3768 6.4).
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::hold::Hold;
+use super::params::{field_to_interval, master_down_interval, skew_time};
+use super::timers::{Timer, Timers};
+use super::{Action, Event, Params, Reason, State, Time};
+use crate::config::{InitialState, VrrpVersion};
+
+/// Compares two addresses as unsigned integers in network byte order
+/// (RFC 5798 6.4.3 tie-break). Addresses of different families never win.
+fn sender_wins_tie(sender: IpAddr, local: Option<IpAddr>) -> bool {
+    match (sender, local) {
+        (IpAddr::V4(s), Some(IpAddr::V4(l))) => s.octets() > l.octets(),
+        (IpAddr::V6(s), Some(IpAddr::V6(l))) => s.octets() > l.octets(),
+        // We do not know our own address of that family: the sender's is
+        // greater than "nothing", so it keeps mastership (no split brain).
+        _ => true,
+    }
+}
+
+/// One virtual router.
+#[derive(Debug, Clone)]
+pub struct Router {
+    pub(super) params: Params,
+    pub(super) state: State,
+    /// Current priority (base priority, later adjusted by trackers).
+    pub(super) priority: u8,
+    /// RFC 5798 6.1 Master_Adver_Interval: ours as master, the master's as backup.
+    pub(super) master_adver_interval: Duration,
+    local_v4: Option<IpAddr>,
+    local_v6: Option<IpAddr>,
+    pub(super) master_addr: Option<IpAddr>,
+    pub(super) master_priority: Option<u8>,
+    pub(super) timers: Timers,
+    /// Rounds left in a spaced announcement burst.
+    pub(super) announce_left: u32,
+    last_transition: Option<(Time, Reason)>,
+    /// A planned bounce announced by [`Event::Hold`].
+    pub(super) hold: Hold,
+    /// The latest `now` seen: time never runs backwards (calling contract).
+    latest_now: Time,
+}
+
+impl Router {
+    pub fn new(params: Params) -> Router {
+        Router {
+            priority: params.priority,
+            master_adver_interval: params.advert_interval,
+            params,
+            state: State::Initialize,
+            local_v4: None,
+            local_v6: None,
+            master_addr: None,
+            master_priority: None,
+            timers: Timers::default(),
+            announce_left: 0,
+            last_transition: None,
+            hold: Hold::None,
+            latest_now: Time::ZERO,
+        }
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+    pub fn priority(&self) -> u8 {
+        self.priority
+    }
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+    pub fn master_adver_interval(&self) -> Duration {
+        self.master_adver_interval
+    }
+    /// The master's address as last heard (None when we are master or know none).
+    pub fn master_addr(&self) -> Option<IpAddr> {
+        self.master_addr
+    }
+    pub fn master_priority(&self) -> Option<u8> {
+        self.master_priority
+    }
+    pub fn last_transition(&self) -> Option<(Time, Reason)> {
+        self.last_transition
+    }
+    /// Deadline of one timer, when armed.
+    pub fn timer(&self, timer: Timer) -> Option<Time> {
+        self.timers.get(timer)
+    }
+    /// Deadline of the Master_Down_Timer, when armed.
+    pub fn master_down_at(&self) -> Option<Time> {
+        self.timers.get(Timer::MasterDown)
+    }
+
+    /// Our primary address of a family, used for the equal-priority tie-break.
+    pub fn set_local_address(&mut self, addr: IpAddr) {
+        match addr {
+            IpAddr::V4(_) => self.local_v4 = Some(addr),
+            IpAddr::V6(_) => self.local_v6 = Some(addr),
+        }
+    }
+
+    fn local_for(&self, family_of: IpAddr) -> Option<IpAddr> {
+        match family_of {
+            IpAddr::V4(_) => self.local_v4,
+            IpAddr::V6(_) => self.local_v6,
+        }
+    }
+
+    /// The earliest time the driver must call [`Router::handle_timeout`].
+    pub fn poll_at(&self) -> Option<Time> {
+        self.timers
+            .earliest()
+            .into_iter()
+            .chain(self.held_down_until())
+            .min()
+    }
+
+    /// `now` as the calling contract reads it: never before a time seen.
+    fn observe(&mut self, now: Time) -> Time {
+        self.latest_now = self.latest_now.max(now);
+        self.latest_now
+    }
+
+    fn skew(&self) -> Duration {
+        skew_time(
+            self.params.version,
+            self.priority,
+            self.master_adver_interval,
+        )
+    }
+
+    pub(super) fn down_interval(&self) -> Duration {
+        master_down_interval(
+            self.params.version,
+            self.priority,
+            self.master_adver_interval,
+        )
+    }
+
+    pub(super) fn transition(
+        &mut self,
+        now: Time,
+        to: State,
+        reason: Reason,
+        out: &mut Vec<Action>,
+    ) {
+        let from = self.state;
+        self.state = to;
+        self.last_transition = Some((now, reason));
+        self.timers.clear(Timer::Preempt);
+        self.hold = Hold::None;
+        if to != State::Master {
+            self.timers.clear_all(&Timer::MASTER);
+            self.announce_left = 0;
+        }
+        if to != State::Backup {
+            self.timers.clear(Timer::MasterDown);
+        }
+        out.push(Action::StateChanged { from, to, reason });
+    }
+
+    /// RFC 5798 6.4.1 / 6.4.2 "Master_Down_Timer fires": send an advert,
+    /// announce the VIPs, arm the Adver_Timer, become master.
+    pub(super) fn become_master(&mut self, now: Time, reason: Reason, out: &mut Vec<Action>) {
+        self.master_adver_interval = self.params.advert_interval;
+        self.master_addr = None;
+        self.master_priority = Some(self.priority);
+        self.transition(now, State::Master, reason, out);
+        out.push(Action::AddVips);
+        self.advertise_now(now, out);
+        self.start_announcing(now, out);
+    }
+
+    /// Sends an advert at once and restarts the Adver_Timer from now.
+    pub(super) fn advertise_now(&mut self, now: Time, out: &mut Vec<Action>) {
+        out.push(Action::SendAdvert {
+            priority: self.priority,
+        });
+        self.timers
+            .set(Timer::Adver, now + self.params.advert_interval);
+    }
+
+    /// The first announcement burst, and the second one and the refresh
+    /// planned after it.
+    pub(super) fn start_announcing(&mut self, now: Time, out: &mut Vec<Action>) {
+        let plan = self.params.announce;
+        self.announce_burst(now, out);
+        self.timers.set_opt(
+            Timer::SecondBurst,
+            (!plan.second_burst_after.is_zero() && plan.repeat > 0)
+                .then(|| now + plan.second_burst_after),
+        );
+        self.timers.set_opt(
+            Timer::Refresh,
+            (!plan.refresh.is_zero()).then(|| now + plan.refresh),
+        );
+    }
+
+    /// One burst: `repeat` rounds, back to back or spaced by `interval`.
+    pub(super) fn announce_burst(&mut self, now: Time, out: &mut Vec<Action>) {
+        let plan = self.params.announce;
+        if plan.repeat == 0 {
+            return;
+        }
+        if plan.interval.is_zero() {
+            out.push(Action::Announce {
+                rounds: plan.repeat,
+            });
+            self.announce_left = 0;
+            self.timers.clear(Timer::AnnounceRound);
+        } else {
+            out.push(Action::Announce { rounds: 1 });
+            self.announce_left = plan.repeat - 1;
+            self.timers.set_opt(
+                Timer::AnnounceRound,
+                (self.announce_left > 0).then(|| now + plan.interval),
+            );
+        }
+    }
+
+    /// RFC 5798 6.4.1 (Initialize) on Startup, also used on InterfaceUp.
+    fn start(&mut self, now: Time, reason: Reason, out: &mut Vec<Action>) {
+        if self.priority == 255 {
+            self.become_master(now, Reason::AddressOwner, out);
+        } else if self.params.initial_state == InitialState::Master {
+            self.become_master(now, Reason::InitialStateMaster, out);
+        } else {
+            self.master_adver_interval = self.params.advert_interval;
+            self.master_addr = None;
+            self.master_priority = None;
+            self.transition(now, State::Backup, reason, out);
+            self.timers
+                .set(Timer::MasterDown, now + self.down_interval());
+        }
+    }
+
+    /// The priority in use changed (trackers, a reload).
+    pub(super) fn set_priority(&mut self, priority: u8) {
+        self.priority = priority;
+        if self.state == State::Master {
+            self.master_priority = Some(priority);
+        }
+    }
+
+    /// Feeds one event; returns the actions to carry out, in order.
+    pub fn handle(&mut self, now: Time, event: Event) -> Vec<Action> {
+        let now = self.observe(now);
+        let mut out = Vec::new();
+        if self.hold.is_held_down() {
+            self.handle_held_down(now, event, &mut out);
+            return out;
+        }
+        match (self.state, event) {
+            (State::Initialize, Event::Startup) => self.start(now, Reason::Startup, &mut out),
+            (_, Event::Startup) => {}
+
+            (State::Master, Event::Shutdown) => {
+                // RFC 5798 6.4.3: cancel Adver_Timer, send priority 0, go to Initialize.
+                out.push(Action::SendAdvert { priority: 0 });
+                out.push(Action::RemoveVips);
+                self.transition(now, State::Initialize, Reason::Shutdown, &mut out);
+            }
+            (State::Backup | State::Fault, Event::Shutdown) => {
+                self.transition(now, State::Initialize, Reason::Shutdown, &mut out);
+            }
+            (State::Initialize, Event::Shutdown) => {}
+
+            (
+                State::Backup,
+                Event::Advert {
+                    src,
+                    priority,
+                    max_adver_int,
+                },
+            ) => self.backup_advert(now, src, priority, max_adver_int),
+            (
+                State::Master,
+                Event::Advert {
+                    src,
+                    priority,
+                    max_adver_int,
+                },
+            ) => self.master_advert(now, src, priority, max_adver_int, &mut out),
+            (State::Initialize | State::Fault, Event::Advert { .. }) => {}
+
+            (_, Event::Hold { until }) => self.hold = Hold::armed(now, until),
+            (State::Master | State::Backup, Event::InterfaceDown) if self.hold.is_active(now) => {
+                self.suspend();
+            }
+            (State::Master, Event::InterfaceDown) => {
+                out.push(Action::RemoveVips);
+                self.transition(now, State::Fault, Reason::InterfaceDown, &mut out);
+            }
+            (State::Backup | State::Initialize, Event::InterfaceDown) => {
+                self.transition(now, State::Fault, Reason::InterfaceDown, &mut out);
+            }
+            (State::Fault, Event::InterfaceUp) => {
+                self.start(now, Reason::InterfaceUp, &mut out);
+            }
+            (_, Event::InterfaceDown | Event::InterfaceUp) => {}
+
+            (State::Master, Event::VipsLost) => {
+                out.push(Action::AddVips);
+                self.announce_burst(now, &mut out);
+            }
+            (_, Event::VipsLost) => {}
+
+            (_, Event::SetPriority(p)) => self.set_priority(p),
+            (
+                _,
+                Event::Reconfigure {
+                    params,
+                    vips_changed,
+                },
+            ) => self.reconfigure(now, params, vips_changed, &mut out),
+        }
+        out
+    }
+
+    /// RFC 5798 6.4.2, "If an ADVERTISEMENT is received".
+    fn backup_advert(&mut self, now: Time, src: IpAddr, priority: u8, field: u16) {
+        if priority == 0 {
+            // The master is leaving: take over after Skew_Time only.
+            self.timers.set(Timer::MasterDown, now + self.skew());
+            self.master_priority = Some(0);
+            self.master_addr = Some(src);
+            return;
+        }
+        let lower = priority < self.priority;
+        if !self.params.preempt || !lower {
+            self.accept_master(now, src, priority, field);
+            return;
+        }
+        // Preempt is on and the sender has a lower priority.
+        if self.params.preempt_delay.is_zero() {
+            // RFC: discard; the Master_Down_Timer then makes us master.
+            self.master_addr = Some(src);
+            self.master_priority = Some(priority);
+            return;
+        }
+        // preempt_delay (keepalived): tolerate the lower master for this long
+        // after first seeing it, then take over at once.
+        match self.timers.get(Timer::Preempt) {
+            None => {
+                self.timers
+                    .set(Timer::Preempt, now + self.params.preempt_delay);
+                self.accept_master(now, src, priority, field);
+            }
+            Some(at) if now < at => self.accept_master(now, src, priority, field),
+            Some(_) => {}
+        }
+    }
+
+    fn accept_master(&mut self, now: Time, src: IpAddr, priority: u8, field: u16) {
+        if self.params.version == VrrpVersion::V3 {
+            // RFC 5798 6.4.2: adopt the master's advertisement interval.
+            self.master_adver_interval = field_to_interval(VrrpVersion::V3, field);
+        }
+        self.master_addr = Some(src);
+        self.master_priority = Some(priority);
+        self.timers
+            .set(Timer::MasterDown, now + self.down_interval());
+    }
+
+    /// RFC 5798 6.4.3, "If an ADVERTISEMENT is received".
+    fn master_advert(
+        &mut self,
+        now: Time,
+        src: IpAddr,
+        priority: u8,
+        field: u16,
+        out: &mut Vec<Action>,
+    ) {
+        if priority == 0 {
+            // Another router is leaving: answer at once so backups do not
+            // take over in Skew_Time.
+            self.advertise_now(now, out);
+            return;
+        }
+        let higher = priority > self.priority
+            || (priority == self.priority && sender_wins_tie(src, self.local_for(src)));
+        if !higher {
+            return;
+        }
+        out.push(Action::RemoveVips);
+        self.transition(now, State::Backup, Reason::HigherPriorityMaster, out);
+        if self.params.version == VrrpVersion::V3 {
+            self.master_adver_interval = field_to_interval(VrrpVersion::V3, field);
+        }
+        self.master_addr = Some(src);
+        self.master_priority = Some(priority);
+        self.timers
+            .set(Timer::MasterDown, now + self.down_interval());
+    }
+
+    /// Fires every timer due at `now`; returns the actions in order.
+    pub fn handle_timeout(&mut self, now: Time) -> Vec<Action> {
+        let now = self.observe(now);
+        let mut out = Vec::new();
+        if self.hold.is_held_down() {
+            if self.hold.has_ended(now) {
+                self.hold_expired(now, &mut out);
+            }
+            return out;
+        }
+        self.hold.lapse(now);
+        match self.state {
+            State::Backup => self.backup_timeout(now, &mut out),
+            State::Master => self.master_timeout(now, &mut out),
+            State::Initialize | State::Fault => {}
+        }
+        out
+    }
+
+    fn backup_timeout(&mut self, now: Time, out: &mut Vec<Action>) {
+        if self.timers.is_due(Timer::Preempt, now) {
+            self.timers.clear(Timer::Preempt);
+            self.become_master(now, Reason::PreemptDelayElapsed, out);
+        } else if self.timers.is_due(Timer::MasterDown, now) {
+            let reason = if self.master_priority == Some(0) {
+                Reason::PriorityZeroSeen
+            } else if self.master_priority.is_some_and(|p| p < self.priority) {
+                Reason::Preempted
+            } else {
+                Reason::MasterDown
+            };
+            self.become_master(now, reason, out);
+        }
+    }
+
+    fn master_timeout(&mut self, now: Time, out: &mut Vec<Action>) {
+        let interval = self.params.advert_interval;
+        if let Some(due) = self.timers.get(Timer::Adver).filter(|at| *at <= now) {
+            out.push(Action::SendAdvert {
+                priority: self.priority,
+            });
+            // Re-arm from the deadline, not from `now`, so a late wakeup
+            // does not stretch every later interval.
+            let mut next = due + interval;
+            if next <= now {
+                next = now + interval;
+            }
+            self.timers.set(Timer::Adver, next);
+        }
+        if self.timers.is_due(Timer::AnnounceRound, now) {
+            out.push(Action::Announce { rounds: 1 });
+            self.announce_left = self.announce_left.saturating_sub(1);
+            self.timers.set_opt(
+                Timer::AnnounceRound,
+                (self.announce_left > 0).then(|| now + self.params.announce.interval),
+            );
+        }
+        if self.timers.is_due(Timer::SecondBurst, now) {
+            self.timers.clear(Timer::SecondBurst);
+            self.announce_burst(now, out);
+        }
+        if self.timers.is_due(Timer::Refresh, now) {
+            out.push(Action::Announce { rounds: 1 });
+            self.timers
+                .set(Timer::Refresh, now + self.params.announce.refresh);
+        }
+    }
+}

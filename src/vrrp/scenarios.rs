@@ -1,0 +1,288 @@
+//! Scenarios of N routers on the simulated wire ([`super::sim`]), written
+//! as data: who runs with what, and what happens when.
+
+use std::time::Duration;
+
+use super::sim::{Loss, Op, Sim, Traced};
+use super::{Action, AnnouncePlan, Event, Params, Reason, State, Time};
+use crate::config::{InitialState, VrrpVersion};
+
+fn params(priority: u8, interval_ms: u64) -> Params {
+    Params {
+        version: VrrpVersion::V3,
+        priority,
+        preempt: true,
+        preempt_delay: Duration::ZERO,
+        advert_interval: Duration::from_millis(interval_ms),
+        initial_state: InitialState::Backup,
+        announce: AnnouncePlan {
+            repeat: 1,
+            interval: Duration::ZERO,
+            second_burst_after: Duration::ZERO,
+            refresh: Duration::ZERO,
+        },
+    }
+}
+
+fn ms(m: u64) -> Time {
+    Time::from_millis(m)
+}
+
+/// Whatever their priorities, exactly one router ends up master, the
+/// highest (or the highest address on a tie: the later router), and it
+/// stays so.
+#[test]
+fn two_routers_converge_to_one_master() {
+    for (pa, pb) in [
+        (100, 200),
+        (200, 100),
+        (150, 150),
+        (254, 1),
+        (255, 100),
+        (1, 1),
+    ] {
+        let mut sim = Sim::new([params(pa, 100), params(pb, 100)]).started();
+        sim.run_until(Time::from_secs(10));
+        let winner = if pa > pb { 0 } else { 1 };
+        assert_eq!(sim.masters(), vec![winner], "priorities {pa}/{pb}");
+        let last_change = sim.trace.transitions().last().map(|t| t.0);
+        assert!(
+            last_change < Some(Time::from_secs(2)),
+            "priorities {pa}/{pb}: settled early, changes: {:?}",
+            sim.trace.transitions()
+        );
+    }
+}
+
+/// Three routers with a wire delay still elect the highest priority, and
+/// the others hear it.
+#[test]
+fn three_routers_with_wire_delay_elect_the_highest() {
+    let mut sim = Sim::new([params(100, 100), params(200, 100), params(150, 100)])
+        .with_delay(Duration::from_millis(5))
+        .started();
+    sim.run_until(Time::from_secs(5));
+    assert_eq!(sim.masters(), vec![1]);
+    assert_eq!(sim.router(0).master_addr(), Some(super::sim::node_addr(1)));
+    assert_eq!(sim.router(2).master_priority(), Some(200));
+}
+
+/// The master's link bounces under a 5 s hold. While the backup's
+/// Master_Down_Interval (3.6 s from the last advert it heard, ~0.8 s before
+/// the bounce) has not run out nobody changes role; beyond it the backup
+/// takes over (correct VRRP) and the master, back with a higher priority,
+/// preempts it again.
+#[test]
+fn bounce_under_hold() {
+    for (bounce_ms, backup_takes_over) in [(500u64, false), (2_000, false), (4_500, true)] {
+        let down_at = Time::from_secs(10);
+        let up_at = down_at + Duration::from_millis(bounce_ms);
+        let mut sim = Sim::new([params(200, 1000), params(100, 1000)])
+            .started()
+            .with_scenario([
+                (
+                    down_at,
+                    Op::Feed(
+                        0,
+                        Event::Hold {
+                            until: down_at + Duration::from_secs(5),
+                        },
+                    ),
+                ),
+                (down_at, Op::LinkDown(0)),
+                (up_at, Op::LinkUp(0)),
+            ]);
+        sim.run_until(Time::from_secs(20));
+        assert_eq!(
+            sim.trace.left_master(0),
+            0,
+            "bounce {bounce_ms} ms: the master never left MASTER"
+        );
+        assert_eq!(
+            sim.trace.became_master(1) > 0,
+            backup_takes_over,
+            "bounce {bounce_ms} ms"
+        );
+        assert_eq!(
+            sim.states(),
+            vec![State::Master, State::Backup],
+            "bounce {bounce_ms} ms"
+        );
+    }
+}
+
+/// Adverts lost for less than Master_Down_Interval change nothing; for
+/// longer, the backup takes over and yields again once the master's adverts
+/// arrive (the master, of higher priority, discards the backup's).
+#[test]
+fn lost_adverts_against_master_down_interval() {
+    // 1 s interval, backup priority 100: Master_Down_Interval 3.609 s. The
+    // master (priority 200) advertises at 3.219 s + k s: 1.5 s of loss from
+    // 10 s loses two adverts (a 3 s gap), 2.5 s three (a 4 s gap).
+    for (loss_ms, takeover) in [(1_500u64, false), (2_500, true), (5_000, true)] {
+        let from = Time::from_secs(10);
+        let mut sim = Sim::new([params(200, 1000), params(100, 1000)])
+            .started()
+            .with_scenario([
+                (from, Op::SetLoss(Loss::From(0))),
+                (
+                    from + Duration::from_millis(loss_ms),
+                    Op::SetLoss(Loss::None),
+                ),
+            ]);
+        sim.run_until(Time::from_secs(30));
+        assert_eq!(
+            sim.trace.became_master(1) > 0,
+            takeover,
+            "{loss_ms} ms of loss"
+        );
+        assert_eq!(sim.trace.left_master(0), 0, "{loss_ms} ms of loss");
+        assert_eq!(sim.masters(), vec![0], "{loss_ms} ms of loss");
+    }
+}
+
+/// A cut router (it does not notice) and a partition heal: both are master
+/// while cut off, and one is again after.
+#[test]
+fn partition_and_heal() {
+    let mut sim = Sim::new([params(200, 100), params(100, 100)])
+        .started()
+        .with_scenario([(ms(2_000), Op::Cut(0)), (ms(4_000), Op::Heal(0))]);
+    sim.run_until(ms(3_000));
+    assert_eq!(sim.masters(), vec![0, 1], "split brain while cut off");
+    sim.run_until(ms(6_000));
+    assert_eq!(sim.masters(), vec![0]);
+    let back = sim
+        .trace
+        .transitions()
+        .into_iter()
+        .find(|t| t.1 == 1 && t.3 == State::Backup && t.0 >= ms(4_000))
+        .expect("the backup steps down after the heal");
+    assert_eq!(back.4, Reason::HigherPriorityMaster);
+    assert!(
+        back.0 <= ms(4_100),
+        "at the master's first advert after the heal"
+    );
+}
+
+/// 20 % random loss (seeded) over a minute at 100 ms: never two masters
+/// for long, and exactly one once the loss stops.
+#[test]
+fn random_loss_settles_to_one_master() {
+    let mut sim = Sim::new([params(200, 100), params(150, 100), params(100, 100)])
+        .started()
+        .with_scenario([
+            (
+                ms(1_000),
+                Op::SetLoss(Loss::Random {
+                    per_mille: 200,
+                    seed: 0x5eed,
+                }),
+            ),
+            (ms(61_000), Op::SetLoss(Loss::None)),
+        ]);
+    sim.run_until(ms(62_000));
+    assert_eq!(sim.masters(), vec![0]);
+    let lost = sim
+        .trace
+        .0
+        .iter()
+        .filter(|e| matches!(e.what, Traced::Lost { .. }))
+        .count();
+    assert!(lost > 100, "the loss model lost adverts: {lost}");
+}
+
+/// Time jumps to the next deadline: a minute of a master at 10 ms is about
+/// 6,000 steps, and the adverts keep their exact 10 ms phase.
+#[test]
+fn time_jumps_to_the_earliest_deadline() {
+    let mut sim = Sim::new([params(255, 10)]).started();
+    let mut steps = 0;
+    while sim.step(Time::from_secs(60)) {
+        steps += 1;
+    }
+    assert!((6_000..=6_010).contains(&steps), "{steps} steps");
+    let adverts = sim.trace.adverts(0, 255);
+    assert_eq!(adverts.len(), 6_001);
+    for w in adverts.windows(2) {
+        assert_eq!(w[1] - w[0], Duration::from_millis(10));
+    }
+}
+
+/// Reload on a master (priority, interval, VIPs) in place: no priority-0
+/// advert, no role change anywhere, the new values on the wire at once.
+#[test]
+fn hitless_reconfigure_of_the_master() {
+    let t = Time::from_secs(10);
+    let mut new = params(180, 100);
+    new.announce.repeat = 2;
+    let mut sim = Sim::new([params(200, 1000), params(100, 1000)])
+        .started()
+        .with_scenario([(
+            t,
+            Op::Feed(
+                0,
+                Event::Reconfigure {
+                    params: new,
+                    vips_changed: true,
+                },
+            ),
+        )]);
+    sim.run_until(Time::from_secs(20));
+    assert_eq!(sim.trace.left_master(0), 0);
+    assert_eq!(sim.trace.became_master(1), 0);
+    assert!(sim.trace.adverts(0, 0).is_empty(), "no priority-0 advert");
+    let after = sim.trace.actions_of(0, t);
+    assert_eq!(
+        after[..3],
+        [
+            (t, Action::AddVips),
+            (t, Action::SendAdvert { priority: 180 }),
+            (t, Action::Announce { rounds: 2 }),
+        ]
+    );
+    // Adverts every 100 ms from the reload on; the v3 backup adopted it.
+    let adverts = sim.trace.adverts(0, 180);
+    assert_eq!(adverts.len(), 101);
+    assert_eq!(adverts[1] - adverts[0], Duration::from_millis(100));
+    assert_eq!(
+        sim.router(1).master_adver_interval(),
+        Duration::from_millis(100)
+    );
+    assert_eq!(sim.router(1).master_priority(), Some(180));
+}
+
+/// A reload that lowers the master below a preempting backup hands over
+/// the way VRRP does it (the backup discards the lower adverts and takes
+/// over at Master_Down_Interval): one role change each, no priority 0.
+#[test]
+fn reconfigure_below_the_backup_hands_over() {
+    let t = Time::from_secs(10);
+    let mut sim = Sim::new([params(200, 1000), params(100, 1000)])
+        .started()
+        .with_scenario([(
+            t,
+            Op::Feed(
+                0,
+                Event::Reconfigure {
+                    params: params(50, 1000),
+                    vips_changed: false,
+                },
+            ),
+        )]);
+    sim.run_until(Time::from_secs(20));
+    assert_eq!(sim.masters(), vec![1]);
+    assert_eq!(sim.trace.left_master(0), 1);
+    assert!(sim.trace.adverts(0, 0).is_empty());
+    let took = sim.trace.transitions();
+    let took = took
+        .iter()
+        .find(|x| x.1 == 1 && x.3 == State::Master)
+        .unwrap();
+    assert_eq!(took.4, Reason::Preempted);
+    assert!(
+        took.0 - t <= Duration::from_millis(3_700),
+        "{:?}",
+        took.0 - t
+    );
+}
