@@ -55,6 +55,12 @@ pub enum Response {
     Reloaded {
         added: Vec<String>,
         removed: Vec<String>,
+        /// Changed in place: the router kept its state (see the README's
+        /// reload rule).
+        #[serde(default)]
+        updated: Vec<UpdatedInstance>,
+        /// Stopped and started again (VRID, interface, address families,
+        /// version or VIP device changed).
         restarted: Vec<String>,
         unchanged: Vec<String>,
     },
@@ -71,6 +77,13 @@ pub enum Response {
     Error {
         message: String,
     },
+}
+
+/// An instance a reload changed in place, and the settings that changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdatedInstance {
+    pub name: String,
+    pub changed: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

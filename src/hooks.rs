@@ -6,7 +6,7 @@
 //! variables, log, call vipctl under `timeout`); the logic lives in Rust:
 //! [`interface_users`] decides whether an interface concerns vipd at all,
 //! and [`create_missing_devices`] recreates MACVLAN/IPVLAN devices through
-//! the daemon's own [`crate::daemon::ensure_vip_device`].
+//! the daemon's own [`crate::io::vip_device::ensure_vip_device`].
 //!
 //! Install rules: networkd-dispatcher runs only scripts owned by root and
 //! not writable by group or others, so every script is written 0755
@@ -20,9 +20,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::config::{Config, InstanceConfig};
-use crate::daemon::{VipDeviceOutcome, ensure_vip_device};
 use crate::io::files::{NewFile, write_atomic};
 use crate::io::netlink::{Netlink, NetlinkError};
+use crate::io::vip_device::{VipDeviceOutcome, ensure_vip_device};
 
 /// The line every script vipd installs carries; `remove` deletes only files
 /// that have it, and `install` overwrites only those.

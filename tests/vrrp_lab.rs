@@ -374,6 +374,121 @@ fn master_restores_a_deleted_vip_in_place() {
     );
 }
 
+/// Reload without failover, on the wire: a master's priority, advert
+/// interval and VIPs (one added, one removed) change in place. The capture
+/// on the bridge shows no priority-0 advert and no advert from the backup
+/// (it never became master); the new priority, interval and address list are
+/// on the wire right after the reload, the new VIP is announced, the kept
+/// one was never removed.
+#[test]
+fn reload_in_place_keeps_the_master() {
+    let lab = Lab::new("reload_hitless");
+    let r1 = lab.add_host("r1", &["10.9.7.1/24"]);
+    let r2 = lab.add_host("r2", &["10.9.7.2/24"]);
+    let conf = |prio: u8, interval: &str, vips: &str| instance(57, prio, interval, vips, "");
+    let old_vips = "[10.9.7.100/24, 10.9.7.101/24]";
+    let new_vips = "[10.9.7.100/24, 10.9.7.102/24]";
+    let a = r1.start_vipd(&conf(200, "1s", old_vips));
+    let b = r2.start_vipd(&conf(100, "1s", old_vips));
+    a.expect_state("web", "MASTER", 5 * SEC);
+    b.expect_state("web", "BACKUP", 3 * SEC);
+    let cap = lab.capture("vrrp or arp");
+    let mon = r1.spawn(
+        &["ip", "monitor", "address"],
+        lab.tmpdir().join("monitor.log"),
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let before_a = a.instance("web");
+
+    // The master first, then the backup (both with the new address list,
+    // so the backup accepts the master's adverts again).
+    let reload_at = lab::now_epoch();
+    a.rewrite_config(&conf(180, "200ms", new_vips));
+    let out = a.vipctl(&["reload"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("1 updated in place")
+            && text.contains("updated: web (priority, advert_interval, vips)"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    b.rewrite_config(&conf(100, "200ms", new_vips));
+    let out = b.vipctl(&["reload"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 updated in place"));
+    assert!(r1.wait_addr("eth0", "10.9.7.102/24", true, SEC));
+    std::thread::sleep(Duration::from_secs(3));
+    mon.stop();
+    let frames = cap.stop();
+
+    // No role change anywhere.
+    let st_a = a.instance("web");
+    let st_b = b.instance("web");
+    assert_eq!(st_a["state"], "MASTER");
+    assert_eq!(st_a["became_master"], 1);
+    assert_eq!(st_a["last_transition"], before_a["last_transition"]);
+    assert_eq!(st_b["state"], "BACKUP");
+    assert_eq!(st_b["became_master"], 0);
+    // The new values took effect.
+    assert_eq!(st_a["effective_priority"], 180);
+    assert_eq!(st_a["advert_interval_ms"], 200);
+    assert_eq!(st_b["master_priority"], 180);
+    assert_eq!(
+        st_b["advert_interval_ms"], 200,
+        "the backup adopted the interval"
+    );
+    assert!(r1.has_addr("eth0", "10.9.7.100/24"));
+    assert!(
+        !r1.has_addr("eth0", "10.9.7.101/24"),
+        "the removed VIP left"
+    );
+    assert!(!r2.has_addr("eth0", "10.9.7.102/24"));
+
+    let adverts = vrrp_packets(&frames);
+    assert!(
+        adverts.iter().all(|p| p.priority != 0),
+        "no priority-0 advert: {adverts:?}"
+    );
+    assert!(
+        adverts.iter().all(|p| p.src == ip("10.9.7.1")),
+        "only the master advertised (the backup never took over)"
+    );
+    let after: Vec<_> = adverts.iter().filter(|p| p.ts > reload_at).collect();
+    let first = after.first().expect("adverts after the reload");
+    assert!(
+        first.ts - reload_at < Duration::from_millis(500),
+        "the new values were advertised at once, not an interval later"
+    );
+    assert!(after.len() >= 10, "{} adverts in 3 s", after.len());
+    for p in &after {
+        assert_eq!((p.priority, p.raw_interval), (180, 20), "{p:?}");
+        assert_eq!(p.addrs, vec![ip("10.9.7.100"), ip("10.9.7.102")]);
+    }
+    let mut gaps: Vec<Duration> = after.windows(2).map(|w| w[1].ts - w[0].ts).collect();
+    gaps.sort();
+    let median = gaps[gaps.len() / 2];
+    assert!(
+        median > Duration::from_millis(150) && median < Duration::from_millis(250),
+        "adverts every 200 ms now: median gap {median:?}"
+    );
+    let mac1 = r1.mac("eth0");
+    assert!(
+        garps(&frames)
+            .iter()
+            .any(|(ts, mac, a)| *ts > reload_at && *mac == mac1 && a.to_string() == "10.9.7.102"),
+        "the new VIP was announced"
+    );
+    let log = mon.log();
+    let deleted = |vip: &str| {
+        log.lines()
+            .any(|l| l.starts_with("Deleted") && l.contains(&format!(" {vip}/")))
+    };
+    assert!(
+        !deleted("10.9.7.100"),
+        "the kept VIP was never removed:\n{log}"
+    );
+    assert!(deleted("10.9.7.101"), "the removed VIP was deleted:\n{log}");
+}
+
 #[test]
 fn reload_keeps_unchanged_instances_untouched() {
     let lab = Lab::new("reload");
@@ -404,6 +519,7 @@ fn reload_keeps_unchanged_instances_untouched() {
     );
     assert_eq!(d.status()["instances"].as_array().unwrap().len(), 2);
 
+    // A priority change is made in place: no restart, no VIP touched.
     d.rewrite_config(&two(120));
     let out = d.vipctl(&["reload"]);
     assert!(
@@ -413,16 +529,32 @@ fn reload_keeps_unchanged_instances_untouched() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("1 restarted, 1 unchanged") && text.contains("restarted: change"),
+        text.contains("1 updated in place, 0 restarted, 1 unchanged")
+            && text.contains("updated: change (priority)"),
         "{text}"
     );
-    d.expect_state("change", "MASTER", 3 * SEC);
-    assert_eq!(d.instance("change")["priority"], 120);
+    let changed = d.instance("change");
+    assert_eq!(changed["priority"], 120);
+    assert_eq!(changed["effective_priority"], 120);
+    assert_eq!(changed["state"], "MASTER");
+    assert_eq!(changed["became_master"], 1, "it never left MASTER");
     let after = d.instance("keep");
     assert_eq!(
         after["last_transition"], before["last_transition"],
         "unchanged instance kept its state"
     );
+
+    // A VRID change restarts the instance.
+    d.rewrite_config(&two(120).replace("vrid: 21", "vrid: 22"));
+    let out = d.vipctl(&["reload"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("0 updated in place, 1 restarted, 1 unchanged")
+            && text.contains("restarted: change"),
+        "{text}"
+    );
+    d.expect_state("change", "MASTER", 3 * SEC);
+    assert_eq!(d.instance("change")["vrid"], 22);
     std::thread::sleep(Duration::from_millis(200));
     mon.stop();
     let log = mon.log();
@@ -431,12 +563,17 @@ fn reload_keeps_unchanged_instances_untouched() {
         "the unchanged instance's VIP was never touched:\n{log}"
     );
     assert!(
-        log.contains("10.9.9.101"),
-        "the changed instance restarted:\n{log}"
+        log.lines()
+            .any(|l| l.starts_with("Deleted") && l.contains(" 10.9.9.101/")),
+        "the restarted instance's VIP went and came back:\n{log}"
     );
 
     // SIGHUP reloads too.
-    d.rewrite_config(&two(120).replace("  - name: change", "  - name: renamed"));
+    d.rewrite_config(
+        &two(120)
+            .replace("vrid: 21", "vrid: 22")
+            .replace("  - name: change", "  - name: renamed"),
+    );
     d.proc.signal(libc::SIGHUP);
     assert!(wait_until(3 * SEC, Duration::from_millis(20), || {
         d.status()["instances"]

@@ -352,24 +352,29 @@ fn reload(socket: &Path) -> ExitCode {
         Ok(Response::Reloaded {
             added,
             removed,
+            updated,
             restarted,
             unchanged,
         }) => {
             println!(
-                "reloaded: {} added, {} removed, {} restarted, {} unchanged",
+                "reloaded: {} added, {} removed, {} updated in place, {} restarted, {} unchanged",
                 added.len(),
                 removed.len(),
+                updated.len(),
                 restarted.len(),
                 unchanged.len()
             );
-            for (what, names) in [
-                ("added", &added),
-                ("removed", &removed),
-                ("restarted", &restarted),
-            ] {
-                for n in names {
-                    println!("  {what}: {n}");
-                }
+            for n in &added {
+                println!("  added: {n}");
+            }
+            for n in &removed {
+                println!("  removed: {n}");
+            }
+            for u in &updated {
+                println!("  updated: {} ({})", u.name, u.changed.join(", "));
+            }
+            for n in &restarted {
+                println!("  restarted: {n}");
             }
             ExitCode::SUCCESS
         }

@@ -8,5 +8,7 @@ pub mod journal;
 pub mod netlink;
 pub mod networkd_dbus;
 pub mod notify;
+pub mod sysctl;
 pub mod timer;
+pub mod vip_device;
 pub mod vrrp_socket;

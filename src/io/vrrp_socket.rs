@@ -9,7 +9,7 @@
 //! packet, since several instances with different sources share a socket.
 
 use std::io::{self, IoSlice, IoSliceMut};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsFd, AsRawFd};
 
 use nix::sys::socket::{
@@ -19,7 +19,18 @@ use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
 use tokio::io::unix::AsyncFd;
 
 use crate::family::Family;
-use crate::wire::vrrp::{IPPROTO_VRRP, VRRP_MCAST_V4, VRRP_MCAST_V6};
+use crate::wire::vrrp::{IPPROTO_VRRP, ParseError, VRRP_MCAST_V4, VRRP_MCAST_V6};
+
+/// What a VRRP socket read.
+#[derive(Debug, Clone)]
+pub enum Datagram {
+    /// A VRRP message with what the IP layer said about it.
+    Vrrp(Received),
+    /// An IPv4 packet whose IP header could not be read (IPv4 raw sockets
+    /// hand the header over; IPv6 ones strip it): counted as a drop, never
+    /// passed on as a message from nowhere.
+    BadIpHeader(ParseError),
+}
 
 /// A packet as received, before VRRP parsing.
 #[derive(Debug, Clone)]
@@ -154,7 +165,7 @@ impl VrrpSocket {
         }
     }
 
-    pub async fn recv(&self) -> io::Result<Received> {
+    pub async fn recv(&self) -> io::Result<Datagram> {
         loop {
             let mut guard = self.fd.readable().await?;
             match guard.try_io(|fd| self.recv_now(fd.get_ref())) {
@@ -166,7 +177,7 @@ impl VrrpSocket {
         }
     }
 
-    fn recv_now(&self, sock: &Socket) -> io::Result<Option<Received>> {
+    fn recv_now(&self, sock: &Socket) -> io::Result<Option<Datagram>> {
         let mut buf = vec![0u8; 2048];
         let mut cmsg = nix::cmsg_space!(libc::in6_pktinfo, libc::c_int);
         let (len, src, ttl6, dst6) = {
@@ -203,30 +214,23 @@ impl VrrpSocket {
             let (Some(src), Some(hop), Some(dst)) = (src, ttl6, dst6) else {
                 return Ok(None);
             };
-            Ok(Some(Received {
+            Ok(Some(Datagram::Vrrp(Received {
                 src,
                 dst: IpAddr::V6(dst),
                 ttl: hop.clamp(0, 255) as u8,
                 payload: buf,
-            }))
+            })))
         } else {
-            // IPv4 raw sockets deliver the IP header; a malformed one is
-            // reported to the caller as an empty payload from 0.0.0.0 so the
-            // drop is counted rather than silently lost.
-            match crate::wire::ipv4::parse_ipv4(&buf) {
-                Ok((h, payload)) => Ok(Some(Received {
+            // IPv4 raw sockets deliver the IP header.
+            Ok(Some(match crate::wire::ipv4::parse_ipv4(&buf) {
+                Ok((h, payload)) => Datagram::Vrrp(Received {
                     src: IpAddr::V4(h.src),
                     dst: IpAddr::V4(h.dst),
                     ttl: h.ttl,
                     payload: payload.to_vec(),
-                })),
-                Err(_) => Ok(Some(Received {
-                    src: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-                    dst: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-                    ttl: 0,
-                    payload: Vec::new(),
-                })),
-            }
+                }),
+                Err(e) => Datagram::BadIpHeader(e),
+            }))
         }
     }
 

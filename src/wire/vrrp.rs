@@ -432,6 +432,13 @@ fn pseudo_sum(
     }
 }
 
+/// The VRID field (RFC 5798 5.2.3) of a message if the buffer reaches it,
+/// checked or not: it charges a malformed message to the instance it names,
+/// so `vipctl status` shows the drop where the operator looks.
+pub fn peek_vrid(payload: &[u8]) -> Option<u8> {
+    payload.get(field::VRID).copied()
+}
+
 /// Checks and decodes a VRRP message (the IP payload) received from `src`
 /// to `dst`, with keepalived's default VRRPv3-over-IPv4 checksum.
 ///
@@ -1033,6 +1040,15 @@ mod tests {
         );
         let p = VrrpPacket::new_checked(&V3_IPV4[..]).unwrap();
         assert!(!p.verify_checksum(SRC4, DST6));
+    }
+
+    #[test]
+    fn peek_vrid_reads_only_what_is_there() {
+        assert_eq!(peek_vrid(&[]), None);
+        assert_eq!(peek_vrid(&[0x31]), None);
+        // Version/type, then the VRID, whatever follows (or does not).
+        assert_eq!(peek_vrid(&[0x31, 51]), Some(51));
+        assert_eq!(peek_vrid(&[0x31, 7, 100, 1, 0, 100, 0, 0]), Some(7));
     }
 
     #[test]

@@ -1,0 +1,44 @@
+//! Everything around the instances: the kernel handles, the kernel mirror,
+//! the sockets and the clock. Handlers borrow the host and one instance at
+//! a time (`host.apply(&mut instance, ...)`), so an instance never needs to
+//! be looked up by position, and nothing but the instance list is mutably
+//! shared.
+
+use tokio::time::Instant;
+
+use super::kernel::KernelView;
+use super::sockets::Sockets;
+use crate::io::announce::Announcer;
+use crate::io::netlink::Netlink;
+use crate::vrrp::Time;
+
+pub struct Host {
+    pub nl: Netlink,
+    pub announcer: Announcer,
+    pub kernel: KernelView,
+    pub sockets: Sockets,
+    /// The routers' time zero.
+    epoch: Instant,
+}
+
+impl Host {
+    pub fn new(nl: Netlink, announcer: Announcer, kernel: KernelView, sockets: Sockets) -> Host {
+        Host {
+            nl,
+            announcer,
+            kernel,
+            sockets,
+            epoch: Instant::now(),
+        }
+    }
+
+    /// Now, as the routers count time (monotonic).
+    pub fn now(&self) -> Time {
+        Time::from_epoch(Instant::now().saturating_duration_since(self.epoch))
+    }
+
+    /// A router's time as a deadline for the timer.
+    pub fn instant(&self, at: Time) -> Instant {
+        self.epoch + at.since_epoch()
+    }
+}

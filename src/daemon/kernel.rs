@@ -1,0 +1,321 @@
+//! The daemon's mirror of the kernel: links and addresses as netlink last
+//! reported them, and the questions asked of them.
+//!
+//! Pure: filled from a dump at start and kept current by [`KernelView::apply`]
+//! with every netlink notification; no I/O, so the rules that depend on it
+//! (which address adverts come from, whether a VIP is in place) are unit
+//! tested with made-up links and addresses.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr};
+
+use crate::config::{InstanceConfig, Vip};
+use crate::family::Family;
+use crate::io::netlink::{AddrEntry, LinkState, NetlinkEvent};
+
+/// What a netlink notification changed, with what was there before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KernelChange {
+    Link {
+        before: Option<LinkState>,
+        after: LinkState,
+    },
+    LinkRemoved {
+        index: u32,
+        gone: Option<LinkState>,
+    },
+    AddressAdded(AddrEntry),
+    AddressRemoved(AddrEntry),
+}
+
+/// Links by index, and every address of every link.
+#[derive(Debug, Clone, Default)]
+pub struct KernelView {
+    links: HashMap<u32, LinkState>,
+    addrs: Vec<AddrEntry>,
+}
+
+impl KernelView {
+    pub fn new(links: Vec<LinkState>, addrs: Vec<AddrEntry>) -> KernelView {
+        KernelView {
+            links: links.into_iter().map(|l| (l.index, l)).collect(),
+            addrs,
+        }
+    }
+
+    /// Takes one notification in.
+    pub fn apply(&mut self, event: NetlinkEvent) -> KernelChange {
+        match event {
+            NetlinkEvent::LinkChanged(l) => KernelChange::Link {
+                before: self.links.insert(l.index, l.clone()),
+                after: l,
+            },
+            NetlinkEvent::LinkRemoved { index, .. } => {
+                self.addrs.retain(|a| a.index != index);
+                KernelChange::LinkRemoved {
+                    index,
+                    gone: self.links.remove(&index),
+                }
+            }
+            NetlinkEvent::AddressAdded(a) => {
+                match self
+                    .addrs
+                    .iter_mut()
+                    .find(|e| e.index == a.index && e.address == a.address)
+                {
+                    Some(e) => *e = a,
+                    None => self.addrs.push(a),
+                }
+                KernelChange::AddressAdded(a)
+            }
+            NetlinkEvent::AddressRemoved(a) => {
+                self.addrs
+                    .retain(|e| !(e.index == a.index && e.address == a.address));
+                KernelChange::AddressRemoved(a)
+            }
+        }
+    }
+
+    /// A link learnt outside the notification stream (one vipd just made,
+    /// before its notification arrives).
+    pub fn upsert_link(&mut self, link: LinkState) {
+        self.links.insert(link.index, link);
+    }
+
+    pub fn link(&self, index: u32) -> Option<&LinkState> {
+        self.links.get(&index)
+    }
+
+    pub fn link_by_name(&self, name: &str) -> Option<&LinkState> {
+        self.links.values().find(|l| l.name == name)
+    }
+
+    /// Whether `addr` is one of this host's addresses (on any link).
+    pub fn is_own_address(&self, addr: IpAddr) -> bool {
+        self.addrs.iter().any(|e| e.address == addr)
+    }
+
+    /// The usable (not tentative) IPv6 link-local address of a link.
+    pub fn link_local_of(&self, index: u32) -> Option<Ipv6Addr> {
+        self.addrs.iter().find_map(|e| match e.address {
+            IpAddr::V6(a) if e.index == index && a.is_unicast_link_local() && !e.tentative => {
+                Some(a)
+            }
+            _ => None,
+        })
+    }
+
+    /// The link a VIP goes on (its `dev`, else the VIP device, else the
+    /// instance's interface), when it exists.
+    pub fn vip_link(&self, cfg: &InstanceConfig, vip: &Vip) -> Option<&LinkState> {
+        self.link_by_name(&cfg.device_for(vip))
+    }
+
+    /// Whether `vip` is on its link right now.
+    pub fn vip_present(&self, cfg: &InstanceConfig, vip: &Vip) -> bool {
+        self.vip_link(cfg, vip).is_some_and(|l| {
+            self.addrs
+                .iter()
+                .any(|e| e.index == l.index && e.address == vip.address)
+        })
+    }
+
+    /// How many of an instance's VIPs are not in place.
+    pub fn missing_vips(&self, cfg: &InstanceConfig) -> usize {
+        cfg.all_vips().filter(|v| !self.vip_present(cfg, v)).count()
+    }
+
+    /// Whether an instance runs on, or puts VIPs on, link `index`.
+    pub fn instance_uses_link(
+        &self,
+        cfg: &InstanceConfig,
+        ifindex: Option<u32>,
+        index: u32,
+    ) -> bool {
+        ifindex == Some(index)
+            || cfg
+                .all_vips()
+                .any(|v| self.vip_link(cfg, v).is_some_and(|l| l.index == index))
+    }
+
+    /// The source address of our adverts of one family on link `ifindex`:
+    /// - the configured unicast source of that family;
+    /// - else the interface's primary address: IPv4, the first
+    ///   non-secondary address that is not a VIP (then any non-VIP);
+    ///   IPv6 multicast, the link-local address (RFC 5798 5.1.2.1); IPv6
+    ///   unicast, a global non-VIP address, else the link-local one;
+    /// - else, while we hold them, one of our VIPs, so adverts continue
+    ///   while a DHCP address is briefly gone.
+    ///
+    /// Tentative addresses (IPv6 DAD not done) are never used: the kernel
+    /// refuses to send from them.
+    pub fn advert_source(
+        &self,
+        cfg: &InstanceConfig,
+        ifindex: Option<u32>,
+        family: Family,
+    ) -> Option<IpAddr> {
+        if let Some(u) = &cfg.unicast
+            && let Some(s) = u.sources.iter().find(|s| family.contains(**s))
+        {
+            return Some(*s);
+        }
+        let ifindex = ifindex?;
+        let is_vip = |a: &IpAddr| cfg.all_vips().any(|v| v.address == *a);
+        let on_if = || {
+            self.addrs
+                .iter()
+                .filter(move |e| e.index == ifindex && family.contains(e.address) && !e.tentative)
+        };
+        let link_local =
+            |e: &&AddrEntry| matches!(e.address, IpAddr::V6(a) if a.is_unicast_link_local());
+        let pick = match family {
+            Family::V6 if cfg.unicast.is_none() => on_if().find(link_local),
+            Family::V6 => on_if()
+                .find(|e| !link_local(e) && !is_vip(&e.address))
+                .or_else(|| on_if().find(link_local)),
+            Family::V4 => on_if()
+                .find(|e| !e.secondary && !is_vip(&e.address))
+                .or_else(|| on_if().find(|e| !is_vip(&e.address))),
+        };
+        pick.map(|e| e.address)
+            .or_else(|| on_if().find(|e| is_vip(&e.address)).map(|e| e.address))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use std::path::Path;
+
+    fn cfg(extra: &str, vips: &str) -> InstanceConfig {
+        let text = format!(
+            "instances:\n  - name: a\n    interface: eth0\n    vrid: 7\n    vips: {vips}\n{extra}"
+        );
+        Config::parse(&text, Path::new("t"))
+            .unwrap()
+            .instances
+            .remove(0)
+    }
+
+    fn link(index: u32, name: &str) -> LinkState {
+        LinkState {
+            index,
+            name: name.into(),
+            mac: Some([2, 0, 0, 0, 0, index as u8]),
+            up: true,
+            lower_up: true,
+        }
+    }
+
+    fn addr(index: u32, a: &str) -> AddrEntry {
+        AddrEntry {
+            index,
+            address: a.parse().unwrap(),
+            prefix_len: 24,
+            secondary: false,
+            tentative: false,
+        }
+    }
+
+    fn ip(s: &str) -> Option<IpAddr> {
+        Some(s.parse().unwrap())
+    }
+
+    // RFC 5798 5.1.1.1 / 5.1.2.1 and the DHCP fallback, one rule at a time.
+    #[test]
+    fn advert_source_selection() {
+        let vips = "[192.0.2.100/24, \"2001:db8::100/64\"]";
+        let c = cfg("", vips);
+        let mut secondary = addr(1, "192.0.2.5");
+        secondary.secondary = true;
+        let mut tentative = addr(1, "fe80::9");
+        tentative.tentative = true;
+        let k = KernelView::new(
+            vec![link(1, "eth0"), link(2, "eth1")],
+            vec![
+                addr(1, "192.0.2.100"),  // a VIP we hold: never first choice
+                secondary,               // secondary: only when no primary
+                addr(1, "192.0.2.1"),    // the primary address
+                addr(2, "198.51.100.1"), // another link
+                tentative,               // DAD not done
+                addr(1, "2001:db8::1"),  // global
+                addr(1, "fe80::1"),      // link-local
+            ],
+        );
+        assert_eq!(k.advert_source(&c, Some(1), Family::V4), ip("192.0.2.1"));
+        // IPv6 multicast: the link-local address (RFC 5798 5.1.2.1).
+        assert_eq!(k.advert_source(&c, Some(1), Family::V6), ip("fe80::1"));
+        // Unknown interface: nothing.
+        assert_eq!(k.advert_source(&c, None, Family::V4), None);
+        assert_eq!(k.advert_source(&c, Some(3), Family::V4), None);
+
+        // Only a secondary non-VIP address: that one.
+        let k2 = KernelView::new(
+            vec![link(1, "eth0")],
+            vec![addr(1, "192.0.2.100"), secondary],
+        );
+        assert_eq!(k2.advert_source(&c, Some(1), Family::V4), ip("192.0.2.5"));
+        // Only VIPs (the DHCP address is briefly gone): a VIP keeps adverts going.
+        let k3 = KernelView::new(
+            vec![link(1, "eth0")],
+            vec![addr(1, "192.0.2.100"), tentative],
+        );
+        assert_eq!(k3.advert_source(&c, Some(1), Family::V4), ip("192.0.2.100"));
+        assert_eq!(
+            k3.advert_source(&c, Some(1), Family::V6),
+            None,
+            "tentative only"
+        );
+
+        // Unicast: the configured source first; IPv6 prefers a global address.
+        let u = cfg(
+            "    unicast:\n      sources: [192.0.2.9]\n      peers: [192.0.2.2, \"2001:db8::2\"]\n",
+            vips,
+        );
+        assert_eq!(k.advert_source(&u, Some(1), Family::V4), ip("192.0.2.9"));
+        assert_eq!(k.advert_source(&u, Some(1), Family::V6), ip("2001:db8::1"));
+        let k4 = KernelView::new(vec![link(1, "eth0")], vec![addr(1, "fe80::1")]);
+        assert_eq!(k4.advert_source(&u, Some(1), Family::V6), ip("fe80::1"));
+    }
+
+    #[test]
+    fn mirror_follows_notifications() {
+        let mut k = KernelView::new(vec![link(1, "eth0")], vec![addr(1, "192.0.2.1")]);
+        let mut down = link(1, "eth0");
+        down.lower_up = false;
+        let change = k.apply(NetlinkEvent::LinkChanged(down.clone()));
+        assert_eq!(
+            change,
+            KernelChange::Link {
+                before: Some(link(1, "eth0")),
+                after: down
+            }
+        );
+        let c = cfg("    vip_device: {kind: macvlan}\n", "[192.0.2.100/24]");
+        assert_eq!(k.missing_vips(&c), 1, "no device yet");
+        k.apply(NetlinkEvent::LinkChanged(link(5, "vrrp.7")));
+        k.apply(NetlinkEvent::AddressAdded(addr(5, "192.0.2.100")));
+        assert!(k.vip_present(&c, &c.vips[0]));
+        assert!(k.instance_uses_link(&c, Some(1), 5));
+        assert!(k.is_own_address("192.0.2.100".parse().unwrap()));
+        // The same address again replaces, never duplicates.
+        k.apply(NetlinkEvent::AddressAdded(addr(5, "192.0.2.100")));
+        k.apply(NetlinkEvent::AddressRemoved(addr(5, "192.0.2.100")));
+        assert!(!k.is_own_address("192.0.2.100".parse().unwrap()));
+        k.apply(NetlinkEvent::AddressAdded(addr(5, "192.0.2.100")));
+        let change = k.apply(NetlinkEvent::LinkRemoved {
+            index: 5,
+            name: None,
+        });
+        assert!(
+            matches!(change, KernelChange::LinkRemoved { gone: Some(l), .. } if l.name == "vrrp.7")
+        );
+        assert!(
+            !k.is_own_address("192.0.2.100".parse().unwrap()),
+            "addresses go with the link"
+        );
+        assert_eq!(k.link_local_of(1), None);
+    }
+}

@@ -1,0 +1,271 @@
+//! The daemon: feeds kernel events, packets, timers and control requests
+//! to the per-instance state machines and carries out their actions.
+//!
+//! ```text
+//!  sources (tasks, input.rs)            the loop (this file)          handlers
+//!  ─────────────────────────            ────────────────────          ────────
+//!  VRRP sockets (sockets.rs) ─┐                                  ┌─ receive.rs: classify → advert | drop
+//!  netlink ───────────────────┤                                  ├─ links.rs:   kernel mirror, link gate,
+//!  systemd-networkd (D-Bus) ──┼─► Input ─► select! ─► handle_input ┤              VIPs deleted under a master
+//!  control socket (vipctl) ───┤              │                   ├─ networkd.rs, requests.rs, reload.rs
+//!  signals ───────────────────┘              └─► timerfd ─► fire_timers
+//!                                                        │
+//!                      Router (vrrp, pure) ◄── feed ──────┘
+//!                             │ Actions
+//!                             ▼
+//!                      effects.rs: adverts, VIPs (netlink), GARP/NA
+//! ```
+//!
+//! Everything that decides lives elsewhere (`vrrp`, `advert`, `config`, and
+//! the pure parts here: `kernel` (the mirror and the advert-source rules),
+//! `receive::classify`, `link_gate`, `reload::plan_reload`, `counters`);
+//! everything that touches the kernel lives in `io`. The loop only routes.
+//! It runs on one thread: an input is handled to the end (VIPs added,
+//! GARPs sent) before the next one is looked at, so there are no races
+//! between instances or between a packet and a timer.
+//!
+//! Each file owns one thing: `input` the sources, `sockets` one socket per
+//! interface and family, `host` the handles and the clock, `instance` one
+//! instance and its problems, `effects` carrying out actions, `lifecycle`
+//! bringing instances up, keeping them whole and stopping them.
+
+use std::io;
+use std::path::PathBuf;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::{error, info, warn};
+
+use crate::config::{Config, ConfigError};
+use crate::control::{Request, Response};
+use crate::io::announce::Announcer;
+use crate::io::netlink::{Netlink, NetlinkError};
+use crate::io::notify::Notifier;
+use crate::io::timer::PreciseTimer;
+
+mod counters;
+mod effects;
+mod host;
+mod input;
+mod instance;
+mod kernel;
+mod lifecycle;
+mod link_gate;
+mod links;
+mod networkd;
+mod receive;
+mod reload;
+mod requests;
+mod sockets;
+
+use counters::Tally;
+use host::Host;
+use input::Input;
+use instance::Instance;
+use kernel::KernelView;
+use networkd::NetworkdView;
+use sockets::{SocketKey, Sockets};
+
+/// Failures that stop the daemon, each with what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Netlink(#[from] NetlinkError),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+pub struct Options {
+    pub config_path: PathBuf,
+    pub socket_path: PathBuf,
+}
+
+struct Daemon {
+    opts: Options,
+    config: Config,
+    host: Host,
+    instances: Vec<Instance>,
+    /// Packets dropped before they could be tied to an instance.
+    unmatched_drops: Tally,
+    networkd: NetworkdView,
+}
+
+/// Runs the daemon until SIGTERM/SIGINT.
+pub async fn run(opts: Options) -> Result<(), DaemonError> {
+    let config = Config::load(&opts.config_path)?;
+    let (nl, nl_events) = Netlink::open()?;
+    let announcer = Announcer::open().map_err(|source| DaemonError::Io {
+        what: "cannot open the AF_PACKET socket for gratuitous ARP (needs CAP_NET_RAW)".into(),
+        source,
+    })?;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let timer = PreciseTimer::new().map_err(|source| DaemonError::Io {
+        what: "cannot create the timerfd".into(),
+        source,
+    })?;
+    input::spawn_control(input::bind_control_socket(&opts.socket_path)?, tx.clone());
+    input::spawn_netlink(nl_events, tx.clone());
+    input::spawn_signals(tx.clone())?;
+    input::spawn_networkd(tx.clone());
+
+    let kernel = KernelView::new(nl.links().await?, nl.addresses().await?);
+    let mut d = Daemon {
+        instances: config
+            .instances
+            .iter()
+            .cloned()
+            .map(Instance::new)
+            .collect(),
+        config,
+        opts,
+        host: Host::new(nl, announcer, kernel, Sockets::new(tx)),
+        unmatched_drops: Tally::default(),
+        networkd: NetworkdView::default(),
+    };
+    d.manage_networkd_files();
+    for inst in &mut d.instances {
+        d.host.activate(inst).await;
+    }
+    info!(instances = d.instances.len(), config = %d.opts.config_path.display(), "vipd started");
+    // systemd (Type=notify): ready only now, with instances started; the
+    // watchdog is fed from this loop, so a loop that hangs gets vipd restarted.
+    let mut notify = Notifier::from_env();
+    notify.ready(d.status_line());
+    let mut watchdog = notify.watchdog_interval().map(|p| {
+        let mut i = tokio::time::interval(p);
+        i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        i
+    });
+
+    loop {
+        let deadline = d.next_deadline();
+        tokio::select! {
+            input = rx.recv() => {
+                let Some(input) = input else { break };
+                if matches!(input, Input::Terminate) {
+                    break;
+                }
+                let reload = matches!(input, Input::Reload | Input::Control(Request::Reload, _));
+                if reload {
+                    notify.reloading();
+                }
+                d.handle_input(input).await;
+                if reload {
+                    // READY=1 ends the reload, valid or not (an invalid
+                    // file leaves the old configuration running).
+                    notify.ready(d.status_line());
+                }
+            }
+            _ = sleep_until_opt(&timer, deadline) => d.fire_timers().await,
+            _ = tick_opt(&mut watchdog) => notify.watchdog(),
+        }
+        if notify.enabled() {
+            notify.status(d.status_line());
+        }
+    }
+    notify.stopping();
+    d.shutdown().await;
+    let _ = std::fs::remove_file(&d.opts.socket_path);
+    info!("vipd stopped");
+    Ok(())
+}
+
+/// The next watchdog tick, or never without a watchdog.
+async fn tick_opt(interval: &mut Option<tokio::time::Interval>) {
+    match interval {
+        Some(i) => {
+            i.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until_opt(timer: &PreciseTimer, deadline: Option<Instant>) {
+    match deadline {
+        Some(t) => {
+            if let Err(e) = timer.sleep_until(t).await {
+                // Never spin: fall back to tokio's millisecond timer.
+                warn!("timerfd failed ({e}); using the coarse timer");
+                tokio::time::sleep_until(t).await;
+            }
+        }
+        None => std::future::pending().await,
+    }
+}
+
+impl Daemon {
+    /// When the earliest router timer is due.
+    fn next_deadline(&self) -> Option<Instant> {
+        self.instances
+            .iter()
+            .filter_map(|i| i.router.poll_at())
+            .min()
+            .map(|t| self.host.instant(t))
+    }
+
+    async fn fire_timers(&mut self) {
+        let now = self.host.now();
+        for inst in &mut self.instances {
+            if inst.router.poll_at().is_some_and(|t| t <= now) {
+                let actions = inst.router.handle_timeout(now);
+                self.host.apply(inst, actions).await;
+            }
+        }
+    }
+
+    async fn handle_input(&mut self, input: Input) {
+        match input {
+            Input::Packet(key, datagram) => self.on_packet(key, datagram).await,
+            Input::SocketFailed(key, e) => {
+                warn!(
+                    ifindex = key.ifindex,
+                    family = %key.family,
+                    "VRRP socket receive failed: {e}"
+                );
+            }
+            Input::Netlink(ev) => self.on_netlink(ev).await,
+            Input::Control(req, reply) => {
+                let resp = match req {
+                    Request::Status => Response::Status(self.status()),
+                    Request::Reload => self.reload().await,
+                    Request::Resync { interface } => {
+                        self.resync_request(interface.as_deref()).await
+                    }
+                    Request::Hold { interface, for_ms } => {
+                        self.hold_request(&interface, for_ms).await
+                    }
+                };
+                let _ = reply.send(resp);
+            }
+            Input::Networkd(u) => self.on_networkd(u).await,
+            Input::Reload => {
+                if let Response::Error { message } = self.reload().await {
+                    error!("reload on SIGHUP failed, configuration unchanged: {message}");
+                }
+            }
+            Input::Terminate => {}
+        }
+    }
+
+    /// Closes the sockets no instance needs any more.
+    fn prune_sockets(&mut self) {
+        let needed: Vec<SocketKey> = self
+            .instances
+            .iter()
+            .flat_map(Instance::socket_keys)
+            .collect();
+        self.host.sockets.retain(&needed);
+    }
+
+    async fn shutdown(&mut self) {
+        for inst in &mut self.instances {
+            self.host.stop(inst).await;
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! systemd-networkd: following its link states over D-Bus (a finished
+//! reconfiguration triggers a resync of the instances on that link), and
+//! writing its files when the configuration asks for it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use tracing::{error, info, warn};
+
+use super::Daemon;
+use crate::io::networkd_dbus::{self, LinkView, NetworkdUpdate};
+
+/// What the daemon knows of networkd.
+pub struct NetworkdView {
+    /// networkd's view of each link it manages, by ifindex.
+    pub links: BTreeMap<u32, LinkView>,
+    /// "connected", or why networkd is not followed.
+    pub status: String,
+}
+
+impl Default for NetworkdView {
+    fn default() -> Self {
+        NetworkdView {
+            links: BTreeMap::new(),
+            status: "not connected yet".into(),
+        }
+    }
+}
+
+/// networkd states after which whatever it flushed must be back.
+fn finished_configuring(state: Option<&str>) -> bool {
+    matches!(
+        state,
+        Some("configured" | "unmanaged" | "failed" | "linger")
+    )
+}
+
+impl Daemon {
+    pub(super) async fn on_networkd(&mut self, update: NetworkdUpdate) {
+        match update {
+            NetworkdUpdate::Connected(links) => {
+                info!(links = links.len(), "following systemd-networkd over D-Bus");
+                self.networkd.links = links;
+                self.networkd.status = "connected".into();
+                // VIPs may have been purged while networkd was out of sight.
+                for inst in &mut self.instances {
+                    self.host.resync(inst).await;
+                }
+            }
+            NetworkdUpdate::Unavailable(why) => {
+                info!(
+                    "systemd-networkd is not followed ({why}); VIPs are still watched through netlink"
+                );
+                self.networkd.links.clear();
+                self.networkd.status = why;
+            }
+            NetworkdUpdate::Changed(c) => {
+                let view = self.networkd.links.entry(c.ifindex).or_default();
+                let before = view.administrative_state.clone();
+                view.apply(&c.changed);
+                let after = view.administrative_state.clone();
+                if before == after {
+                    return;
+                }
+                let name = self
+                    .host
+                    .kernel
+                    .link(c.ifindex)
+                    .map(|l| l.name.clone())
+                    .unwrap_or_default();
+                info!(interface = %name, from = ?before, to = ?after, "systemd-networkd link state");
+                if !finished_configuring(after.as_deref()) {
+                    return;
+                }
+                for inst in &mut self.instances {
+                    if self
+                        .host
+                        .kernel
+                        .instance_uses_link(&inst.cfg, inst.ifindex, c.ifindex)
+                    {
+                        self.host.resync(inst).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// With `networkd: {manage_files: true}`: writes networkd's files as
+    /// `vipctl networkd install` does and, when they changed, asks networkd
+    /// to reload (in the background: D-Bus must never hold up VRRP).
+    pub(super) fn manage_networkd_files(&self) {
+        if !self.config.networkd.manage_files {
+            return;
+        }
+        let path = std::path::absolute(&self.opts.config_path)
+            .unwrap_or_else(|_| self.opts.config_path.clone());
+        let version = crate::networkd::install::live_systemd_version();
+        match crate::networkd::install::install(&self.config, &path, Path::new("/"), version, false)
+        {
+            Ok(outcome) => {
+                for n in &outcome.plan.notes {
+                    info!("networkd files: {n}");
+                }
+                if let Some(s) = &outcome.summary {
+                    for p in s.written.iter().chain(&s.removed) {
+                        info!(path = %p.display(), "networkd file changed");
+                    }
+                }
+                if outcome.changed() {
+                    tokio::spawn(async {
+                        let r =
+                            async { networkd_dbus::NetworkdBus::connect().await?.reload().await }
+                                .await;
+                        match r {
+                            Ok(()) => info!("asked systemd-networkd to reload its files"),
+                            Err(e) => warn!("networkd files written but not reloaded: {e}"),
+                        }
+                    });
+                }
+            }
+            Err(e) => error!("cannot write systemd-networkd files: {e}"),
+        }
+    }
+}

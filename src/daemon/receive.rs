@@ -1,0 +1,252 @@
+//! The receive path: a datagram from a VRRP socket becomes an advert for
+//! one instance's router, or a counted drop with its reason.
+//!
+//! [`classify`] is pure (the datagram, the instances, the kernel mirror in;
+//! a verdict out), so every drop reason is unit tested; [`Daemon::on_packet`]
+//! only carries the verdict out.
+
+use tracing::debug;
+
+use super::Daemon;
+use super::counters::DropReason;
+use super::instance::Instance;
+use super::kernel::KernelView;
+use super::sockets::SocketKey;
+use crate::advert;
+use crate::io::vrrp_socket::{Datagram, Received};
+use crate::vrrp::Event;
+use crate::wire::vrrp::{self, ParseError};
+
+/// What to do with one datagram.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Count a drop, on the instance the packet names when one does, else
+    /// on the daemon's unmatched counters.
+    Drop {
+        instance: Option<usize>,
+        reason: DropReason,
+    },
+    /// A valid advert for the instance at this position.
+    Deliver { instance: usize, event: Event },
+}
+
+/// Decides what a datagram read on socket `key` is (RFC 5798 7.1, RFC 3768
+/// 7.1): malformed (the codec's checks), for no instance (unknown VRID on
+/// that interface and family), not to be acted on (the instance's checks),
+/// or an advert.
+pub fn classify(
+    key: SocketKey,
+    datagram: &Datagram,
+    instances: &[Instance],
+    kernel: &KernelView,
+) -> Verdict {
+    let pkt: &Received = match datagram {
+        Datagram::Vrrp(p) => p,
+        Datagram::BadIpHeader(_) => {
+            return Verdict::Drop {
+                instance: None,
+                reason: DropReason::Malformed(ParseError::BadIpHeader),
+            };
+        }
+    };
+    let owner = |vrid: u8| instances.iter().position(|i| i.owns(key, vrid));
+    let repr = match vrrp::parse(&pkt.payload, pkt.src, pkt.dst) {
+        Ok(r) => r,
+        Err(e) => {
+            return Verdict::Drop {
+                instance: vrrp::peek_vrid(&pkt.payload).and_then(owner),
+                reason: DropReason::Malformed(e),
+            };
+        }
+    };
+    let Some(idx) = owner(repr.vrid) else {
+        return Verdict::Drop {
+            instance: None,
+            reason: DropReason::UnknownVrid,
+        };
+    };
+    let verdict = advert::check(&instances[idx].cfg, &repr, pkt.src, pkt.ttl, |a| {
+        kernel.is_own_address(a)
+    });
+    match verdict {
+        Err(r) => Verdict::Drop {
+            instance: Some(idx),
+            reason: DropReason::Rejected(r),
+        },
+        Ok(()) => Verdict::Deliver {
+            instance: idx,
+            event: Event::Advert {
+                src: pkt.src,
+                priority: repr.priority,
+                max_adver_int: repr.max_adver_int,
+            },
+        },
+    }
+}
+
+impl Daemon {
+    pub(super) async fn on_packet(&mut self, key: SocketKey, datagram: Datagram) {
+        match classify(key, &datagram, &self.instances, &self.host.kernel) {
+            Verdict::Drop { instance, reason } => {
+                match instance.and_then(|i| self.instances.get_mut(i)) {
+                    Some(inst) => inst.counters.dropped(reason),
+                    None => self.unmatched_drops.add(reason.key(), 1),
+                }
+                match &datagram {
+                    Datagram::Vrrp(p) => {
+                        debug!(src = %p.src, reason = reason.key(), "dropped VRRP packet")
+                    }
+                    Datagram::BadIpHeader(e) => debug!("dropped packet: bad IP header: {e}"),
+                }
+            }
+            Verdict::Deliver { instance, event } => {
+                let inst = &mut self.instances[instance];
+                inst.counters.adverts_received += 1;
+                self.host.feed(inst, event).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::advert::Reject;
+    use crate::config::Config;
+    use crate::family::Family;
+    use crate::io::netlink::{AddrEntry, LinkState};
+    use std::net::IpAddr;
+    use std::path::Path;
+
+    fn instances() -> Vec<Instance> {
+        let text = "instances:\n  - name: a\n    interface: eth0\n    vrid: 7\n    vips: [192.0.2.10/24]\n  - name: b\n    interface: eth0\n    vrid: 8\n    vips: [\"2001:db8::8/64\"]\n";
+        Config::parse(text, Path::new("t"))
+            .unwrap()
+            .instances
+            .into_iter()
+            .map(|c| {
+                let mut i = Instance::new(c);
+                i.ifindex = Some(1);
+                i
+            })
+            .collect()
+    }
+
+    fn kernel() -> KernelView {
+        KernelView::new(
+            vec![LinkState {
+                index: 1,
+                name: "eth0".into(),
+                mac: None,
+                up: true,
+                lower_up: true,
+            }],
+            vec![AddrEntry {
+                index: 1,
+                address: "192.0.2.1".parse().unwrap(),
+                prefix_len: 24,
+                secondary: false,
+                tentative: false,
+            }],
+        )
+    }
+
+    const V4: SocketKey = SocketKey {
+        ifindex: 1,
+        family: Family::V4,
+    };
+
+    fn datagram(vrid: u8, priority: u8, src: &str, ttl: u8) -> Datagram {
+        let src: IpAddr = src.parse().unwrap();
+        let dst = IpAddr::V4(vrrp::VRRP_MCAST_V4);
+        let mut repr = advert::build(&instances()[0].cfg, Family::V4, priority);
+        repr.vrid = vrid;
+        Datagram::Vrrp(Received {
+            src,
+            dst,
+            ttl,
+            payload: repr.to_bytes(src, dst).unwrap(),
+        })
+    }
+
+    fn drop(instance: Option<usize>, reason: DropReason) -> Verdict {
+        Verdict::Drop { instance, reason }
+    }
+
+    #[test]
+    fn a_valid_advert_goes_to_its_instance() {
+        let v = classify(
+            V4,
+            &datagram(7, 200, "192.0.2.2", 255),
+            &instances(),
+            &kernel(),
+        );
+        assert_eq!(
+            v,
+            Verdict::Deliver {
+                instance: 0,
+                event: Event::Advert {
+                    src: "192.0.2.2".parse().unwrap(),
+                    priority: 200,
+                    max_adver_int: 100
+                }
+            }
+        );
+    }
+
+    #[test]
+    fn each_drop_lands_where_the_operator_looks() {
+        let (i, k) = (instances(), kernel());
+        // The instance's own checks (RFC 5798 7.1): counted on the instance.
+        assert_eq!(
+            classify(V4, &datagram(7, 200, "192.0.2.2", 64), &i, &k),
+            drop(Some(0), DropReason::Rejected(Reject::BadTtl))
+        );
+        assert_eq!(
+            classify(V4, &datagram(7, 200, "192.0.2.1", 255), &i, &k),
+            drop(Some(0), DropReason::Rejected(Reject::OwnPacket)),
+            "our own address"
+        );
+        // No instance with that VRID on this interface and family.
+        assert_eq!(
+            classify(V4, &datagram(9, 200, "192.0.2.2", 255), &i, &k),
+            drop(None, DropReason::UnknownVrid)
+        );
+        // VRID 8 is an IPv6 instance: not ours on the IPv4 socket.
+        assert_eq!(
+            classify(V4, &datagram(8, 200, "192.0.2.2", 255), &i, &k),
+            drop(None, DropReason::UnknownVrid)
+        );
+        // Malformed, naming a VRID of ours: charged to that instance.
+        let Datagram::Vrrp(mut bad) = datagram(7, 200, "192.0.2.2", 255) else {
+            unreachable!()
+        };
+        bad.payload[7] ^= 0xff;
+        assert_eq!(
+            classify(V4, &Datagram::Vrrp(bad.clone()), &i, &k),
+            drop(Some(0), DropReason::Malformed(ParseError::BadChecksum))
+        );
+        // Malformed, naming no VRID of ours, or none at all.
+        bad.payload[1] = 99;
+        assert_eq!(
+            classify(V4, &Datagram::Vrrp(bad.clone()), &i, &k),
+            drop(None, DropReason::Malformed(ParseError::BadChecksum))
+        );
+        bad.payload.clear();
+        assert_eq!(
+            classify(V4, &Datagram::Vrrp(bad), &i, &k),
+            drop(None, DropReason::Malformed(ParseError::Truncated)),
+            "an empty VRRP payload is a truncated message, not a bad IP header"
+        );
+        // An IPv4 header the socket could not read.
+        assert_eq!(
+            classify(
+                V4,
+                &Datagram::BadIpHeader(ParseError::BadIpVersion(6)),
+                &i,
+                &k
+            ),
+            drop(None, DropReason::Malformed(ParseError::BadIpHeader))
+        );
+    }
+}

@@ -1,0 +1,97 @@
+//! The VRRP sockets: one per interface and family, shared by every
+//! instance there, each with a reader task that turns what it reads into
+//! daemon inputs.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::input::Input;
+use crate::family::Family;
+use crate::io::netlink::LinkState;
+use crate::io::vrrp_socket::VrrpSocket;
+
+/// Which socket: an interface and a family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SocketKey {
+    pub ifindex: u32,
+    pub family: Family,
+}
+
+struct SocketEntry {
+    sock: Arc<VrrpSocket>,
+    reader: JoinHandle<()>,
+}
+
+impl Drop for SocketEntry {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+pub struct Sockets {
+    open: HashMap<SocketKey, SocketEntry>,
+    tx: mpsc::UnboundedSender<Input>,
+}
+
+impl Sockets {
+    pub fn new(tx: mpsc::UnboundedSender<Input>) -> Sockets {
+        Sockets {
+            open: HashMap::new(),
+            tx,
+        }
+    }
+
+    pub fn get(&self, key: SocketKey) -> Option<&VrrpSocket> {
+        self.open.get(&key).map(|e| e.sock.as_ref())
+    }
+
+    /// Opens the socket for `link` and `family` unless it is open; joins
+    /// the VRRP group when `multicast` (also on a socket opened earlier for
+    /// a unicast instance).
+    pub fn ensure(&mut self, link: &LinkState, family: Family, multicast: bool) -> io::Result<()> {
+        let key = SocketKey {
+            ifindex: link.index,
+            family,
+        };
+        if let Some(e) = self.open.get(&key) {
+            if multicast {
+                e.sock.join_multicast()?;
+            }
+            return Ok(());
+        }
+        let sock = Arc::new(VrrpSocket::open(&link.name, link.index, family, multicast)?);
+        let reader = tokio::spawn(read_loop(key, sock.clone(), self.tx.clone()));
+        self.open.insert(key, SocketEntry { sock, reader });
+        Ok(())
+    }
+
+    /// Closes the sockets no instance needs any more.
+    pub fn retain(&mut self, needed: &[SocketKey]) {
+        self.open.retain(|k, _| needed.contains(k));
+    }
+}
+
+/// Reads until the daemon goes away; a failing socket is reported and
+/// retried after a pause (never a busy loop).
+async fn read_loop(key: SocketKey, sock: Arc<VrrpSocket>, tx: mpsc::UnboundedSender<Input>) {
+    loop {
+        let input = match sock.recv().await {
+            Ok(d) => Input::Packet(key, d),
+            Err(e) => {
+                if tx.send(Input::SocketFailed(key, e)).is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        if tx.send(input).is_err() {
+            return;
+        }
+    }
+}
