@@ -10,6 +10,10 @@
 //!
 //! Target for vipd: late <= 5 ms at every interval. Run as root:
 //!     cargo bench --bench failover            (VIPD_BENCH_RUNS=N to change the run count)
+//!
+//! `VIPD_BENCH_BASELINE=/path/to/an/older/vipd` adds rows for that binary
+//! ("vipd@base"), measured in the same run and lab as this build: before
+//! and after a change, side by side.
 
 #[path = "../tests/lab/mod.rs"]
 mod lab;
@@ -45,10 +49,22 @@ impl Scenario {
     }
 }
 
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, PartialEq)]
 enum Impl {
     Vipd,
+    /// Another vipd binary (VIPD_BENCH_BASELINE).
+    VipdBaseline(String),
     Keepalived,
+}
+
+impl Impl {
+    fn name(&self) -> &'static str {
+        match self {
+            Impl::Vipd => "vipd",
+            Impl::VipdBaseline(_) => "vipd@base",
+            Impl::Keepalived => "keepalived",
+        }
+    }
 }
 
 const VIP: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 100);
@@ -69,15 +85,16 @@ fn keepalived_conf(s: Scenario, prio: u8) -> String {
     )
 }
 
-fn start(h: &Host, imp: Impl, s: Scenario, prio: u8) -> lab::ProcHandle {
+fn start(h: &Host, imp: &Impl, s: Scenario, prio: u8) -> lab::ProcHandle {
     match imp {
         Impl::Vipd => h.start_vipd(&vipd_yaml(s, prio)).proc,
+        Impl::VipdBaseline(bin) => h.start_vipd_binary(bin, &vipd_yaml(s, prio)).proc,
         Impl::Keepalived => h.start_keepalived(&keepalived_conf(s, prio)),
     }
 }
 
 /// One measurement per run: (T, late). None when a run could not be read.
-fn measure(imp: Impl, s: Scenario, runs: usize) -> Vec<(Duration, Duration)> {
+fn measure(imp: &Impl, s: Scenario, runs: usize) -> Vec<(Duration, Duration)> {
     let lab = Lab::new(&format!("bench_{}", s.label().replace(' ', "_")));
     let r1 = lab.add_host("r1", &["10.77.0.1/24"]);
     let r2 = lab.add_host("r2", &["10.77.0.2/24"]);
@@ -184,22 +201,24 @@ fn main() {
         "{:<11} {:<9} {:>8} {:>12} {:>10} {:>13} {:>10} {:>7}",
         "impl", "scenario", "MDI ms", "median ms", "max ms", "late med ms", "late max", "target"
     );
+    let mut impls = vec![Impl::Vipd];
+    if let Ok(bin) = std::env::var("VIPD_BENCH_BASELINE") {
+        println!("vipd@base: {bin}\n");
+        impls.push(Impl::VipdBaseline(bin));
+    }
+    impls.push(Impl::Keepalived);
     let mut vipd_ok = true;
     for s in scenarios {
-        for imp in [Impl::Vipd, Impl::Keepalived] {
-            let name = if imp == Impl::Vipd {
-                "vipd"
-            } else {
-                "keepalived"
-            };
+        for imp in &impls {
+            let name = imp.name();
             let m = measure(imp, s, runs);
             if m.is_empty() {
                 println!("{name:<11} {:<9} no readable run", s.label());
-                vipd_ok &= imp != Impl::Vipd;
+                vipd_ok &= *imp != Impl::Vipd;
                 continue;
             }
             let late_max = m.iter().map(|x| x.1).max().unwrap();
-            let target = if imp == Impl::Vipd {
+            let target = if *imp == Impl::Vipd {
                 let ok = late_max <= Duration::from_millis(5) && m.len() == runs;
                 vipd_ok &= ok;
                 if ok { "met" } else { "MISSED" }

@@ -221,4 +221,107 @@ mod tests {
             r#"{"result":"error","message":"x"}"#
         );
     }
+
+    /// Every key path of a JSON value, objects' keys joined with '.',
+    /// arrays as '[]' (map keys of counters excluded: they are data).
+    fn key_paths(v: &serde_json::Value, at: &str, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    let path = format!("{at}.{k}");
+                    out.push(path.clone());
+                    if !k.ends_with("drops") {
+                        key_paths(v, &path, out);
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => {
+                for v in a {
+                    key_paths(v, &format!("{at}[]"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    // `vipctl status --json` is an interface (scripts, monitoring): its
+    // keys change only on purpose, with this list.
+    #[test]
+    fn status_json_keys_are_stable() {
+        let status = Status {
+            router_id: Some("r1".into()),
+            config_path: "/etc/vipd/vipd.yaml".into(),
+            pid: 1,
+            instances: vec![InstanceStatus {
+                name: "web".into(),
+                interface: "eth0".into(),
+                vrid: 51,
+                version: 3,
+                state: State::Master,
+                priority: 100,
+                effective_priority: 100,
+                master_address: Some("192.0.2.1".parse().unwrap()),
+                master_priority: Some(100),
+                advert_interval_ms: 1000,
+                vips: vec!["192.0.2.10/24".into()],
+                excluded_vips: vec![],
+                vips_present: 1,
+                last_transition: Some(Transition {
+                    from: State::Backup,
+                    to: State::Master,
+                    reason: Reason::MasterDown,
+                    unix_time: 1.5,
+                }),
+                adverts_sent: 1,
+                adverts_received: 0,
+                became_master: 1,
+                vips_restored: 0,
+                drops: BTreeMap::from([("bad_ttl".to_string(), 1)]),
+                problem: None,
+                networkd: Some(LinkView::default()),
+            }],
+            unmatched_drops: BTreeMap::from([("unknown_vrid".to_string(), 2)]),
+            networkd: "connected".into(),
+        };
+        let mut keys = Vec::new();
+        key_paths(&serde_json::to_value(&status).unwrap(), "", &mut keys);
+        keys.sort();
+        let want = [
+            ".config_path",
+            ".instances",
+            ".instances[].advert_interval_ms",
+            ".instances[].adverts_received",
+            ".instances[].adverts_sent",
+            ".instances[].became_master",
+            ".instances[].drops",
+            ".instances[].effective_priority",
+            ".instances[].excluded_vips",
+            ".instances[].interface",
+            ".instances[].last_transition",
+            ".instances[].last_transition.from",
+            ".instances[].last_transition.reason",
+            ".instances[].last_transition.to",
+            ".instances[].last_transition.unix_time",
+            ".instances[].master_address",
+            ".instances[].master_priority",
+            ".instances[].name",
+            ".instances[].networkd",
+            ".instances[].networkd.address_state",
+            ".instances[].networkd.administrative_state",
+            ".instances[].networkd.operational_state",
+            ".instances[].priority",
+            ".instances[].problem",
+            ".instances[].state",
+            ".instances[].version",
+            ".instances[].vips",
+            ".instances[].vips_present",
+            ".instances[].vips_restored",
+            ".instances[].vrid",
+            ".networkd",
+            ".pid",
+            ".router_id",
+            ".unmatched_drops",
+        ];
+        assert_eq!(keys, want);
+    }
 }

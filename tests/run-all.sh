@@ -23,8 +23,9 @@ trap 'rm -f "$log"' EXIT
 status=0
 
 # Unit, CLI and lab tests. Two threads: the labs are timing-sensitive and
-# the CI machine has two cores.
-cargo test --locked -- --test-threads=2 2>&1 | tee -a "$log" || status=1
+# the CI machine has two cores. --no-fail-fast: a failing test file does not
+# hide the results of the ones after it from the summary.
+cargo test --locked --no-fail-fast -- --test-threads=2 2>&1 | tee -a "$log" || status=1
 
 # IPVLAN tests (#[ignore]d by default) need kernel support; run them where
 # it exists, else name them as skipped with the reason.

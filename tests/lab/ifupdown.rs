@@ -125,7 +125,9 @@ impl Ifupdown {
 
     /// Starts vipd inside the mount namespace (see [`Host::start_vipd`]).
     pub fn start_vipd(&self, yaml: &str) -> super::vipd::Vipd {
-        super::vipd::start_vipd_with(&self.host, yaml, |args, log| self.spawn(args, log))
+        super::vipd::start_vipd_with(&self.host, super::vipd::vipd_bin(), yaml, |args, log| {
+            self.spawn(args, log)
+        })
     }
 }
 

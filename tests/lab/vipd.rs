@@ -28,7 +28,13 @@ impl Host {
     /// Writes `yaml` as this host's vipd.yaml and starts vipd on it; returns
     /// once the daemon says it started (panics with its log otherwise).
     pub fn start_vipd(&self, yaml: &str) -> Vipd {
-        start_vipd_with(self, yaml, |args, log| self.spawn(args, log))
+        start_vipd_with(self, vipd_bin(), yaml, |args, log| self.spawn(args, log))
+    }
+
+    /// Like [`Host::start_vipd`] with another vipd binary (a baseline build,
+    /// for before/after measurements in one run).
+    pub fn start_vipd_binary(&self, binary: &str, yaml: &str) -> Vipd {
+        start_vipd_with(self, binary, yaml, |args, log| self.spawn(args, log))
     }
 }
 
@@ -36,7 +42,9 @@ impl Host {
     /// Like [`Host::start_vipd`], with extra environment variables (e.g.
     /// systemd's NOTIFY_SOCKET and WATCHDOG_USEC).
     pub fn start_vipd_env(&self, yaml: &str, env: &[(&str, &str)]) -> Vipd {
-        start_vipd_with(self, yaml, |args, log| self.spawn_env(args, env, log))
+        start_vipd_with(self, vipd_bin(), yaml, |args, log| {
+            self.spawn_env(args, env, log)
+        })
     }
 }
 
@@ -44,12 +52,15 @@ impl super::networkd::Networkd {
     /// Like [`Host::start_vipd`], inside this networkd's mount namespace so
     /// vipd reaches that namespace's D-Bus and /etc/systemd/network.
     pub fn start_vipd(&self, yaml: &str) -> Vipd {
-        start_vipd_with(self.host(), yaml, |args, log| self.spawn(args, log))
+        start_vipd_with(self.host(), vipd_bin(), yaml, |args, log| {
+            self.spawn(args, log)
+        })
     }
 }
 
 pub(super) fn start_vipd_with(
     host: &Host,
+    binary: &str,
     yaml: &str,
     spawn: impl FnOnce(&[&str], PathBuf) -> ProcHandle,
 ) -> Vipd {
@@ -60,7 +71,7 @@ pub(super) fn start_vipd_with(
     let log = dir.join(format!("vipd-{}.log", host.name));
     let proc = spawn(
         &[
-            vipd_bin(),
+            binary,
             "--config",
             config.to_str().unwrap(),
             "--control-socket",
