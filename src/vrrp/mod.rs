@@ -29,7 +29,8 @@
 //!
 //! Layout: `params` (configuration and the RFC's timer formulas), `time`
 //! (the [`Time`] point type), `timers` (the timer table), `router` (the
-//! state table), `hold` (planned link bounces), `reconfigure` (in-place
+//! state table and the timers' expiry), `received` (adverts heard as backup
+//! and as master), `hold` (planned link bounces), `reconfigure` (in-place
 //! reload).
 
 use std::fmt;
@@ -39,6 +40,7 @@ use serde::{Deserialize, Serialize};
 
 mod hold;
 mod params;
+mod received;
 mod reconfigure;
 mod router;
 #[cfg(test)]

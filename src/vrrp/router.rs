@@ -4,22 +4,10 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::hold::Hold;
-use super::params::{field_to_interval, master_down_interval, skew_time};
+use super::params::{master_down_interval, skew_time};
 use super::timers::{Timer, Timers};
 use super::{Action, Event, Params, Reason, State, Time};
-use crate::config::{InitialState, VrrpVersion};
-
-/// Compares two addresses as unsigned integers in network byte order
-/// (RFC 5798 6.4.3 tie-break). Addresses of different families never win.
-fn sender_wins_tie(sender: IpAddr, local: Option<IpAddr>) -> bool {
-    match (sender, local) {
-        (IpAddr::V4(s), Some(IpAddr::V4(l))) => s.octets() > l.octets(),
-        (IpAddr::V6(s), Some(IpAddr::V6(l))) => s.octets() > l.octets(),
-        // We do not know our own address of that family: the sender's is
-        // greater than "nothing", so it keeps mastership (no split brain).
-        _ => true,
-    }
-}
+use crate::config::InitialState;
 
 /// One virtual router.
 #[derive(Debug, Clone)]
@@ -102,7 +90,7 @@ impl Router {
         }
     }
 
-    fn local_for(&self, family_of: IpAddr) -> Option<IpAddr> {
+    pub(super) fn local_address_for(&self, family_of: IpAddr) -> Option<IpAddr> {
         match family_of {
             IpAddr::V4(_) => self.local_v4,
             IpAddr::V6(_) => self.local_v6,
@@ -124,7 +112,7 @@ impl Router {
         self.latest_now
     }
 
-    fn skew(&self) -> Duration {
+    pub(super) fn skew(&self) -> Duration {
         skew_time(
             self.params.version,
             self.priority,
@@ -318,82 +306,6 @@ impl Router {
             ) => self.reconfigure(now, params, vips_changed, &mut out),
         }
         out
-    }
-
-    /// RFC 5798 6.4.2, "If an ADVERTISEMENT is received".
-    fn backup_advert(&mut self, now: Time, src: IpAddr, priority: u8, field: u16) {
-        if priority == 0 {
-            // The master is leaving: take over after Skew_Time only.
-            self.timers.set(Timer::MasterDown, now + self.skew());
-            self.master_priority = Some(0);
-            self.master_addr = Some(src);
-            return;
-        }
-        let lower = priority < self.priority;
-        if !self.params.preempt || !lower {
-            self.accept_master(now, src, priority, field);
-            return;
-        }
-        // Preempt is on and the sender has a lower priority.
-        if self.params.preempt_delay.is_zero() {
-            // RFC: discard; the Master_Down_Timer then makes us master.
-            self.master_addr = Some(src);
-            self.master_priority = Some(priority);
-            return;
-        }
-        // preempt_delay (keepalived): tolerate the lower master for this long
-        // after first seeing it, then take over at once.
-        match self.timers.get(Timer::Preempt) {
-            None => {
-                self.timers
-                    .set(Timer::Preempt, now + self.params.preempt_delay);
-                self.accept_master(now, src, priority, field);
-            }
-            Some(at) if now < at => self.accept_master(now, src, priority, field),
-            Some(_) => {}
-        }
-    }
-
-    fn accept_master(&mut self, now: Time, src: IpAddr, priority: u8, field: u16) {
-        if self.params.version == VrrpVersion::V3 {
-            // RFC 5798 6.4.2: adopt the master's advertisement interval.
-            self.master_adver_interval = field_to_interval(VrrpVersion::V3, field);
-        }
-        self.master_addr = Some(src);
-        self.master_priority = Some(priority);
-        self.timers
-            .set(Timer::MasterDown, now + self.down_interval());
-    }
-
-    /// RFC 5798 6.4.3, "If an ADVERTISEMENT is received".
-    fn master_advert(
-        &mut self,
-        now: Time,
-        src: IpAddr,
-        priority: u8,
-        field: u16,
-        out: &mut Vec<Action>,
-    ) {
-        if priority == 0 {
-            // Another router is leaving: answer at once so backups do not
-            // take over in Skew_Time.
-            self.advertise_now(now, out);
-            return;
-        }
-        let higher = priority > self.priority
-            || (priority == self.priority && sender_wins_tie(src, self.local_for(src)));
-        if !higher {
-            return;
-        }
-        out.push(Action::RemoveVips);
-        self.transition(now, State::Backup, Reason::HigherPriorityMaster, out);
-        if self.params.version == VrrpVersion::V3 {
-            self.master_adver_interval = field_to_interval(VrrpVersion::V3, field);
-        }
-        self.master_addr = Some(src);
-        self.master_priority = Some(priority);
-        self.timers
-            .set(Timer::MasterDown, now + self.down_interval());
     }
 
     /// Fires every timer due at `now`; returns the actions in order.
