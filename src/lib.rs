@@ -2,6 +2,7 @@
 //!
 //! Layout: `wire` (packet codecs, pure), `vrrp` (the sans-IO state machine),
 //! `config` (YAML schema and validation), `keepalived` (keepalived.conf import),
+//! `diagnostic` (the located error both report),
 //! `io` (raw sockets, netlink, announcements: the only code that touches the
 //! kernel), `control` (the control-socket protocol), `daemon` (the thin loop
 //! that wires them together).
@@ -11,6 +12,7 @@ pub mod assets;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod diagnostic;
 pub mod family;
 pub mod hooks;
 pub mod io;

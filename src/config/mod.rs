@@ -1,0 +1,112 @@
+//! The YAML configuration: schema, defaults and validation.
+//!
+//! Every field-level check runs inside a serde visitor, so serde_norway
+//! attaches the exact line and column of the offending value to the error.
+//! Checks that relate several fields of one instance run when the instance's
+//! mapping is complete and point at the instance; checks across instances
+//! name both instances. Unknown keys are rejected everywhere.
+//!
+//! Layout: `types` (the value types and their field-level checks),
+//! `duration_text` (durations as written), `instance` ([`InstanceConfig`]
+//! and what the daemon asks of it), `validate` (the instance as written,
+//! [`RawInstance`], and the rules that turn it into an [`InstanceConfig`]:
+//! one function per rule, shared with the keepalived importer, which builds
+//! a `RawInstance` in code instead of reading YAML).
+
+use std::path::Path;
+
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize};
+
+pub mod duration_text;
+mod instance;
+mod types;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+pub use instance::InstanceConfig;
+pub use types::{
+    GarpConfig, InitialState, UnicastConfig, Vip, VipDevice, VipDeviceKind, VrrpVersion,
+    check_ifname, parse_cidr,
+};
+pub use validate::{RawInstance, RuleError, validate_instances};
+
+/// Where the daemon reads its configuration when `--config` is not given.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/vipd/vipd.yaml";
+
+/// A configuration error, located in its file so an operator can fix it.
+pub type ConfigError = crate::diagnostic::Diagnostic;
+
+/// The whole file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Free-form name of this router, shown in logs and status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router_id: Option<String>,
+    #[serde(deserialize_with = "deserialize_instances")]
+    pub instances: Vec<InstanceConfig>,
+    #[serde(default, skip_serializing_if = "NetworkdConfig::is_default")]
+    pub networkd: NetworkdConfig,
+}
+
+/// systemd-networkd integration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkdConfig {
+    /// Write networkd's files for the instances at start and on reload, as
+    /// `vipctl networkd install` does, and ask networkd to reload them.
+    #[serde(default)]
+    pub manage_files: bool,
+}
+
+impl NetworkdConfig {
+    fn is_default(&self) -> bool {
+        *self == NetworkdConfig::default()
+    }
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::whole_file(path, format!("cannot read the configuration file: {e}"))
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and validates configuration text; `path` is only used in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        serde_norway::from_str::<Config>(text).map_err(|e| {
+            let loc = e.location();
+            // serde_norway appends " at line L column C" to the message; the
+            // location is reported separately, so strip it from the text.
+            let mut message = e.to_string();
+            if let Some(pos) = message.rfind(" at line ") {
+                message.truncate(pos);
+            }
+            ConfigError {
+                file: path.to_path_buf(),
+                line: loc.as_ref().map(|l| l.line()),
+                column: loc.as_ref().map(|l| l.column()),
+                message,
+            }
+        })
+    }
+
+    /// Renders the configuration as YAML (`vipctl import-keepalived` prints
+    /// it); it always parses back to the same configuration.
+    pub fn to_yaml(&self) -> String {
+        serde_norway::to_string(self).unwrap_or_default()
+    }
+}
+
+/// The instances list, with the rules across instances; serde places their
+/// errors at the `instances` key.
+fn deserialize_instances<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<InstanceConfig>, D::Error> {
+    let list = Vec::<InstanceConfig>::deserialize(d)?;
+    validate_instances(&list).map_err(de::Error::custom)?;
+    Ok(list)
+}

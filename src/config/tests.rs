@@ -1,0 +1,465 @@
+//! Tests of the configuration: every message with its line and column.
+
+use std::time::Duration;
+
+use super::*;
+use crate::family::Family;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(text, Path::new("test.yaml"))
+}
+
+const MINIMAL: &str =
+    "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    vips: [192.0.2.10/24]\n";
+
+#[test]
+fn minimal_config_gets_defaults() {
+    let c = parse(MINIMAL).unwrap();
+    let i = &c.instances[0];
+    assert_eq!(i.version, VrrpVersion::V3);
+    assert_eq!(i.priority, 100);
+    assert!(i.preempt);
+    assert_eq!(i.advert_interval, Duration::from_secs(1));
+    assert_eq!(i.vips[0].prefix_len, 24);
+    assert_eq!(i.garp, GarpConfig::default());
+    assert_eq!(i.device_for(&i.vips[0]), "eth0");
+}
+
+#[test]
+fn errors_name_line_and_column() {
+    let text = "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    priority: 300\n    vips: [192.0.2.10]\n";
+    let e = parse(text).unwrap_err();
+    assert_eq!((e.line, e.column), (Some(5), Some(15)), "{e}");
+    assert!(
+        e.message.contains("priority 300 is out of range 1-255"),
+        "{e}"
+    );
+    assert!(e.to_string().starts_with("test.yaml:5:15: "), "{e}");
+}
+
+#[test]
+fn unknown_keys_are_rejected_with_their_line() {
+    let text = "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    priorty: 100\n    vips: [192.0.2.10]\n";
+    let e = parse(text).unwrap_err();
+    assert_eq!(e.line, Some(5), "{e}");
+    assert!(e.message.contains("unknown field `priorty`"), "{e}");
+    let e = parse("instance: []\n").unwrap_err();
+    assert!(e.message.contains("unknown field `instance`"), "{e}");
+}
+
+#[test]
+fn bad_values_are_rejected_where_they_stand() {
+    let cases: &[(&str, &str, usize)] = &[
+        ("vrid: 0", "vrid 0 is out of range", 4),
+        ("vrid: 256", "vrid 256 is out of range", 4),
+        ("vrid: 51\n    interface2: x", "unknown field", 5),
+    ];
+    for (repl, msg, line) in cases {
+        let text = MINIMAL.replace("vrid: 51", repl);
+        let e = parse(&text).unwrap_err();
+        assert!(e.message.contains(msg), "{repl}: {e}");
+        assert_eq!(e.line, Some(*line), "{repl}: {e}");
+    }
+    let e = parse(&MINIMAL.replace("192.0.2.10/24", "192.0.2.10/33")).unwrap_err();
+    assert!(e.message.contains("prefix /33"), "{e}");
+    assert_eq!(e.line, Some(5));
+    let e = parse(&MINIMAL.replace("192.0.2.10/24", "not-an-ip")).unwrap_err();
+    assert!(e.message.contains("is not an IP address"), "{e}");
+    let e = parse(&MINIMAL.replace("eth0", "a/b")).unwrap_err();
+    assert!(e.message.contains("not a valid interface name"), "{e}");
+    assert_eq!(e.line, Some(3));
+    let e = parse(&format!("{MINIMAL}    advert_interval: 15ms\n")).unwrap_err();
+    assert!(e.message.contains("multiple of 10ms"), "{e}");
+    let e = parse(&format!("{MINIMAL}    advert_interval: 1 fortnight\n")).unwrap_err();
+    assert!(e.message.contains("unknown duration unit"), "{e}");
+    assert_eq!(e.line, Some(6));
+}
+
+#[test]
+fn version_rules() {
+    let v2 = format!("{MINIMAL}    version: 2\n");
+    assert_eq!(parse(&v2).unwrap().instances[0].version, VrrpVersion::V2);
+    let e = parse(&format!("{v2}    advert_interval: 100ms\n")).unwrap_err();
+    assert!(e.message.contains("whole seconds"), "{e}");
+    let e = parse(&format!("{MINIMAL}    auth_pass: secret\n")).unwrap_err();
+    assert!(e.message.contains("only in VRRPv2"), "{e}");
+    let ok = parse(&format!("{v2}    auth_pass: secret\n")).unwrap();
+    assert_eq!(ok.instances[0].auth_pass.as_deref(), Some("secret"));
+    let e = parse(&format!("{v2}    auth_pass: waytoolongpassword\n")).unwrap_err();
+    assert!(e.message.contains("1-8 ASCII"), "{e}");
+    let e = parse(&v2.replace("192.0.2.10/24", "2001:db8::1/64")).unwrap_err();
+    assert!(e.message.contains("IPv4 only"), "{e}");
+    let e = parse(&format!("{MINIMAL}    version: 4\n")).unwrap_err();
+    assert!(e.message.contains("not a VRRP version"), "{e}");
+}
+
+#[test]
+fn mixed_families_and_unicast() {
+    let text = "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    vips: [192.0.2.10/24, \"2001:db8::10/64\"]\n    unicast:\n      peers: [192.0.2.2]\n";
+    let e = parse(text).unwrap_err();
+    assert!(e.message.contains("no IPv6 peer"), "{e}");
+    let ok = text.replace("[192.0.2.2]", "[192.0.2.2, \"2001:db8::2\"]");
+    let c = parse(&ok).unwrap();
+    assert!(c.instances[0].advertises(Family::V4) && c.instances[0].advertises(Family::V6));
+    let e = parse(&text.replace("peers: [192.0.2.2]", "peers: []")).unwrap_err();
+    assert!(e.message.contains("unicast.peers is empty"), "{e}");
+}
+
+#[test]
+fn cross_instance_conflicts_are_named() {
+    let two = format!(
+        "{MINIMAL}  - name: api\n    interface: eth0\n    vrid: 51\n    vips: [192.0.2.11]\n"
+    );
+    let e = parse(&two).unwrap_err();
+    assert!(
+        e.message
+            .contains("\"web\" and \"api\" both use vrid 51 for IPv4 on eth0"),
+        "{e}"
+    );
+    // Same VRID for another family is fine (RFC 5798 7.3: VRID space per family).
+    let v6 = two.replace("192.0.2.11", "\"2001:db8::11\"");
+    assert!(parse(&v6).is_ok());
+    let dup = two.replace("name: api", "name: web").replace(
+        "vrid: 51\n    vips: [192.0.2.11]",
+        "vrid: 52\n    vips: [192.0.2.11]",
+    );
+    let e = parse(&dup).unwrap_err();
+    assert!(e.message.contains("name \"web\" is already used"), "{e}");
+}
+
+#[test]
+fn vip_mapping_form_and_labels() {
+    let text = MINIMAL.replace(
+        "vips: [192.0.2.10/24]",
+        "vips:\n      - address: 192.0.2.10/24\n        label: \"eth0:web\"\n      - {address: 192.0.2.11, dev: eth1}",
+    );
+    let c = parse(&text).unwrap();
+    let i = &c.instances[0];
+    assert_eq!(i.vips[0].label.as_deref(), Some("eth0:web"));
+    assert_eq!(i.device_for(&i.vips[1]), "eth1");
+    let bad = text.replace("eth0:web", "lo:web");
+    let e = parse(&bad).unwrap_err();
+    assert!(e.message.contains("must start with \"eth0:\""), "{e}");
+    let e = parse(&text.replace("dev: eth1", "device: eth1")).unwrap_err();
+    assert!(e.message.contains("unknown field `device`"), "{e}");
+}
+
+#[test]
+fn owner_and_state_rules() {
+    let e = parse(&format!("{MINIMAL}    priority: 255\n    preempt: false\n")).unwrap_err();
+    assert!(e.message.contains("always preempts"), "{e}");
+    let e = parse(&format!(
+        "{MINIMAL}    initial_state: master\n    preempt: false\n"
+    ))
+    .unwrap_err();
+    assert!(e.message.contains("must start as backup"), "{e}");
+    let e = parse(&format!("{MINIMAL}    excluded_vips: [192.0.2.10]\n")).unwrap_err();
+    assert!(e.message.contains("listed twice"), "{e}");
+}
+
+#[test]
+fn round_trips_through_yaml() {
+    let text = "router_id: a\ninstances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    version: 2\n    auth_pass: pw\n    advert_interval: 2s\n    vips: [192.0.2.10/24]\n    excluded_vips: [\"2001:db8::5/64\"]\n    unicast: {sources: [192.0.2.1], peers: [192.0.2.2]}\n    vip_device: {kind: macvlan}\n    garp: {repeat: 3, interval: 10ms, refresh: 60s}\n";
+    let c = parse(text).unwrap();
+    let again = parse(&c.to_yaml()).unwrap();
+    assert_eq!(c, again);
+    assert_eq!(c.instances[0].vip_device_name().as_deref(), Some("vrrp.51"));
+}
+
+#[test]
+fn networkd_section() {
+    let c = parse(&format!("networkd: {{manage_files: true}}\n{MINIMAL}")).unwrap();
+    assert!(c.networkd.manage_files);
+    assert!(!parse(MINIMAL).unwrap().networkd.manage_files);
+    let e = parse(&format!("networkd: {{manage: true}}\n{MINIMAL}")).unwrap_err();
+    assert!(e.message.contains("unknown field `manage`"), "{e}");
+    assert!(!parse(MINIMAL).unwrap().to_yaml().contains("networkd"));
+}
+
+#[test]
+fn durations() {
+    use duration_text::parse as p;
+    assert_eq!(p("100ms").unwrap(), Duration::from_millis(100));
+    assert_eq!(p("1.5s").unwrap(), Duration::from_millis(1500));
+    assert_eq!(p("2").unwrap(), Duration::from_secs(2));
+    assert_eq!(p("2m").unwrap(), Duration::from_secs(120));
+    assert!(p("").is_err() && p("-1s").is_err() && p("1e400s").is_err());
+    assert_eq!(duration_text::format(&Duration::from_millis(20)), "20ms");
+    assert_eq!(duration_text::format(&Duration::from_secs(3)), "3s");
+}
+
+// --- the rules, one by one -------------------------------------------------
+
+fn vip(s: &str) -> Vip {
+    s.parse().unwrap()
+}
+
+/// An instance every rule accepts.
+fn raw() -> RawInstance {
+    RawInstance {
+        name: "web".into(),
+        interface: "eth0".into(),
+        vrid: 51,
+        version: VrrpVersion::V3,
+        priority: 100,
+        preempt: true,
+        preempt_delay: Duration::ZERO,
+        advert_interval: Duration::from_secs(1),
+        initial_state: InitialState::Backup,
+        auth_pass: None,
+        vips: vec![vip("192.0.2.10/24")],
+        excluded_vips: Vec::new(),
+        unicast: None,
+        garp: GarpConfig::default(),
+        vip_device: None,
+    }
+}
+
+fn named_device(kind: VipDeviceKind, name: &str) -> Option<VipDevice> {
+    Some(VipDevice {
+        kind,
+        name: Some(name.into()),
+    })
+}
+
+fn unicast(peers: &[&str]) -> Option<UnicastConfig> {
+    Some(UnicastConfig {
+        sources: Vec::new(),
+        peers: peers.iter().map(|p| p.parse().unwrap()).collect(),
+    })
+}
+
+#[test]
+fn try_from_names_the_field_of_each_rule() {
+    type Change = fn(&mut RawInstance);
+    let cases: &[(Change, &str, &str)] = &[
+        (
+            |r| r.interface = "a/b".into(),
+            "interface",
+            "interface: \"a/b\" is not a valid interface name",
+        ),
+        (|r| r.vrid = 0, "vrid", "vrid: vrid 0 is out of range 1-255"),
+        (
+            |r| r.priority = 0,
+            "priority",
+            "priority: priority 0 is out of range 1-255",
+        ),
+        (
+            |r| r.preempt_delay = Duration::from_secs(400 * 86400),
+            "preempt_delay",
+            "preempt_delay: duration \"34560000s\" is out of range",
+        ),
+        (
+            |r| r.vips[0].prefix_len = 33,
+            "vips",
+            "vips[0]: prefix /33 of 192.0.2.10 is invalid",
+        ),
+        (
+            |r| r.vips[0].label = Some("eth0:much-too-long".into()),
+            "vips",
+            "vips[0]: label \"eth0:much-too-long\" is longer than 15",
+        ),
+        (
+            |r| {
+                r.excluded_vips = vec![Vip {
+                    address: "224.0.0.1".parse().unwrap(),
+                    ..vip("192.0.2.1")
+                }]
+            },
+            "excluded_vips",
+            "excluded_vips[0]: 224.0.0.1 cannot be a virtual address",
+        ),
+        (
+            |r| r.garp.interval = Duration::from_secs(u64::MAX),
+            "garp.interval",
+            "garp.interval: duration",
+        ),
+        (
+            |r| r.vip_device = named_device(VipDeviceKind::Macvlan, "a:b"),
+            "vip_device.name",
+            "vip_device.name: \"a:b\" is not a valid interface name",
+        ),
+        (
+            |r| r.name = "we b".into(),
+            "name",
+            "instance name \"we b\" must be 1-64 characters",
+        ),
+        (
+            |r| r.advert_interval = Duration::from_millis(15),
+            "advert_interval",
+            "advert_interval 15ms is not valid for VRRPv3",
+        ),
+        (
+            |r| r.auth_pass = Some("pw".into()),
+            "auth_pass",
+            "auth_pass exists only in VRRPv2",
+        ),
+        (
+            |r| {
+                r.version = VrrpVersion::V2;
+                r.advert_interval = Duration::from_millis(100)
+            },
+            "advert_interval",
+            "advert_interval 100ms is not valid for VRRPv2",
+        ),
+        (
+            |r| {
+                r.version = VrrpVersion::V2;
+                r.vips = vec![vip("2001:db8::1/64")]
+            },
+            "vips",
+            "VRRPv2 carries IPv4 only",
+        ),
+        (
+            |r| {
+                r.version = VrrpVersion::V2;
+                r.auth_pass = Some("waytoolong".into())
+            },
+            "auth_pass",
+            "auth_pass must be 1-8 ASCII characters",
+        ),
+        (|r| r.vips.clear(), "vips", "vips is empty"),
+        (
+            |r| r.excluded_vips = vec![vip("192.0.2.10")],
+            "excluded_vips",
+            "address 192.0.2.10 is listed twice",
+        ),
+        (
+            |r| r.vips[0].label = Some("lo:web".into()),
+            "vips",
+            "label \"lo:web\" of 192.0.2.10 must start with \"eth0:\"",
+        ),
+        (
+            |r| {
+                r.priority = 255;
+                r.preempt = false
+            },
+            "preempt",
+            "priority 255 (address owner) always preempts",
+        ),
+        (
+            |r| {
+                r.initial_state = InitialState::Master;
+                r.preempt = false
+            },
+            "initial_state",
+            "initial_state master contradicts preempt: false",
+        ),
+        (
+            |r| r.unicast = unicast(&[]),
+            "unicast.peers",
+            "unicast.peers is empty",
+        ),
+        (
+            |r| r.unicast = unicast(&["2001:db8::2"]),
+            "unicast.peers",
+            "unicast peer 2001:db8::2 has no VIP of its family",
+        ),
+        (
+            |r| r.unicast = unicast(&["224.0.0.18"]),
+            "unicast.peers",
+            "unicast peer 224.0.0.18 must be a unicast address",
+        ),
+        (
+            |r| {
+                r.unicast = unicast(&["192.0.2.2"]);
+                r.unicast.as_mut().unwrap().sources =
+                    vec!["192.0.2.1".parse().unwrap(), "192.0.2.3".parse().unwrap()]
+            },
+            "unicast.sources",
+            "unicast.sources has two addresses of one family",
+        ),
+        (
+            |r| {
+                r.vips.push(vip("2001:db8::10/64"));
+                r.unicast = unicast(&["192.0.2.2"])
+            },
+            "unicast.peers",
+            "unicast mode but no IPv6 peer for the IPv6 VIPs",
+        ),
+        (
+            |r| r.vip_device = named_device(VipDeviceKind::Ipvlan, "eth0"),
+            "vip_device.name",
+            "vip_device.name must differ from interface \"eth0\"",
+        ),
+    ];
+    assert!(InstanceConfig::try_from(raw()).is_ok());
+    for (change, field, message) in cases {
+        let mut r = raw();
+        change(&mut r);
+        let e = InstanceConfig::try_from(r).expect_err(message);
+        assert_eq!(e.field, *field, "{e}");
+        assert!(e.message.starts_with(message), "{message:?}: {e}");
+    }
+}
+
+#[test]
+fn rule_errors_read_as_the_file_reports_them() {
+    let e = InstanceConfig::try_from(RawInstance {
+        priority: 255,
+        preempt: false,
+        ..raw()
+    })
+    .unwrap_err();
+    let in_file = parse(&format!("{MINIMAL}    priority: 255\n    preempt: false\n")).unwrap_err();
+    assert_eq!(
+        in_file.message,
+        format!("instances: {}", e.in_instance("web"))
+    );
+    // A bad name is the message itself, not its context.
+    let e = InstanceConfig::try_from(RawInstance {
+        name: String::new(),
+        ..raw()
+    })
+    .unwrap_err();
+    assert_eq!(e.in_instance(""), e.message);
+}
+
+#[test]
+fn validate_instances_names_the_field_of_each_rule() {
+    let inst = |name: &str, vrid: u8, vip_text: &str| {
+        InstanceConfig::try_from(RawInstance {
+            name: name.into(),
+            vrid,
+            vips: vec![vip(vip_text)],
+            ..raw()
+        })
+        .unwrap()
+    };
+    let e = validate_instances(&[]).unwrap_err();
+    assert_eq!(e.field, "instances");
+    assert!(e.message.contains("instances is empty"), "{e}");
+
+    let web = inst("web", 51, "192.0.2.10");
+    assert!(validate_instances(std::slice::from_ref(&web)).is_ok());
+    let e = validate_instances(&[web.clone(), inst("web", 52, "192.0.2.11")]).unwrap_err();
+    assert_eq!(e.field, "name");
+    assert!(
+        e.message
+            .starts_with("instances[1]: name \"web\" is already used by instances[0]"),
+        "{e}"
+    );
+
+    // The later of two conflicting instances is the one named second.
+    let e = validate_instances(&[web.clone(), inst("api", 51, "192.0.2.11")]).unwrap_err();
+    assert_eq!(e.field, "vrid");
+    assert!(
+        e.message
+            .starts_with("instances \"web\" and \"api\" both use vrid 51 for IPv4 on eth0"),
+        "{e}"
+    );
+    // VRIDs are per family (RFC 5798 7.3).
+    assert!(validate_instances(&[web.clone(), inst("api", 51, "2001:db8::11")]).is_ok());
+
+    let mut a = inst("a", 1, "192.0.2.1");
+    let mut b = inst("b", 2, "192.0.2.2");
+    a.vip_device = named_device(VipDeviceKind::Macvlan, "v0");
+    b.vip_device = named_device(VipDeviceKind::Ipvlan, "v0");
+    let e = validate_instances(&[a, b]).unwrap_err();
+    assert_eq!(e.field, "vip_device");
+    assert!(
+        e.message
+            .starts_with("instances \"a\" and \"b\" both use VIP device v0"),
+        "{e}"
+    );
+}

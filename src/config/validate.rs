@@ -1,0 +1,607 @@
+//! The instance as written ([`RawInstance`]) and the rules that make it an
+//! [`InstanceConfig`]: one function per rule, run in a fixed order so the
+//! first broken rule is the one reported. Each rule says which YAML key it is
+//! about ([`RuleError::field`]): a configuration file reports the message at
+//! the instance, the keepalived importer at the instance it translated.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+
+use super::duration_text;
+use super::instance::InstanceConfig;
+use super::types::{
+    GarpConfig, InitialState, UnicastConfig, Vip, VipDevice, VrrpVersion, check_ifname,
+    deserialize_ifname,
+};
+use crate::family::Family;
+
+/// One instance as written, with the defaults filled in: every value has
+/// passed its own check (serde visitors), the rules relating several values
+/// have not. `InstanceConfig::try_from` applies them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawInstance {
+    pub name: String,
+    #[serde(deserialize_with = "deserialize_ifname")]
+    pub interface: String,
+    #[serde(deserialize_with = "deserialize_vrid")]
+    pub vrid: u8,
+    #[serde(default = "default_version")]
+    pub version: VrrpVersion,
+    #[serde(
+        default = "default_priority",
+        deserialize_with = "deserialize_priority"
+    )]
+    pub priority: u8,
+    #[serde(default = "default_true")]
+    pub preempt: bool,
+    #[serde(default, with = "duration_text")]
+    pub preempt_delay: Duration,
+    #[serde(default = "default_advert_interval", with = "duration_text")]
+    pub advert_interval: Duration,
+    #[serde(default)]
+    pub initial_state: InitialState,
+    #[serde(default)]
+    pub auth_pass: Option<String>,
+    pub vips: Vec<Vip>,
+    #[serde(default)]
+    pub excluded_vips: Vec<Vip>,
+    #[serde(default)]
+    pub unicast: Option<UnicastConfig>,
+    #[serde(default)]
+    pub garp: GarpConfig,
+    #[serde(default)]
+    pub vip_device: Option<VipDevice>,
+}
+
+fn default_version() -> VrrpVersion {
+    VrrpVersion::V3
+}
+fn default_priority() -> u8 {
+    100
+}
+fn default_true() -> bool {
+    true
+}
+fn default_advert_interval() -> Duration {
+    Duration::from_secs(1)
+}
+
+/// A broken rule: what is wrong and how to fix it, and the YAML key it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleError {
+    /// The key the rule is about, as written in YAML (`"advert_interval"`,
+    /// `"unicast.peers"`, `"vips"`), so a translator can point at whatever
+    /// set it.
+    pub field: &'static str,
+    /// The message, without the instance's name: instance rules are reported
+    /// in the instance's context ([`RuleError::in_instance`]); messages of the
+    /// rules across instances name the instances themselves.
+    pub message: String,
+}
+
+impl RuleError {
+    fn new(field: &'static str, message: impl Into<String>) -> RuleError {
+        RuleError {
+            field,
+            message: message.into(),
+        }
+    }
+
+    /// The message as a configuration file reports it: `instance "NAME":
+    /// MESSAGE`. A rejected name is not repeated as context: the message
+    /// quotes it.
+    pub fn in_instance(&self, name: &str) -> String {
+        if self.field == "name" {
+            self.message.clone()
+        } else {
+            format!("instance {name:?}: {}", self.message)
+        }
+    }
+}
+
+impl fmt::Display for RuleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for RuleError {}
+
+// ---------------------------------------------------------------------------
+// Ranged integers
+// ---------------------------------------------------------------------------
+
+/// An integer field's accepted range, checked where it is read.
+struct Range {
+    what: &'static str,
+    min: u64,
+    max: u64,
+    hint: &'static str,
+}
+
+const VRID: Range = Range {
+    what: "vrid",
+    min: 1,
+    max: 255,
+    hint: "",
+};
+
+const PRIORITY: Range = Range {
+    what: "priority",
+    min: 1,
+    max: 255,
+    hint: ": use 1-254 for backups, 255 only on the router that owns the addresses",
+};
+
+impl Range {
+    fn check(&self, v: i128) -> Result<u64, String> {
+        if v < i128::from(self.min) || v > i128::from(self.max) {
+            return Err(format!(
+                "{} {v} is out of range {}-{}{}",
+                self.what, self.min, self.max, self.hint
+            ));
+        }
+        Ok(v as u64)
+    }
+
+    fn deserialize<'de, D: Deserializer<'de>>(&'static self, d: D) -> Result<u64, D::Error> {
+        struct V(&'static Range);
+        impl Visitor<'_> for V {
+            type Value = u64;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                write!(
+                    f,
+                    "{} between {} and {}",
+                    self.0.what, self.0.min, self.0.max
+                )
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+                self.0.check(v.into()).map_err(E::custom)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
+                self.0.check(v.into()).map_err(E::custom)
+            }
+        }
+        d.deserialize_u64(V(self))
+    }
+}
+
+fn deserialize_vrid<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
+    VRID.deserialize(d).map(|v| v as u8)
+}
+fn deserialize_priority<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
+    PRIORITY.deserialize(d).map(|v| v as u8)
+}
+
+// ---------------------------------------------------------------------------
+// Rules of one instance
+// ---------------------------------------------------------------------------
+
+type InstanceRule = fn(&RawInstance) -> Result<(), RuleError>;
+
+/// In the order they are checked.
+const INSTANCE_RULES: &[InstanceRule] = &[
+    values_read_back,
+    name_is_valid,
+    v3_advert_interval,
+    v3_has_no_auth,
+    v2_advert_interval,
+    v2_carries_ipv4_only,
+    auth_pass_length,
+    vips_not_empty,
+    addresses_once_and_labels_named,
+    owner_preempts,
+    master_preempts,
+    unicast_has_peers,
+    unicast_peers_usable,
+    unicast_one_source_per_family,
+    unicast_peer_per_family,
+    vip_device_name_differs,
+];
+
+/// The one validator of an instance, for YAML and for instances built in code.
+impl TryFrom<RawInstance> for InstanceConfig {
+    type Error = RuleError;
+
+    fn try_from(raw: RawInstance) -> Result<InstanceConfig, RuleError> {
+        for rule in INSTANCE_RULES {
+            rule(&raw)?;
+        }
+        Ok(InstanceConfig {
+            name: raw.name,
+            interface: raw.interface,
+            vrid: raw.vrid,
+            version: raw.version,
+            priority: raw.priority,
+            preempt: raw.preempt,
+            preempt_delay: raw.preempt_delay,
+            advert_interval: raw.advert_interval,
+            initial_state: raw.initial_state,
+            auth_pass: raw.auth_pass,
+            vips: raw.vips,
+            excluded_vips: raw.excluded_vips,
+            unicast: raw.unicast,
+            garp: raw.garp,
+            vip_device: raw.vip_device,
+        })
+    }
+}
+
+/// The checks the serde visitors make where each value is written, again
+/// for a `RawInstance` built in code (the keepalived importer), so that an
+/// accepted instance always loads back from its YAML. Read from a file, an
+/// instance never fails here: the visitor refused the value first, at its
+/// line. The message starts with the value's path, as serde's would.
+fn values_read_back(raw: &RawInstance) -> Result<(), RuleError> {
+    let at = |field: &'static str| move |m| RuleError::new(field, format!("{field}: {m}"));
+    let item =
+        |field: &'static str, i| move |m| RuleError::new(field, format!("{field}[{i}]: {m}"));
+    check_ifname(&raw.interface).map_err(at("interface"))?;
+    VRID.check(raw.vrid.into()).map_err(at("vrid"))?;
+    PRIORITY
+        .check(raw.priority.into())
+        .map_err(at("priority"))?;
+    duration_text::check(&raw.preempt_delay).map_err(at("preempt_delay"))?;
+    duration_text::check(&raw.advert_interval).map_err(at("advert_interval"))?;
+    for (i, v) in raw.vips.iter().enumerate() {
+        v.check().map_err(item("vips", i))?;
+    }
+    for (i, v) in raw.excluded_vips.iter().enumerate() {
+        v.check().map_err(item("excluded_vips", i))?;
+    }
+    duration_text::check(&raw.garp.interval).map_err(at("garp.interval"))?;
+    duration_text::check(&raw.garp.second_burst_after).map_err(at("garp.second_burst_after"))?;
+    duration_text::check(&raw.garp.refresh).map_err(at("garp.refresh"))?;
+    if let Some(name) = raw.vip_device.as_ref().and_then(|d| d.name.as_ref()) {
+        check_ifname(name).map_err(at("vip_device.name"))?;
+    }
+    Ok(())
+}
+
+/// Names appear in logs, metrics and file names: keep them plain.
+fn name_is_valid(raw: &RawInstance) -> Result<(), RuleError> {
+    let n = &raw.name;
+    if n.is_empty()
+        || n.len() > 64
+        || !n
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(RuleError::new(
+            "name",
+            format!(
+                "instance name {n:?} must be 1-64 characters of letters, digits, '-', '_' or '.'"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// VRRPv3 counts the interval in centiseconds, 12 bits (RFC 5798 5.2.7).
+fn v3_advert_interval(raw: &RawInstance) -> Result<(), RuleError> {
+    let us = raw.advert_interval.as_micros();
+    if raw.version == VrrpVersion::V3
+        && (!us.is_multiple_of(10_000) || !(10_000..=40_950_000).contains(&us))
+    {
+        return Err(RuleError::new(
+            "advert_interval",
+            format!(
+                "advert_interval {} is not valid for VRRPv3: use a multiple of 10ms between 10ms and 40.95s (RFC 5798 5.2.7)",
+                duration_text::format(&raw.advert_interval)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn v3_has_no_auth(raw: &RawInstance) -> Result<(), RuleError> {
+    if raw.version == VrrpVersion::V3 && raw.auth_pass.is_some() {
+        return Err(RuleError::new(
+            "auth_pass",
+            "auth_pass exists only in VRRPv2 (RFC 5798 removed authentication): remove it or set version: 2",
+        ));
+    }
+    Ok(())
+}
+
+/// VRRPv2 counts the interval in whole seconds, 8 bits (RFC 3768 5.3.7).
+fn v2_advert_interval(raw: &RawInstance) -> Result<(), RuleError> {
+    let d = raw.advert_interval;
+    if raw.version == VrrpVersion::V2
+        && (d.subsec_nanos() != 0 || !(1..=255).contains(&d.as_secs()))
+    {
+        return Err(RuleError::new(
+            "advert_interval",
+            format!(
+                "advert_interval {} is not valid for VRRPv2: use whole seconds 1s-255s (RFC 3768 5.3.7), or version: 3 for sub-second intervals",
+                duration_text::format(&d)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn v2_carries_ipv4_only(raw: &RawInstance) -> Result<(), RuleError> {
+    if raw.version == VrrpVersion::V2 && raw.vips.iter().any(|v| v.family() == Family::V6) {
+        return Err(RuleError::new(
+            "vips",
+            "VRRPv2 carries IPv4 only (RFC 3768): use version: 3 for IPv6 VIPs, or move them to excluded_vips",
+        ));
+    }
+    Ok(())
+}
+
+fn auth_pass_length(raw: &RawInstance) -> Result<(), RuleError> {
+    if let Some(p) = &raw.auth_pass
+        && (p.is_empty() || p.len() > 8 || !p.is_ascii())
+    {
+        return Err(RuleError::new(
+            "auth_pass",
+            "auth_pass must be 1-8 ASCII characters (RFC 3768 5.3.10); keepalived also truncates to 8",
+        ));
+    }
+    Ok(())
+}
+
+fn vips_not_empty(raw: &RawInstance) -> Result<(), RuleError> {
+    if raw.vips.is_empty() {
+        return Err(RuleError::new(
+            "vips",
+            "vips is empty: an instance needs at least one virtual address to advertise",
+        ));
+    }
+    Ok(())
+}
+
+/// Every VIP, advertised or excluded, with the key of its list.
+fn listed_vips(raw: &RawInstance) -> impl Iterator<Item = (&'static str, &Vip)> {
+    let vips = raw.vips.iter().map(|v| ("vips", v));
+    vips.chain(raw.excluded_vips.iter().map(|v| ("excluded_vips", v)))
+}
+
+/// Checked VIP by VIP, so the first VIP that breaks either rule is reported.
+fn addresses_once_and_labels_named(raw: &RawInstance) -> Result<(), RuleError> {
+    let mut seen = BTreeSet::new();
+    for (field, v) in listed_vips(raw) {
+        address_listed_once(&mut seen, field, v)?;
+        label_names_its_device(field, v, &raw.interface)?;
+    }
+    Ok(())
+}
+
+fn address_listed_once(
+    seen: &mut BTreeSet<IpAddr>,
+    field: &'static str,
+    v: &Vip,
+) -> Result<(), RuleError> {
+    if !seen.insert(v.address) {
+        return Err(RuleError::new(
+            field,
+            format!("address {} is listed twice: remove one", v.address),
+        ));
+    }
+    Ok(())
+}
+
+/// The kernel requires the device name as the label's prefix.
+fn label_names_its_device(field: &'static str, v: &Vip, interface: &str) -> Result<(), RuleError> {
+    if let Some(l) = &v.label {
+        let dev = v.dev.as_deref().unwrap_or(interface);
+        if !l.starts_with(&format!("{dev}:")) && l != dev {
+            return Err(RuleError::new(
+                field,
+                format!(
+                    "label {l:?} of {} must start with \"{dev}:\" (the kernel requires the device name as prefix)",
+                    v.address
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn owner_preempts(raw: &RawInstance) -> Result<(), RuleError> {
+    if raw.priority == 255 && !raw.preempt {
+        return Err(RuleError::new(
+            "preempt",
+            "priority 255 (address owner) always preempts (RFC 5798 6.4.1): drop preempt: false or lower the priority",
+        ));
+    }
+    Ok(())
+}
+
+fn master_preempts(raw: &RawInstance) -> Result<(), RuleError> {
+    if raw.initial_state == InitialState::Master && !raw.preempt {
+        return Err(RuleError::new(
+            "initial_state",
+            "initial_state master contradicts preempt: false (a non-preempting router must start as backup)",
+        ));
+    }
+    Ok(())
+}
+
+fn unicast_has_peers(raw: &RawInstance) -> Result<(), RuleError> {
+    if raw.unicast.as_ref().is_some_and(|u| u.peers.is_empty()) {
+        return Err(RuleError::new(
+            "unicast.peers",
+            "unicast.peers is empty: list the other routers' addresses, or remove unicast for multicast",
+        ));
+    }
+    Ok(())
+}
+
+fn vip_families(raw: &RawInstance) -> BTreeSet<Family> {
+    raw.vips.iter().map(Vip::family).collect()
+}
+
+/// Checked peer by peer, so the first peer that breaks either rule is reported.
+fn unicast_peers_usable(raw: &RawInstance) -> Result<(), RuleError> {
+    let Some(u) = &raw.unicast else {
+        return Ok(());
+    };
+    let families = vip_families(raw);
+    for p in &u.peers {
+        peer_has_vips_of_its_family(&families, *p)?;
+        peer_is_unicast(*p)?;
+    }
+    Ok(())
+}
+
+/// Adverts of a family carry that family's VIPs: a peer of a family without
+/// VIPs would get empty adverts.
+fn peer_has_vips_of_its_family(families: &BTreeSet<Family>, p: IpAddr) -> Result<(), RuleError> {
+    if !families.contains(&Family::of(p)) {
+        return Err(RuleError::new(
+            "unicast.peers",
+            format!(
+                "unicast peer {p} has no VIP of its family in vips: adverts of a family carry that family's VIPs"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn peer_is_unicast(p: IpAddr) -> Result<(), RuleError> {
+    if p.is_multicast() || p.is_unspecified() {
+        return Err(RuleError::new(
+            "unicast.peers",
+            format!("unicast peer {p} must be a unicast address"),
+        ));
+    }
+    Ok(())
+}
+
+fn unicast_one_source_per_family(raw: &RawInstance) -> Result<(), RuleError> {
+    let Some(u) = &raw.unicast else {
+        return Ok(());
+    };
+    let mut families = BTreeSet::new();
+    if !u.sources.iter().all(|s| families.insert(Family::of(*s))) {
+        return Err(RuleError::new(
+            "unicast.sources",
+            "unicast.sources has two addresses of one family: give at most one IPv4 and one IPv6",
+        ));
+    }
+    Ok(())
+}
+
+/// In unicast mode a family's VIPs are advertised only to peers of that family.
+fn unicast_peer_per_family(raw: &RawInstance) -> Result<(), RuleError> {
+    let Some(u) = &raw.unicast else {
+        return Ok(());
+    };
+    for fam in vip_families(raw) {
+        if !u.peers.iter().any(|p| fam.contains(*p)) {
+            return Err(RuleError::new(
+                "unicast.peers",
+                format!(
+                    "unicast mode but no {fam} peer for the {fam} VIPs: add a peer of that family"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The VIP device is created on the interface: it cannot be the interface.
+fn vip_device_name_differs(raw: &RawInstance) -> Result<(), RuleError> {
+    if let Some(dev) = &raw.vip_device
+        && let Some(name) = &dev.name
+        && name == &raw.interface
+    {
+        return Err(RuleError::new(
+            "vip_device.name",
+            format!(
+                "vip_device.name must differ from interface {:?}",
+                raw.interface
+            ),
+        ));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Rules across instances
+// ---------------------------------------------------------------------------
+
+/// A rule between one instance and the instances listed before it.
+type AcrossRule = fn(earlier: &[InstanceConfig], this: &InstanceConfig) -> Result<(), RuleError>;
+
+/// In the order they are checked, instance by instance.
+const ACROSS_RULES: &[AcrossRule] = &[name_is_unique, vrid_is_unique, vip_device_is_unique];
+
+/// The rules across instances. Each instance is checked against the ones
+/// before it, so the later of two conflicting instances is the one blamed.
+pub fn validate_instances(list: &[InstanceConfig]) -> Result<(), RuleError> {
+    if list.is_empty() {
+        return Err(RuleError::new(
+            "instances",
+            "instances is empty: configure at least one instance",
+        ));
+    }
+    for (i, this) in list.iter().enumerate() {
+        for rule in ACROSS_RULES {
+            rule(&list[..i], this)?;
+        }
+    }
+    Ok(())
+}
+
+fn name_is_unique(earlier: &[InstanceConfig], this: &InstanceConfig) -> Result<(), RuleError> {
+    if let Some(j) = earlier.iter().position(|o| o.name == this.name) {
+        return Err(RuleError::new(
+            "name",
+            format!(
+                "instances[{}]: name {:?} is already used by instances[{j}]: names must be unique",
+                earlier.len(),
+                this.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// VRIDs are per interface and per address family (RFC 5798 5.2.3, 7.3).
+fn vrid_is_unique(earlier: &[InstanceConfig], this: &InstanceConfig) -> Result<(), RuleError> {
+    for fam in this.families() {
+        if let Some(other) = earlier
+            .iter()
+            .find(|o| o.interface == this.interface && o.vrid == this.vrid && o.advertises(fam))
+        {
+            return Err(RuleError::new(
+                "vrid",
+                format!(
+                    "instances {:?} and {:?} both use vrid {} for {fam} on {}: give one of them another vrid",
+                    other.name, this.name, this.vrid, this.interface
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn vip_device_is_unique(
+    earlier: &[InstanceConfig],
+    this: &InstanceConfig,
+) -> Result<(), RuleError> {
+    if let Some(dev) = this.vip_device_name()
+        && let Some(other) = earlier
+            .iter()
+            .find(|o| o.vip_device_name().as_deref() == Some(dev.as_str()))
+    {
+        return Err(RuleError::new(
+            "vip_device",
+            format!(
+                "instances {:?} and {:?} both use VIP device {dev}: name them apart with vip_device.name",
+                other.name, this.name
+            ),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,1345 @@
+//! Tests of the importer: the fixtures, the tokenizer, errors with their
+//! file and line, every translation and its warning, and the keyword table.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use super::keywords::LATER;
+use super::*;
+use crate::config::{
+    GarpConfig, InitialState, UnicastConfig, Vip, VipDevice, VipDeviceKind, VrrpVersion,
+};
+use crate::family::Family;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/keepalived")
+}
+
+fn fixture(name: &str) -> Import {
+    let path = fixtures().join(name);
+    import_file(&path).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn import(text: &str) -> Result<Import, ImportError> {
+    import_str(text, Path::new("/nonexistent/keepalived.conf"))
+}
+
+fn ok(text: &str) -> Import {
+    import(text).unwrap_or_else(|e| panic!("{e}\n--- text ---\n{text}"))
+}
+
+fn err(text: &str) -> ImportError {
+    match import(text) {
+        Ok(i) => panic!("expected an error, got {:?}", i.config),
+        Err(e) => e,
+    }
+}
+
+/// Asserts that exactly one warning contains every one of `parts`.
+#[track_caller]
+fn warned(i: &Import, parts: &[&str]) {
+    let hits = i
+        .warnings
+        .iter()
+        .filter(|w| parts.iter().all(|p| w.contains(p)))
+        .count();
+    assert_eq!(
+        hits,
+        1,
+        "expected one warning with {parts:?}, got:\n{}",
+        i.warnings.join("\n")
+    );
+}
+
+fn vip(s: &str) -> Vip {
+    s.parse().unwrap()
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+/// A scratch directory, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("vipd-keepalived-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let p = self.0.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const BASE: &str = "vrrp_instance web {\n  interface eth0\n  virtual_router_id 51\n  virtual_ipaddress {\n    192.0.2.10/24\n  }\n";
+
+fn with(extra: &str) -> String {
+    format!("{BASE}{extra}\n}}\n")
+}
+
+// --- fixtures ------------------------------------------------------------
+
+/// Every fixture imports, round-trips through vipd's parser and renders to
+/// the reviewed `NAME.expected.yaml`; every error fixture fails with
+/// `NAME.expected.err`. `VIPD_BLESS_FIXTURES=1` rewrites the expectations
+/// (review the diff before committing).
+#[test]
+fn fixtures_render_the_expected_yaml() {
+    let bless = std::env::var_os("VIPD_BLESS_FIXTURES").is_some();
+    let mut confs: Vec<PathBuf> = std::fs::read_dir(fixtures())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+        .collect();
+    confs.sort();
+    assert!(confs.len() >= 17, "fixtures missing: {confs:?}");
+    for conf in &confs {
+        let imported = import_file(conf).unwrap_or_else(|e| panic!("{e}"));
+        let yaml = imported.config.to_yaml();
+        let back = Config::parse(&yaml, conf)
+            .unwrap_or_else(|e| panic!("{}: {e}\n{yaml}", conf.display()));
+        assert_eq!(back, imported.config, "{}: round trip", conf.display());
+        let expected = conf.with_extension("expected.yaml");
+        if bless {
+            std::fs::write(&expected, &yaml).unwrap();
+        }
+        let want = std::fs::read_to_string(&expected).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (run with VIPD_BLESS_FIXTURES=1)",
+                expected.display()
+            )
+        });
+        assert_eq!(
+            yaml,
+            want,
+            "{} differs from {}",
+            conf.display(),
+            expected.display()
+        );
+    }
+    let mut errors: Vec<PathBuf> = std::fs::read_dir(fixtures().join("errors"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+        .collect();
+    errors.sort();
+    assert!(!errors.is_empty());
+    for conf in &errors {
+        let e = import_file(conf).expect_err("error fixture must not import");
+        assert_eq!(&e.file, conf);
+        let got = format!(
+            "{}:{}: {}\n",
+            e.file.file_name().unwrap().to_string_lossy(),
+            e.line.expect("error fixtures fail at a line"),
+            e.message
+        );
+        let expected = conf.with_extension("expected.err");
+        if bless {
+            std::fs::write(&expected, &got).unwrap();
+        }
+        let want = std::fs::read_to_string(&expected).unwrap();
+        assert_eq!(got, want, "{}", conf.display());
+    }
+}
+
+#[test]
+fn seed002_unicast_vmac_pair() {
+    for (file, prio, src, peer) in [
+        ("seed002_ha_first.conf", 200, "10.200.51.32", "10.200.51.33"),
+        (
+            "seed002_ha_second.conf",
+            100,
+            "10.200.51.33",
+            "10.200.51.32",
+        ),
+    ] {
+        let imp = fixture(file);
+        let i = &imp.config.instances[0];
+        assert_eq!(imp.config.instances.len(), 1);
+        assert_eq!((i.name.as_str(), i.interface.as_str()), ("vrrp_1", "ens3"));
+        assert_eq!((i.vrid, i.priority, i.version), (1, prio, VrrpVersion::V2));
+        assert_eq!(i.initial_state, InitialState::Master);
+        assert!(i.preempt);
+        assert_eq!(i.advert_interval, Duration::from_secs(1));
+        assert_eq!(i.vips, vec![vip("10.200.51.10/32")]);
+        assert!(i.excluded_vips.is_empty());
+        assert_eq!(
+            i.unicast,
+            Some(UnicastConfig {
+                sources: vec![ip(src)],
+                peers: vec![ip(peer)]
+            })
+        );
+        assert_eq!(
+            i.vip_device,
+            Some(VipDevice {
+                kind: VipDeviceKind::Macvlan,
+                name: None
+            })
+        );
+        assert_eq!(i.auth_pass, None);
+        assert_eq!(i.garp, GarpConfig::default());
+        warned(
+            &imp,
+            &[&format!(
+                "{file}:4: vrrp_instance vrrp_1: debug 2: not carried over"
+            )],
+        );
+        // dev ens3 is the instance's interface; vmac_xmit_base is what vipd does anyway.
+        assert_eq!(imp.warnings.len(), 1, "{:#?}", imp.warnings);
+    }
+}
+
+#[test]
+fn seed003_ah_pair() {
+    let master = fixture("seed003_master.conf");
+    let i = &master.config.instances[0];
+    assert_eq!((i.name.as_str(), i.vrid, i.priority), ("DIENST1", 51, 100));
+    assert_eq!(i.version, VrrpVersion::V2);
+    assert_eq!(i.auth_pass, None);
+    assert_eq!(i.vips, vec![vip("1.2.3.4/32")]);
+    // keepalived clears state MASTER when AH is configured.
+    assert_eq!(i.initial_state, InitialState::Backup);
+    warned(
+        &master,
+        &[
+            "seed003_master.conf:14: vrrp_instance DIENST1: auth_type AH: AH authentication is not supported by vipd (and not by this kernel): the instance is imported without authentication; peers must drop AH too",
+        ],
+    );
+    warned(
+        &master,
+        &[
+            "seed003_master.conf:4:",
+            "state MASTER",
+            "imported as initial_state backup",
+        ],
+    );
+    warned(
+        &master,
+        &["seed003_master.conf:5: vrrp_instance DIENST1: smtp_alert: not carried over"],
+    );
+    assert_eq!(master.warnings.len(), 3, "{:#?}", master.warnings);
+
+    let backup = fixture("seed003_backup.conf");
+    let i = &backup.config.instances[0];
+    assert_eq!(
+        (i.vrid, i.priority, i.initial_state),
+        (51, 99, InitialState::Backup)
+    );
+    assert_eq!(i.auth_pass, None);
+    warned(
+        &backup,
+        &[
+            "seed003_backup.conf:13:",
+            "AH authentication is not supported by vipd",
+        ],
+    );
+    assert_eq!(backup.warnings.len(), 1, "{:#?}", backup.warnings);
+}
+
+#[test]
+fn seed003_global_defs_follow_the_include() {
+    let imp = fixture("seed003_global_defs.conf");
+    assert_eq!(imp.config.router_id, None);
+    assert_eq!(imp.config.instances.len(), 1);
+    assert_eq!(imp.config.instances[0].name, "DIENST1");
+    for (line, kw) in [
+        (10, "notification_email { ... }"),
+        (14, "notification_email_from root@DOMAIN.TLD"),
+        (15, "smtp_server localhost"),
+        (16, "smtp_connect_timeout 30"),
+    ] {
+        warned(
+            &imp,
+            &[&format!(
+                "seed003_global_defs.conf:{line}: global_defs: {kw}: not carried over"
+            )],
+        );
+    }
+    // Warnings from the included file name the included file.
+    warned(
+        &imp,
+        &["seed003_conf.d/DIENST1.conf:5: vrrp_instance DIENST1: smtp_alert"],
+    );
+    warned(
+        &imp,
+        &["seed003_conf.d/DIENST1.conf:14:", "AH authentication"],
+    );
+}
+
+#[test]
+fn seed003_tracking_and_notify_are_named() {
+    let imp = fixture("seed003_track_script.conf");
+    warned(
+        &imp,
+        &["seed003_track_script.conf:8: global_defs: enable_script_security: not carried over"],
+    );
+    for (line, what) in [
+        (11, "vrrp_script check_service1_health { ... }"),
+        (28, "vrrp_instance DIENST1: track_script { ... }"),
+        (33, "vrrp_script chk_http_port { ... }"),
+        (39, "vrrp_script chk_haproxy { ... }"),
+    ] {
+        warned(
+            &imp,
+            &[&format!(
+                "seed003_track_script.conf:{line}: {what}: {LATER}"
+            )],
+        );
+    }
+    assert_eq!(imp.warnings.len(), 5, "{:#?}", imp.warnings);
+    assert_eq!(imp.config.instances[0].vips, vec![vip("1.2.3.4/32")]);
+
+    let imp = fixture("seed003_track_interface.conf");
+    warned(
+        &imp,
+        &[
+            "seed003_track_interface.conf:15: vrrp_instance DIENST1: track_interface { ... }: not carried over yet",
+        ],
+    );
+    assert_eq!(imp.warnings.len(), 1);
+
+    let imp = fixture("seed003_notify.conf");
+    warned(
+        &imp,
+        &[
+            "seed003_notify.conf:15: vrrp_instance DIENST1: notify /usr/local/sbin/notify-keepalived.sh: not carried over yet (tracking/notify/sync groups come in a later vipd release)",
+        ],
+    );
+    assert_eq!(
+        imp.warnings.len(),
+        1,
+        "commented-out notify_* lines are comments"
+    );
+}
+
+#[test]
+fn seed003_unicast_pair_and_excluded() {
+    let m = fixture("seed003_unicast_master.conf");
+    let i = &m.config.instances[0];
+    assert_eq!(
+        i.unicast,
+        Some(UnicastConfig {
+            sources: vec![ip("1.2.3.4")],
+            peers: vec![ip("5.6.7.8")]
+        })
+    );
+    assert_eq!(
+        i.vip_device.as_ref().map(|d| d.kind),
+        Some(VipDeviceKind::Macvlan)
+    );
+    assert!(m.warnings.is_empty(), "{:#?}", m.warnings);
+
+    let b = fixture("seed003_unicast_backup.conf");
+    let i = &b.config.instances[0];
+    assert_eq!(
+        i.unicast,
+        Some(UnicastConfig {
+            sources: vec![ip("5.6.7.8")],
+            peers: vec![ip("1.2.3.4")]
+        })
+    );
+    assert_eq!((i.priority, i.initial_state), (99, InitialState::Backup));
+    warned(
+        &b,
+        &[
+            "seed003_unicast_backup.conf:22:",
+            "notify_master /etc/keepalived/master.sh",
+            LATER,
+        ],
+    );
+    assert_eq!(b.warnings.len(), 1);
+
+    let x = fixture("seed003_excluded.conf");
+    let i = &x.config.instances[0];
+    assert_eq!(i.vips, vec![vip("1.2.3.4/32")]);
+    assert_eq!(
+        i.excluded_vips,
+        vec![vip("::ffff:10.1.1.100"), vip("::ffff:10.1.1.101")]
+    );
+    assert_eq!(i.excluded_vips[0].prefix_len, 128);
+    warned(&x, &["seed003_excluded.conf:16:", "IPv4-mapped"]);
+}
+
+#[test]
+fn seed004_variants() {
+    let mixed = fixture("seed004_mixed.conf");
+    let i = &mixed.config.instances[0];
+    assert_eq!(
+        (i.name.as_str(), i.vrid, i.priority, i.version),
+        ("VI_1", 1, 101, VrrpVersion::V2)
+    );
+    assert_eq!(i.initial_state, InitialState::Backup);
+    assert_eq!(i.vips, vec![vip("10.1.1.100/32"), vip("10.1.1.101/32")]);
+    assert_eq!(
+        i.excluded_vips,
+        vec![vip("::ffff:10.1.1.100"), vip("::ffff:10.1.1.101")]
+    );
+    warned(
+        &mixed,
+        &[
+            "seed004_mixed.conf:17: vrrp_instance VI_1: virtual_ipaddress mixes IPv4 and IPv6 with VRRPv2",
+            "moved to excluded_vips",
+        ],
+    );
+    warned(
+        &mixed,
+        &["seed004_mixed.conf:4: vrrp_script chk_haproxy { ... }: not carried over yet"],
+    );
+    warned(
+        &mixed,
+        &["seed004_mixed.conf:34: vrrp_instance VI_1: track_script { ... }: not carried over yet"],
+    );
+
+    let two = fixture("seed004_two_instances.conf");
+    let [v4, v6] = two.config.instances.as_slice() else {
+        panic!("two instances expected")
+    };
+    assert_eq!(
+        (v4.name.as_str(), v4.vrid, v4.version),
+        ("VI_1", 1, VrrpVersion::V2)
+    );
+    assert_eq!(v4.vips, vec![vip("10.1.1.100/32"), vip("10.1.1.101/32")]);
+    // IPv6-only: keepalived runs it as VRRPv3, so does vipd.
+    assert_eq!(
+        (v6.name.as_str(), v6.vrid, v6.version),
+        ("VI_2", 2, VrrpVersion::V3)
+    );
+    assert_eq!(
+        v6.vips,
+        vec![vip("::ffff:10.1.1.100"), vip("::ffff:10.1.1.101")]
+    );
+    assert!(!two.warnings.iter().any(|w| w.contains("mixes")));
+
+    let sync = fixture("seed004_sync_group.conf");
+    assert_eq!(sync.config.instances, two.config.instances);
+    warned(
+        &sync,
+        &[
+            "seed004_sync_group.conf:54: vrrp_sync_group VI_1_2 { ... }: not carried over yet (tracking/notify/sync groups come in a later vipd release)",
+        ],
+    );
+
+    let excl = fixture("seed004_excluded.conf");
+    assert_eq!(excl.config.router_id.as_deref(), Some("elk1"));
+    assert_eq!(excl.config.instances, mixed.config.instances);
+    assert!(!excl.warnings.iter().any(|w| w.contains("mixes")));
+}
+
+#[test]
+fn seed000_ipvlan_dev_and_vmac() {
+    let imp = fixture("seed000_ipvlan_dev.conf");
+    let i = &imp.config.instances[0];
+    assert_eq!(i.vips[0].dev.as_deref(), Some("keepalived0"));
+    assert_eq!(i.vip_device, None);
+    assert!(imp.warnings.is_empty(), "{:#?}", imp.warnings);
+
+    let imp = fixture("seed000_use_vmac.conf");
+    let i = &imp.config.instances[0];
+    assert_eq!(i.vip_device_name().as_deref(), Some("vrrp.51"));
+    warned(
+        &imp,
+        &[
+            "seed000_use_vmac.conf:21:",
+            "use_vmac without vmac_xmit_base",
+            "vipd transmits them from the base interface's MAC",
+        ],
+    );
+}
+
+// --- tokenizer -----------------------------------------------------------
+
+#[test]
+fn braces_attach_and_comments_strip() {
+    let text = "vrrp_instance web{ # comment {\n  interface eth0 ! another }\n  virtual_router_id 51#glued\n  virtual_ipaddress{192.0.2.10/24 dev eth0}\n  virtual_ipaddress_excluded {\n 192.0.2.11}}\n";
+    let imp = ok(text);
+    let i = &imp.config.instances[0];
+    assert_eq!((i.interface.as_str(), i.vrid), ("eth0", 51));
+    assert_eq!(i.vips, vec![vip("192.0.2.10/24")]);
+    assert_eq!(i.excluded_vips, vec![vip("192.0.2.11/32")]);
+    assert!(imp.warnings.is_empty(), "{:#?}", imp.warnings);
+
+    // A block may open on the next line.
+    let imp = ok(
+        "vrrp_instance web\n{\n interface eth0\n virtual_router_id 9\n virtual_ipaddress\n {\n 192.0.2.1\n }\n}\n",
+    );
+    assert_eq!(imp.config.instances[0].vrid, 9);
+}
+
+#[test]
+fn quoted_strings_keep_spaces_and_comment_characters() {
+    let imp = ok(&with(
+        "  notify_master \"/usr/bin/do it # now ! really\"\n  authentication {\n    auth_type PASS\n    auth_pass \"a b#c!d\"\n  }",
+    ));
+    warned(
+        &imp,
+        &["notify_master \"/usr/bin/do it # now ! really\": not carried over yet"],
+    );
+    assert_eq!(
+        imp.config.instances[0].auth_pass.as_deref(),
+        Some("a b#c!d")
+    );
+    // A quoted name with a space is sanitized, with a warning.
+    let imp = ok(&BASE
+        .replace("vrrp_instance web", "vrrp_instance \"web front/1\"")
+        .replace("\n  }\n", "\n  }\n}\n"));
+    assert_eq!(imp.config.instances[0].name, "web_front_1");
+    warned(
+        &imp,
+        &["keepalived.conf:1: vrrp_instance \"web front/1\": renamed to \"web_front_1\""],
+    );
+    // A quoted brace is a word, not a block.
+    let e = err("vrrp_instance \"{\" \"}\"\n");
+    assert!(e.message.contains("exactly one name"), "{e}");
+}
+
+#[test]
+fn includes_follow_sorted_globs_relative_to_the_including_file() {
+    let t = TempDir::new("glob");
+    let main = t.write(
+        "etc/keepalived.conf",
+        "global_defs {\n  router_id r1\n}\ninclude conf.d/*.conf\ninclude missing/*.conf\n",
+    );
+    t.write(
+        "etc/conf.d/b.conf",
+        "vrrp_instance b {\n  interface eth0\n  virtual_router_id 2\n  include ../vips/b.vips\n}\n",
+    );
+    t.write(
+        "etc/conf.d/a.conf",
+        "vrrp_instance a {\n  interface eth0\n  virtual_router_id 1\n  virtual_ipaddress {\n    192.0.2.1\n  }\n  bogus_keyword 1\n}\n",
+    );
+    t.write(
+        "etc/conf.d/ignored.txt",
+        "this is not keepalived syntax {\n",
+    );
+    t.write("etc/vips/b.vips", "virtual_ipaddress {\n  192.0.2.2\n}\n");
+    let imp = import_file(&main).unwrap();
+    let names: Vec<&str> = imp
+        .config
+        .instances
+        .iter()
+        .map(|i| i.name.as_str())
+        .collect();
+    assert_eq!(names, ["a", "b"]);
+    assert_eq!(imp.config.router_id.as_deref(), Some("r1"));
+    assert_eq!(imp.config.instances[1].vips, vec![vip("192.0.2.2/32")]);
+    warned(
+        &imp,
+        &["keepalived.conf:5: include missing/*.conf: no file matches"],
+    );
+    let a = t.0.join("etc/conf.d/a.conf");
+    warned(
+        &imp,
+        &[&format!(
+            "{}:7: vrrp_instance a: bogus_keyword 1: not carried over",
+            a.display()
+        )],
+    );
+    assert_eq!(imp.warnings.len(), 2, "{:#?}", imp.warnings);
+
+    // import_str resolves includes against the origin's directory.
+    let imp = import_str("include conf.d/a.conf\n", &t.0.join("etc/virtual.conf")).unwrap();
+    assert_eq!(imp.config.instances[0].name, "a");
+}
+
+#[test]
+fn include_loops_stop_at_depth_32() {
+    let t = TempDir::new("loop");
+    let main = t.write("loop.conf", "# comment\ninclude loop.conf\n");
+    let e = import_file(&main).unwrap_err();
+    assert_eq!(e.file, main);
+    assert_eq!(e.line, Some(2));
+    assert!(e.message.contains("deeper than 32 levels"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with(&format!("{}:2: include loop.conf", main.display())),
+        "{e}"
+    );
+
+    // 32 levels are fine.
+    let t = TempDir::new("deep");
+    for n in 0..32 {
+        t.write(&format!("l{n}.conf"), &format!("include l{}.conf\n", n + 1));
+    }
+    t.write("l32.conf", &with(""));
+    assert!(import_file(&t.0.join("l0.conf")).is_ok());
+    t.write("l32.conf", "include l33.conf\n");
+    t.write("l33.conf", &with(""));
+    let e = import_file(&t.0.join("l0.conf")).unwrap_err();
+    assert_eq!(
+        (e.file.file_name().unwrap().to_str(), e.line),
+        (Some("l32.conf"), Some(1)),
+        "{e}"
+    );
+}
+
+// --- errors --------------------------------------------------------------
+
+#[test]
+fn syntax_errors_name_file_and_line() {
+    let cases: &[(&str, usize, &str)] = &[
+        ("vrrp_instance a {\n interface eth0\n", 1, "never closed"),
+        ("global_defs {\n}\n}\n", 3, "} without a matching {"),
+        (
+            "vrrp_instance a {\n notify \"/bin/x\n}\n",
+            2,
+            "unterminated quoted string",
+        ),
+        ("\n{\n}\n", 2, "a block must follow a keyword"),
+        ("vrrp_instance a\n", 1, "vrrp_instance needs a { } block"),
+        (
+            "vrrp_instance a {\n priority 100 {\n }\n}\n",
+            2,
+            "priority takes no { } block",
+        ),
+        ("@host1 vrrp_instance a {\n}\n", 1, "@host"),
+        ("$IF=eth0\n", 1, "parameter definitions"),
+        ("include\n", 1, "include needs a file name"),
+    ];
+    for (text, line, msg) in cases {
+        let e = err(text);
+        assert_eq!(
+            e.file,
+            Path::new("/nonexistent/keepalived.conf"),
+            "{text:?}"
+        );
+        assert_eq!(e.line, Some(*line), "{text:?}: {e}");
+        assert!(e.message.contains(msg), "{text:?}: {e}");
+    }
+    let e = err("global_defs {\n}\n");
+    assert!(e.message.contains("no vrrp_instance found"), "{e}");
+    assert_eq!(
+        e.to_string(),
+        format!("/nonexistent/keepalived.conf: {}", e.message)
+    );
+}
+
+#[test]
+fn semantic_errors_name_the_instance() {
+    let e =
+        err("\n\nvrrp_instance a {\n interface eth0\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n");
+    assert_eq!(e.line, Some(3));
+    assert!(
+        e.message
+            .contains("vrrp_instance a has no virtual_router_id"),
+        "{e}"
+    );
+    assert_eq!(
+        e.to_string(),
+        format!("/nonexistent/keepalived.conf:3: {}", e.message)
+    );
+    let e = err("vrrp_instance a {\n virtual_router_id 1\n}\n");
+    assert_eq!(e.line, Some(1));
+    assert!(
+        e.message.contains("vrrp_instance a has no interface"),
+        "{e}"
+    );
+
+    // vipd's own validation, pointed at the keepalived instance.
+    let e = err(&format!("\n{}", with("  priority 255\n  nopreempt")));
+    assert_eq!(e.line, Some(2), "{e}");
+    assert!(
+        e.message
+            .starts_with("vrrp_instance web: vipd rejects the translation:"),
+        "{e}"
+    );
+    assert!(e.message.contains("always preempts"), "{e}");
+    let e = err(&with("  state MASTER\n  priority 100\n  nopreempt"));
+    assert!(e.message.contains("must start as backup"), "{e}");
+    let e = err(
+        "vrrp_instance a {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress_excluded {\n 192.0.2.1\n }\n}\n",
+    );
+    assert!(e.message.contains("vips is empty"), "{e}");
+    // Two instances with one VRID on one interface: the second is blamed.
+    let two = format!(
+        "{}{}",
+        with(""),
+        with("")
+            .replace("vrrp_instance web", "vrrp_instance api")
+            .replace("192.0.2.10", "192.0.2.11")
+    );
+    let e = err(&two);
+    assert_eq!(e.line, Some(9), "{e}");
+    assert!(e.message.contains("both use vrid 51"), "{e}");
+    let e = err(&format!("{}{}", with(""), with("")));
+    assert!(
+        e.message
+            .contains("defined twice (first at /nonexistent/keepalived.conf:1)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_values_point_at_their_line() {
+    let cases: &[(&str, usize, &str)] = &[
+        (
+            "  virtual_router_id 256",
+            7,
+            "virtual_router_id 256 is invalid",
+        ),
+        ("  priority 0", 7, "priority 0 is invalid"),
+        ("  advert_int 0.001", 7, "below 0.01"),
+        ("  advert_int fast", 7, "advert_int fast is invalid"),
+        (
+            "  virtual_ipaddress {\n    192.0.2.300\n  }",
+            8,
+            "is not an IP address",
+        ),
+        (
+            "  virtual_ipaddress {\n    192.0.2.3/33\n  }",
+            8,
+            "prefix /33",
+        ),
+        (
+            "  unicast_peer {\n    peer.example\n  }",
+            8,
+            "is not an IP address",
+        ),
+        ("  interface eth0/1", 7, "not a valid interface name"),
+        ("  version 4", 7, "VRRP version 4 is invalid"),
+        ("  preempt_delay 2000", 7, "out of range"),
+        ("  use_vmac\n  use_ipvlan", 1, "exclude each other"),
+    ];
+    for (extra, line, msg) in cases {
+        let e = err(&with(extra));
+        assert_eq!(e.line, Some(*line), "{extra:?}: {e}");
+        assert!(e.message.contains(msg), "{extra:?}: {e}");
+    }
+}
+
+// --- translation ----------------------------------------------------------
+
+#[test]
+fn versions_and_advert_intervals() {
+    // keepalived's default is VRRPv2.
+    let i = &ok(&with("")).config.instances[0];
+    assert_eq!(i.version, VrrpVersion::V2);
+    // Global and per-instance versions; sub-second adverts with v3.
+    let imp = ok(&format!(
+        "global_defs {{\n vrrp_version 3\n}}\n{}",
+        with("  advert_int 0.1")
+    ));
+    let i = &imp.config.instances[0];
+    assert_eq!(
+        (i.version, i.advert_interval),
+        (VrrpVersion::V3, Duration::from_millis(100))
+    );
+    assert!(imp.warnings.is_empty(), "{:#?}", imp.warnings);
+    let i = &ok(&with("  version 3\n  advert_int 2.5")).config.instances[0];
+    assert_eq!(
+        (i.version, i.advert_interval),
+        (VrrpVersion::V3, Duration::from_millis(2500))
+    );
+    // v3 rounds to centiseconds, v2 to whole seconds, as keepalived does.
+    let imp = ok(&with("  vrrp_version 3\n  advert_int 0.123"));
+    assert_eq!(
+        imp.config.instances[0].advert_interval,
+        Duration::from_millis(120)
+    );
+    warned(
+        &imp,
+        &[
+            "keepalived.conf:8:",
+            "advert_int 0.123",
+            "rounded to 0.12 s",
+        ],
+    );
+    let imp = ok(&with("  advert_int 1.5"));
+    assert_eq!(
+        imp.config.instances[0].advert_interval,
+        Duration::from_secs(2)
+    );
+    warned(
+        &imp,
+        &["advert_int 1.5: VRRPv2 needs whole seconds: rounded to 2 s"],
+    );
+    let imp = ok(&with("  advert_int 0.3"));
+    assert_eq!(
+        imp.config.instances[0].advert_interval,
+        Duration::from_secs(1)
+    );
+    let imp = ok(&with("  advert_int 300"));
+    assert_eq!(
+        imp.config.instances[0].advert_interval,
+        Duration::from_secs(255)
+    );
+    warned(&imp, &["at most 255 s"]);
+    // IPv6-only instances are VRRPv3, even against a global version 2.
+    let v6 = with("").replace("192.0.2.10/24", "2001:db8::10/64");
+    let imp = ok(&format!("global_defs {{\n vrrp_version 2\n}}\n{v6}"));
+    assert_eq!(imp.config.instances[0].version, VrrpVersion::V3);
+    assert!(imp.warnings.is_empty(), "{:#?}", imp.warnings);
+    let imp = ok(&v6.replace("virtual_router_id 51", "virtual_router_id 51\n version 2"));
+    assert_eq!(imp.config.instances[0].version, VrrpVersion::V3);
+    warned(&imp, &["version 2: VRRPv2 carries IPv4 only"]);
+}
+
+#[test]
+fn mixed_families() {
+    let mixed = with("").replace("192.0.2.10/24", "192.0.2.10/24\n    2001:db8::10/64");
+    // v2: the IPv6 VIPs move to excluded_vips.
+    let imp = ok(&mixed);
+    let i = &imp.config.instances[0];
+    assert_eq!(i.vips, vec![vip("192.0.2.10/24")]);
+    assert_eq!(i.excluded_vips, vec![vip("2001:db8::10/64")]);
+    warned(
+        &imp,
+        &[
+            "keepalived.conf:1: vrrp_instance web: virtual_ipaddress mixes IPv4 and IPv6 with VRRPv2",
+            "2001:db8::10/64 moved to excluded_vips",
+        ],
+    );
+    // v3: both families are advertised; the operator is told.
+    let imp = ok(&mixed.replace("interface eth0", "interface eth0\n version 3"));
+    let i = &imp.config.instances[0];
+    assert_eq!(i.vips, vec![vip("192.0.2.10/24"), vip("2001:db8::10/64")]);
+    assert!(i.advertises(Family::V4) && i.advertises(Family::V6));
+    warned(
+        &imp,
+        &[
+            "mixes IPv4 and IPv6: vipd advertises both families",
+            "ignored the IPv6 ones and advertised only IPv4",
+        ],
+    );
+    // First VIP IPv6: keepalived made it an IPv6 (v3) instance.
+    let imp = ok(&with("").replace("192.0.2.10/24", "2001:db8::10/64\n    192.0.2.10/24"));
+    assert_eq!(imp.config.instances[0].version, VrrpVersion::V3);
+    warned(&imp, &["ignored the IPv4 ones and advertised only IPv6"]);
+    // v3 unicast with peers of one family only: the other family is not advertised.
+    let imp = ok(&mixed.replace(
+        "interface eth0",
+        "interface eth0\n version 3\n unicast_peer {\n 192.0.2.2\n }",
+    ));
+    let i = &imp.config.instances[0];
+    assert_eq!(i.vips, vec![vip("192.0.2.10/24")]);
+    assert_eq!(i.excluded_vips, vec![vip("2001:db8::10/64")]);
+    warned(
+        &imp,
+        &["no IPv6 unicast_peer: 2001:db8::10/64 moved to excluded_vips"],
+    );
+}
+
+#[test]
+fn authentication() {
+    let pass =
+        |p: &str| format!("  authentication {{\n    auth_type PASS\n    auth_pass {p}\n  }}");
+    let imp = ok(&with(&pass("secret")));
+    assert_eq!(imp.config.instances[0].auth_pass.as_deref(), Some("secret"));
+    assert!(imp.warnings.is_empty());
+    let imp = ok(&with(&pass("0123456789")));
+    assert_eq!(
+        imp.config.instances[0].auth_pass.as_deref(),
+        Some("01234567")
+    );
+    warned(
+        &imp,
+        &["keepalived.conf:9: vrrp_instance web: auth_pass is longer than 8 characters: truncated"],
+    );
+    assert!(
+        !imp.warnings[0].contains("0123456789"),
+        "never echo the password"
+    );
+    let imp = ok(&with(&format!("  version 3\n{}", pass("secret"))));
+    assert_eq!(imp.config.instances[0].auth_pass, None);
+    warned(&imp, &["VRRPv3 has no authentication"]);
+    let imp = ok(&with(
+        "  authentication {\n    auth_type AH\n    auth_pass 1234\n  }",
+    ));
+    assert_eq!(imp.config.instances[0].auth_pass, None);
+    warned(
+        &imp,
+        &[
+            "keepalived.conf:8: vrrp_instance web: auth_type AH: AH authentication is not supported by vipd",
+        ],
+    );
+    let imp = ok(&with("  authentication {\n    auth_type PASS\n  }"));
+    warned(&imp, &["auth_type PASS without auth_pass"]);
+}
+
+#[test]
+fn vips_options_and_devices() {
+    let imp = ok(&with(
+        "  virtual_ipaddress_excluded {\n    192.0.2.20/24 dev eth0 label eth0:web scope global brd 192.0.2.255\n    192.0.2.21 dev eth1 scope link -nodad\n    2001:db8::5/64 label eth0:v6\n  }",
+    ));
+    let x = &imp.config.instances[0].excluded_vips;
+    assert_eq!(x[0].dev, None, "dev equal to the interface is the default");
+    assert_eq!(x[0].label.as_deref(), Some("eth0:web"));
+    assert_eq!(x[1].dev.as_deref(), Some("eth1"));
+    assert_eq!(x[2].label, None);
+    warned(
+        &imp,
+        &[
+            "keepalived.conf:8:",
+            "192.0.2.20: brd 192.0.2.255: not carried over",
+        ],
+    );
+    warned(
+        &imp,
+        &[
+            "keepalived.conf:9:",
+            "192.0.2.21: scope link: not carried over",
+        ],
+    );
+    warned(&imp, &["192.0.2.21: option -nodad: not carried over"]);
+    warned(&imp, &["2001:db8::5: label dropped"]);
+    assert_eq!(imp.warnings.len(), 4, "{:#?}", imp.warnings);
+    // Duplicates are dropped with a warning, as keepalived does.
+    let imp = ok(&with("  virtual_ipaddress_excluded {\n    192.0.2.10\n  }"));
+    assert!(imp.config.instances[0].excluded_vips.is_empty());
+    warned(&imp, &["192.0.2.10 is listed twice"]);
+
+    // use_vmac with a name, use_ipvlan with name and address.
+    let imp = ok(&with("  use_vmac vrrp.web\n  vmac_xmit_base"));
+    assert_eq!(
+        imp.config.instances[0].vip_device,
+        Some(VipDevice {
+            kind: VipDeviceKind::Macvlan,
+            name: Some("vrrp.web".into())
+        })
+    );
+    assert!(imp.warnings.is_empty());
+    let imp = ok(&with("  use_ipvlan ipv.web 192.0.2.99/32 bridge"));
+    assert_eq!(
+        imp.config.instances[0].vip_device,
+        Some(VipDevice {
+            kind: VipDeviceKind::Ipvlan,
+            name: Some("ipv.web".into())
+        })
+    );
+    warned(
+        &imp,
+        &["use_ipvlan address 192.0.2.99/32: not carried over"],
+    );
+    warned(&imp, &["use_ipvlan bridge: not carried over"]);
+    let imp = ok(&with("  use_ipvlan"));
+    assert_eq!(
+        imp.config.instances[0].vip_device_name().as_deref(),
+        Some("vipd.51")
+    );
+}
+
+#[test]
+fn unicast_details() {
+    let imp = ok(&with(
+        "  unicast_src_ip 192.0.2.1 dev eth9\n  unicast_peer {\n    192.0.2.2 dev eth0\n    192.0.2.3 min_ttl 2\n    192.0.2.2\n    2001:db8::3\n  }",
+    ));
+    let u = imp.config.instances[0].unicast.clone().unwrap();
+    assert_eq!(u.sources, vec![ip("192.0.2.1")]);
+    assert_eq!(u.peers, vec![ip("192.0.2.2"), ip("192.0.2.3")]);
+    warned(
+        &imp,
+        &["keepalived.conf:7:", "192.0.2.1 dev eth9: not carried over"],
+    );
+    warned(
+        &imp,
+        &[
+            "keepalived.conf:10:",
+            "unicast_peer 192.0.2.3: min_ttl 2: not carried over",
+        ],
+    );
+    warned(
+        &imp,
+        &[
+            "keepalived.conf:11:",
+            "unicast_peer 192.0.2.2 is listed twice",
+        ],
+    );
+    warned(
+        &imp,
+        &[
+            "keepalived.conf:12:",
+            "unicast_peer 2001:db8::3: dropped, the instance has no IPv6 VIP",
+        ],
+    );
+    assert_eq!(imp.warnings.len(), 4, "{:#?}", imp.warnings);
+    let imp = ok(&with("  unicast_src_ip 192.0.2.1"));
+    assert_eq!(imp.config.instances[0].unicast, None);
+    warned(&imp, &["unicast_src_ip 192.0.2.1 without unicast_peer"]);
+    let e = err(&with("  unicast_peer {\n    2001:db8::3\n  }"));
+    assert!(
+        e.message
+            .contains("no unicast_peer of the VIPs' address family"),
+        "{e}"
+    );
+}
+
+#[test]
+fn states_priorities_preemption_and_garp() {
+    let i = &ok(&with("  nopreempt\n  preempt_delay 0")).config.instances[0];
+    assert!(!i.preempt);
+    let i = &ok(&with("  preempt\n  preempt_delay 1.5")).config.instances[0];
+    assert!(i.preempt);
+    assert_eq!(i.preempt_delay, Duration::from_millis(1500));
+    let imp = ok(&with("  nopreempt\n  preempt_delay 10"));
+    assert_eq!(imp.config.instances[0].preempt_delay, Duration::ZERO);
+    warned(
+        &imp,
+        &["preempt_delay: dropped, it has no effect with nopreempt"],
+    );
+    // keepalived 2.x: MASTER without priority is the address owner.
+    let imp = ok(&with("  state MASTER"));
+    let i = &imp.config.instances[0];
+    assert_eq!((i.priority, i.initial_state), (255, InitialState::Master));
+    warned(&imp, &["state MASTER without priority"]);
+    let i = &ok(&with("  priority 255")).config.instances[0];
+    assert_eq!(i.initial_state, InitialState::Master);
+    let imp = ok(&with("  state master"));
+    assert_eq!(imp.config.instances[0].initial_state, InitialState::Backup);
+    warned(&imp, &["state \"master\" is not MASTER or BACKUP"]);
+    let imp = ok(&with("  priority 100\n  priority 150"));
+    assert_eq!(imp.config.instances[0].priority, 150);
+    warned(
+        &imp,
+        &[
+            "keepalived.conf:8: vrrp_instance web: priority is given twice (also at /nonexistent/keepalived.conf:7)",
+        ],
+    );
+
+    let imp = ok(&with(
+        "  garp_master_delay 10\n  garp_master_repeat 3\n  garp_interval 0.001\n  garp_master_refresh 60\n  garp_master_refresh_repeat 2",
+    ));
+    let g = &imp.config.instances[0].garp;
+    assert_eq!(
+        *g,
+        GarpConfig {
+            repeat: 3,
+            interval: Duration::from_millis(1),
+            second_burst_after: Duration::from_secs(10),
+            refresh: Duration::from_secs(60),
+        }
+    );
+    warned(
+        &imp,
+        &[
+            "keepalived.conf:11:",
+            "garp_master_refresh_repeat 2: not carried over",
+        ],
+    );
+    let imp = ok(&with("  garp_interval 0.01\n  gna_interval 0.05"));
+    assert_eq!(
+        imp.config.instances[0].garp.interval,
+        Duration::from_millis(50)
+    );
+    warned(
+        &imp,
+        &[
+            "keepalived.conf:8:",
+            "garp_interval 10ms and gna_interval 50ms differ",
+        ],
+    );
+    let imp = ok(&with("  garp_interval 0.01\n  gna_interval 0.01"));
+    assert!(imp.warnings.is_empty());
+}
+
+#[test]
+fn nothing_is_dropped_silently() {
+    let imp = ok(&format!(
+        "global_defs {{\n  router_id lb1\n  vrrp_strict\n  vrrp_garp_master_delay 1\n}}\n{}\nvirtual_server 192.0.2.10 80 {{\n  real_server 10.0.0.1 80 {{\n  }}\n}}\nstatic_routes {{\n}}\nfrobnicate\nvrrp_track_process p {{\n}}\n",
+        with(
+            "  dont_track_primary\n  accept\n  mcast_src_ip 192.0.2.1\n  track_file {\n    f\n  }\n  notify_fault /bin/x\n  virtual_routes {\n  }"
+        )
+    ));
+    for needle in [
+        "keepalived.conf:3: global_defs: vrrp_strict: not carried over",
+        "keepalived.conf:4: global_defs: vrrp_garp_master_delay 1: not carried over",
+        "keepalived.conf:12: vrrp_instance web: dont_track_primary: not carried over",
+        "keepalived.conf:13: vrrp_instance web: accept: not carried over",
+        "keepalived.conf:14: vrrp_instance web: mcast_src_ip 192.0.2.1: not carried over",
+        "keepalived.conf:15: vrrp_instance web: track_file { ... }: not carried over yet",
+        "keepalived.conf:18: vrrp_instance web: notify_fault /bin/x: not carried over yet",
+        "keepalived.conf:19: vrrp_instance web: virtual_routes { ... }: not carried over",
+        "keepalived.conf:23: virtual_server 192.0.2.10 80 { ... }: not carried over (IPVS",
+        "keepalived.conf:27: static_routes { ... }: not carried over",
+        "keepalived.conf:29: frobnicate: unknown top-level keyword",
+        "keepalived.conf:30: vrrp_track_process p { ... }: not carried over yet",
+    ] {
+        warned(&imp, &[needle]);
+    }
+    assert_eq!(imp.warnings.len(), 12, "{:#?}", imp.warnings);
+    assert_eq!(imp.config.router_id.as_deref(), Some("lb1"));
+}
+
+#[test]
+fn names_are_sanitized_and_kept_unique() {
+    let a = with("").replace("vrrp_instance web", "vrrp_instance web:1");
+    let b = with("")
+        .replace("vrrp_instance web", "vrrp_instance web/1")
+        .replace("virtual_router_id 51", "virtual_router_id 52")
+        .replace("192.0.2.10", "192.0.2.11");
+    let imp = ok(&format!("{a}{b}"));
+    let names: Vec<&str> = imp
+        .config
+        .instances
+        .iter()
+        .map(|i| i.name.as_str())
+        .collect();
+    assert_eq!(names, ["web_1", "web_1-2"]);
+    warned(&imp, &["vrrp_instance \"web:1\": renamed to \"web_1\""]);
+    warned(&imp, &["vrrp_instance \"web/1\": renamed to \"web_1-2\""]);
+    let long = "x".repeat(80);
+    let imp = ok(&with("").replace("vrrp_instance web", &format!("vrrp_instance {long}")));
+    assert_eq!(imp.config.instances[0].name.len(), 64);
+}
+
+#[test]
+fn output_always_parses_back() {
+    let imp = ok(&format!(
+        "global_defs {{\n  router_id 42\n}}\n{}",
+        with(
+            "  version 3\n  advert_int 0.05\n  preempt_delay 0.25\n  use_vmac\n  garp_interval 0.000125"
+        )
+    ));
+    let yaml = imp.config.to_yaml();
+    assert_eq!(
+        Config::parse(&yaml, Path::new("x.yaml")).unwrap(),
+        imp.config,
+        "{yaml}"
+    );
+    assert_eq!(imp.config.router_id.as_deref(), Some("42"));
+    assert_eq!(
+        imp.config.instances[0].garp.interval,
+        Duration::from_micros(125)
+    );
+    assert_eq!(
+        imp.config.instances[0].vips[0].address,
+        IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10))
+    );
+}
+
+#[test]
+fn unreadable_file_is_an_error() {
+    let e = import_file(Path::new("/nonexistent/keepalived.conf")).unwrap_err();
+    assert_eq!(e.line, None);
+    assert!(
+        e.to_string()
+            .starts_with("/nonexistent/keepalived.conf: cannot read"),
+        "{e}"
+    );
+}
+
+// --- the keyword table -----------------------------------------------------
+
+use super::keywords::{GLOBAL_DEFS, INSTANCE, Meaning, Repeat, Section, TOP, Takes};
+
+/// A section of the table, and how to place a statement in it.
+struct Placed<T: 'static> {
+    section: &'static Section<T>,
+    /// What warnings about its statements start with.
+    prefix: &'static str,
+    /// A whole keepalived.conf with `stmt` in the section.
+    place: fn(&str) -> String,
+}
+
+const IN_TOP: Placed<super::document::Document> = Placed {
+    section: &TOP,
+    prefix: "",
+    place: |stmt| format!("{stmt}\n{}", with("")),
+};
+
+const IN_GLOBAL_DEFS: Placed<super::document::Document> = Placed {
+    section: &GLOBAL_DEFS,
+    prefix: "global_defs: ",
+    place: |stmt| format!("global_defs {{\n{stmt}\n}}\n{}", with("")),
+};
+
+const IN_INSTANCE: Placed<RawKeepalivedInstance> = Placed {
+    section: &INSTANCE,
+    prefix: "vrrp_instance web: ",
+    place: with,
+};
+
+/// A statement each translated keyword accepts: the words after the
+/// keyword, or the block's content. A keyword added to the table without a
+/// sample here fails the tests below until it has one.
+fn sample(kw: &str) -> &'static str {
+    match kw {
+        "interface" => "eth0",
+        "state" => "BACKUP",
+        "virtual_router_id" => "51",
+        "priority" => "100",
+        "advert_int" => "1",
+        "preempt_delay" => "1",
+        "version" | "vrrp_version" => "2",
+        "unicast_src_ip" => "192.0.2.1",
+        "garp_master_delay" | "garp_master_repeat" | "garp_master_refresh" => "1",
+        "garp_interval" | "gna_interval" => "0.01",
+        "nopreempt" | "preempt" | "use_vmac" | "vmac_xmit_base" | "use_ipvlan" => "",
+        "router_id" => "r1",
+        "authentication" => "auth_type PASS\n auth_pass pw",
+        "virtual_ipaddress" => "192.0.2.20",
+        "virtual_ipaddress_excluded" => "192.0.2.21",
+        "unicast_peer" => "192.0.2.2",
+        "global_defs" => "",
+        "vrrp_instance" => {
+            "interface eth1\n virtual_router_id 9\n virtual_ipaddress {\n 192.0.2.9\n }"
+        }
+        other => panic!("no sample statement for {other:?}: add one to sample()"),
+    }
+}
+
+/// The keyword as written with its sample.
+fn statement(kw: &str, takes: Takes) -> String {
+    match takes {
+        Takes::Words => format!("{kw} {}", sample(kw)),
+        Takes::Block => format!("{kw} {{\n {}\n}}", sample(kw)),
+        Takes::NamedBlock => format!("{kw} x {{\n {}\n}}", sample(kw)),
+    }
+}
+
+fn translated<T>(p: &Placed<T>) -> impl Iterator<Item = (&'static str, Takes, Repeat)> {
+    p.section.keywords.iter().filter_map(|k| match k.meaning {
+        Meaning::Translated { takes, repeat, .. } => Some((k.name, takes, repeat)),
+        _ => None,
+    })
+}
+
+#[test]
+fn the_table_lists_each_keyword_once() {
+    fn once<T>(p: &Placed<T>) {
+        let mut names = std::collections::HashSet::new();
+        for k in p.section.keywords {
+            assert!(
+                names.insert(k.name),
+                "{:?}{} is listed twice",
+                p.prefix,
+                k.name
+            );
+        }
+    }
+    once(&IN_TOP);
+    once(&IN_GLOBAL_DEFS);
+    once(&IN_INSTANCE);
+}
+
+#[test]
+fn every_translated_keyword_imports_its_sample() {
+    fn check<T>(p: &Placed<T>) {
+        for (kw, takes, _) in translated(p) {
+            let text = (p.place)(&statement(kw, takes));
+            let imp = ok(&text);
+            assert!(
+                !imp.warnings.iter().any(|w| w.contains(&format!("{kw}:"))),
+                "{kw}: {:#?}",
+                imp.warnings
+            );
+        }
+    }
+    check(&IN_TOP);
+    check(&IN_GLOBAL_DEFS);
+    check(&IN_INSTANCE);
+}
+
+/// Driven by the table: a keyword whose repeat is not meaningful warns, the
+/// others do not.
+#[test]
+fn repeats_warn_as_the_table_says() {
+    fn check<T>(p: &Placed<T>, lines_before: usize) {
+        for (kw, takes, repeat) in translated(p) {
+            let stmt = statement(kw, takes);
+            let text = (p.place)(&format!("{stmt}\n{stmt}"));
+            let warnings = match import(&text) {
+                Ok(imp) => imp.warnings,
+                // A second vrrp_instance x is an error of its own.
+                Err(e) => vec![e.to_string()],
+            };
+            let twice: Vec<&String> = warnings
+                .iter()
+                .filter(|w| w.contains("given twice"))
+                .collect();
+            if repeat == Repeat::LastWins {
+                let first = lines_before + 1;
+                let second = first + stmt.lines().count();
+                let want = format!(
+                    "keepalived.conf:{second}: {}{kw} is given twice (also at /nonexistent/keepalived.conf:{first}); the last one wins, as in keepalived",
+                    p.prefix
+                );
+                assert!(
+                    twice.iter().any(|w| w.ends_with(&want)),
+                    "{kw}: {warnings:#?}"
+                );
+            } else {
+                assert!(twice.is_empty(), "{kw}: {twice:#?}");
+            }
+        }
+    }
+    check(&IN_TOP, 0);
+    check(&IN_GLOBAL_DEFS, 1);
+    check(&IN_INSTANCE, BASE.lines().count());
+}
+
+#[test]
+fn blocks_only_where_the_table_takes_them() {
+    fn check<T>(p: &Placed<T>) {
+        for (kw, takes, _) in translated(p) {
+            let (text, want) = match takes {
+                Takes::Words => (
+                    (p.place)(&format!("{kw} {} {{\n}}", sample(kw))),
+                    format!("{kw} takes no {{ }} block"),
+                ),
+                Takes::Block => ((p.place)(kw), format!("{kw} needs a {{ }} block")),
+                Takes::NamedBlock => (
+                    (p.place)(&format!("{kw} x")),
+                    format!("{kw} needs a {{ }} block"),
+                ),
+            };
+            let e = err(&text);
+            assert!(e.message.starts_with(&want), "{kw}: {e}");
+            if takes == Takes::NamedBlock {
+                for names in ["", " x y"] {
+                    let e = err(&(p.place)(&format!("{kw}{names} {{\n}}")));
+                    assert_eq!(
+                        e.message,
+                        format!("{kw} needs exactly one name"),
+                        "{kw}{names}"
+                    );
+                }
+            }
+        }
+    }
+    check(&IN_TOP);
+    check(&IN_GLOBAL_DEFS);
+    check(&IN_INSTANCE);
+}
+
+/// Every keyword vipd does not (yet) carry over is named with its reason,
+/// with or without a block; an unknown one with the section's reason.
+#[test]
+fn untranslated_keywords_warn_with_their_reason() {
+    fn check<T>(p: &Placed<T>) {
+        let untranslated = p.section.keywords.iter().filter_map(|k| match k.meaning {
+            Meaning::Translated { .. } => None,
+            Meaning::NotYet => Some((k.name, LATER)),
+            Meaning::NotCarried(reason) => Some((k.name, reason)),
+        });
+        for (kw, reason) in untranslated.chain([("frobnicate", p.section.unknown)]) {
+            for (stmt, shown) in [
+                (format!("{kw} a"), format!("{kw} a")),
+                (format!("{kw} {{\n}}"), format!("{kw} {{ ... }}")),
+            ] {
+                let imp = ok(&(p.place)(&stmt));
+                warned(&imp, &[&format!(": {}{shown}: {reason}", p.prefix)]);
+            }
+        }
+    }
+    check(&IN_TOP);
+    check(&IN_GLOBAL_DEFS);
+    check(&IN_INSTANCE);
+}
