@@ -167,7 +167,7 @@ fn unit_is_notify_with_watchdog_and_hardened() {
             .all(|v| v == "no"),
         "ProtectKernelTunables would make /proc/sys/net read-only"
     );
-    let src = std::fs::read_to_string(repo("src/daemon.rs")).unwrap();
+    let src = std::fs::read_to_string(repo("src/io/sysctl.rs")).unwrap();
     assert!(
         src.contains("/proc/sys/"),
         "if vipd no longer writes sysctls, ProtectKernelTunables=yes can be added"

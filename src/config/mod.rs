@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod duration_text;
 mod instance;
-mod types;
+pub(crate) mod types;
 mod validate;
 
 #[cfg(test)]

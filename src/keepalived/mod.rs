@@ -31,6 +31,7 @@ use std::path::Path;
 
 use crate::config::{Config, InstanceConfig, RawInstance, RuleError, validate_instances};
 
+mod addresses;
 mod document;
 mod instance;
 mod keywords;
