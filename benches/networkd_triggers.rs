@@ -7,7 +7,7 @@
 //! (priority 150, master) and r2 (100), each with its own real
 //! systemd-networkd (tests/lab/networkd.rs), VRRPv3 with 100 ms adverts, VIP
 //! .100/24 on eth0, and an observer host probing the VIP every 10 ms with
-//! `vipctl probe` (src/probe.rs).
+//! `vipctl probe` (src/probe/).
 //!   - static addressing: `[Network] Address=...` .network files;
 //!   - DHCP addressing: `DHCP=ipv4` from dnsmasq on the switch, with a short
 //!     T1 (renewal timer) so that timer renewals can be measured too.

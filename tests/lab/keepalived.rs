@@ -30,6 +30,12 @@ impl Host {
     /// Invocation:
     /// `keepalived -n -l -D -G -P -R -f CONF -p PID -r VRRP_PID -c CHK_PID -b BFD_PID`
     pub fn start_keepalived(&self, conf: &str) -> ProcHandle {
+        self.start_keepalived_conf(conf).0
+    }
+
+    /// [`Host::start_keepalived`], also returning the configuration file it
+    /// runs on (rewrite it and send SIGHUP to reload).
+    pub fn start_keepalived_conf(&self, conf: &str) -> (ProcHandle, std::path::PathBuf) {
         let bin = keepalived_bin();
         let seq = self.shared().next_seq();
         let dir = self.tmpdir();
@@ -87,6 +93,6 @@ impl Host {
                 self.name
             );
         }
-        proc
+        (proc, conf_path)
     }
 }
