@@ -19,6 +19,7 @@
 mod lab;
 
 use lab::capture::{garps, vrrp_adverts};
+use lab::compared::Daemon;
 use lab::{Host, Lab, wait_until};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
@@ -49,24 +50,6 @@ impl Scenario {
     }
 }
 
-#[derive(Clone, PartialEq)]
-enum Impl {
-    Vipd,
-    /// Another vipd binary (VIPD_BENCH_BASELINE).
-    VipdBaseline(String),
-    Keepalived,
-}
-
-impl Impl {
-    fn name(&self) -> &'static str {
-        match self {
-            Impl::Vipd => "vipd",
-            Impl::VipdBaseline(_) => "vipd@base",
-            Impl::Keepalived => "keepalived",
-        }
-    }
-}
-
 const VIP: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 100);
 
 fn vipd_yaml(s: Scenario, prio: u8) -> String {
@@ -85,26 +68,25 @@ fn keepalived_conf(s: Scenario, prio: u8) -> String {
     )
 }
 
-fn start(h: &Host, imp: &Impl, s: Scenario, prio: u8) -> lab::ProcHandle {
-    match imp {
-        Impl::Vipd => h.start_vipd(&vipd_yaml(s, prio)).proc,
-        Impl::VipdBaseline(bin) => h.start_vipd_binary(bin, &vipd_yaml(s, prio)).proc,
-        Impl::Keepalived => h.start_keepalived(&keepalived_conf(s, prio)),
+fn start(h: &Host, daemon: &Daemon, s: Scenario, prio: u8) -> lab::ProcHandle {
+    match daemon.start_vipd(h, &vipd_yaml(s, prio)) {
+        Some(d) => d.proc,
+        None => h.start_keepalived(&keepalived_conf(s, prio)),
     }
 }
 
 /// One measurement per run: (T, late). None when a run could not be read.
-fn measure(imp: &Impl, s: Scenario, runs: usize) -> Vec<(Duration, Duration)> {
+fn measure(daemon: &Daemon, s: Scenario, runs: usize) -> Vec<(Duration, Duration)> {
     let lab = Lab::new(&format!("bench_{}", s.label().replace(' ', "_")));
     let r1 = lab.add_host("r1", &["10.77.0.1/24"]);
     let r2 = lab.add_host("r2", &["10.77.0.2/24"]);
     let settle = (8 * s.interval).max(Duration::from_millis(500));
-    let _a = start(&r1, imp, s, 150);
+    let _a = start(&r1, daemon, s, 150);
     assert!(
         r1.wait_addr("eth0", format!("{VIP}/24"), true, Duration::from_secs(10)),
         "master did not come up"
     );
-    let _b = start(&r2, imp, s, 100);
+    let _b = start(&r2, daemon, s, 100);
     let mac2 = r2.mac("eth0");
     let r1_ip = IpAddr::V4(Ipv4Addr::new(10, 77, 0, 1));
     let mut out = Vec::new();
@@ -193,6 +175,7 @@ fn main() {
             interval: Duration::from_millis(20),
         },
     ];
+    let daemons = Daemon::compared();
     println!(
         "failover on a cut link: last advert heard -> new master's first gratuitous ARP ({runs} runs each)"
     );
@@ -201,24 +184,18 @@ fn main() {
         "{:<11} {:<9} {:>8} {:>12} {:>10} {:>13} {:>10} {:>7}",
         "impl", "scenario", "MDI ms", "median ms", "max ms", "late med ms", "late max", "target"
     );
-    let mut impls = vec![Impl::Vipd];
-    if let Ok(bin) = std::env::var("VIPD_BENCH_BASELINE") {
-        println!("vipd@base: {bin}\n");
-        impls.push(Impl::VipdBaseline(bin));
-    }
-    impls.push(Impl::Keepalived);
     let mut vipd_ok = true;
     for s in scenarios {
-        for imp in &impls {
-            let name = imp.name();
-            let m = measure(imp, s, runs);
+        for daemon in &daemons {
+            let name = daemon.name();
+            let m = measure(daemon, s, runs);
             if m.is_empty() {
                 println!("{name:<11} {:<9} no readable run", s.label());
-                vipd_ok &= *imp != Impl::Vipd;
+                vipd_ok &= *daemon != Daemon::Vipd;
                 continue;
             }
             let late_max = m.iter().map(|x| x.1).max().unwrap();
-            let target = if *imp == Impl::Vipd {
+            let target = if *daemon == Daemon::Vipd {
                 let ok = late_max <= Duration::from_millis(5) && m.len() == runs;
                 vipd_ok &= ok;
                 if ok { "met" } else { "MISSED" }

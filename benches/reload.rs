@@ -29,6 +29,7 @@
 mod lab;
 
 use lab::capture::{VrrpPacket, vrrp_packets};
+use lab::compared::Daemon;
 use lab::ipmon::outages;
 use lab::{Host, Lab, now_epoch};
 use std::net::{IpAddr, Ipv4Addr};
@@ -39,24 +40,6 @@ const VRID: u8 = 60;
 const R1: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 60, 0, 1));
 const R2: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 60, 0, 2));
 const KEPT: &str = "10.60.0.100/24";
-
-#[derive(Clone, PartialEq)]
-enum Impl {
-    Vipd,
-    /// Another vipd binary (VIPD_BENCH_BASELINE).
-    VipdBaseline(String),
-    Keepalived,
-}
-
-impl Impl {
-    fn name(&self) -> &'static str {
-        match self {
-            Impl::Vipd => "vipd",
-            Impl::VipdBaseline(_) => "vipd@base",
-            Impl::Keepalived => "keepalived",
-        }
-    }
-}
 
 #[derive(Clone, Copy)]
 enum Change {
@@ -133,11 +116,10 @@ enum Router {
 }
 
 impl Router {
-    fn start(h: &Host, imp: &Impl, s: &Settings) -> Router {
-        match imp {
-            Impl::Vipd => Router::Vipd(h.start_vipd(&vipd_yaml(s))),
-            Impl::VipdBaseline(bin) => Router::Vipd(h.start_vipd_binary(bin, &vipd_yaml(s))),
-            Impl::Keepalived => {
+    fn start(h: &Host, daemon: &Daemon, s: &Settings) -> Router {
+        match daemon.start_vipd(h, &vipd_yaml(s)) {
+            Some(d) => Router::Vipd(d),
+            None => {
                 let (p, conf) = h.start_keepalived_conf(&keepalived_conf(s));
                 Router::Keepalived(p, conf)
             }
@@ -167,17 +149,17 @@ struct Run {
     on_wire: Option<Duration>,
 }
 
-fn measure(imp: &Impl, change: Change, run: usize) -> Run {
+fn measure(daemon: &Daemon, change: Change, run: usize) -> Run {
     let lab = Lab::new(&format!("reload_{}_{run}", change.label()));
     let r1 = lab.add_host("r1", &["10.60.0.1/24"]);
     let r2 = lab.add_host("r2", &["10.60.0.2/24"]);
     let (s1, s2) = change.settings(false);
-    let a = Router::start(&r1, imp, &s1);
+    let a = Router::start(&r1, daemon, &s1);
     assert!(
         r1.wait_addr("eth0", KEPT, true, Duration::from_secs(10)),
         "r1 did not become master"
     );
-    let b = Router::start(&r2, imp, &s2);
+    let b = Router::start(&r2, daemon, &s2);
     std::thread::sleep(Duration::from_secs(2));
     let cap = lab.capture("vrrp or arp");
     let mon = r1.start_addr_monitor("eth0");
@@ -235,12 +217,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
-    let mut impls = vec![Impl::Vipd];
-    if let Ok(bin) = std::env::var("VIPD_BENCH_BASELINE") {
-        println!("vipd@base: {bin}");
-        impls.push(Impl::VipdBaseline(bin));
-    }
-    impls.push(Impl::Keepalived);
+    let daemons = Daemon::compared();
     println!(
         "reload on the master (then the backup), VRRPv3 100 ms, {runs} runs each; 3 s observed per run"
     );
@@ -249,8 +226,8 @@ fn main() {
         "impl", "change", "p0", "takeovers", "kept VIP gone max ms", "on the wire after ms"
     );
     for change in [Change::Priority, Change::Vips, Change::Interval] {
-        for imp in &impls {
-            let rs: Vec<Run> = (0..runs).map(|r| measure(imp, change, r)).collect();
+        for daemon in &daemons {
+            let rs: Vec<Run> = (0..runs).map(|r| measure(daemon, change, r)).collect();
             let mut wire: Vec<Duration> = rs.iter().filter_map(|r| r.on_wire).collect();
             wire.sort();
             let on_wire = match wire.get(wire.len() / 2) {
@@ -260,7 +237,7 @@ fn main() {
             };
             println!(
                 "{:<11} {:<9} {:>4} {:>10} {:>20} {:>22}",
-                imp.name(),
+                daemon.name(),
                 change.label(),
                 rs.iter().map(|r| r.p0).sum::<usize>(),
                 rs.iter().map(|r| r.takeovers).sum::<usize>(),

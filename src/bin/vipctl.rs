@@ -30,7 +30,9 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Reload the configuration file (same as SIGHUP); unchanged instances are untouched.
+    /// Reload the configuration file (same as SIGHUP): unchanged instances are untouched; changed ones
+    /// are updated in place (a master stays master) unless their vrid, interface, address families,
+    /// version or vip_device changed, which restarts them.
     Reload,
     /// Re-check every master's VIPs (of one interface, or all) and restore what is missing.
     Resync {

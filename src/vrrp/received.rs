@@ -89,12 +89,7 @@ impl Router {
         }
         out.push(Action::RemoveVips);
         self.transition(now, State::Backup, Reason::HigherPriorityMaster, out);
-        if self.params.version == VrrpVersion::V3 {
-            self.master_adver_interval = field_to_interval(VrrpVersion::V3, field);
-        }
-        self.master_addr = Some(src);
-        self.master_priority = Some(priority);
-        self.timers
-            .set(Timer::MasterDown, now + self.down_interval());
+        // As a backup hearing it (RFC 5798 6.4.3 repeats 6.4.2's steps).
+        self.accept_master(now, src, priority, field);
     }
 }

@@ -3,25 +3,16 @@
 
 use std::time::Duration;
 
-use super::sim::{Loss, Op, Sim, Traced};
-use super::{Action, AnnouncePlan, Event, Params, Reason, State, Time};
-use crate::config::{InitialState, VrrpVersion};
+use super::sim::{Loss, Op, Sim, Traced, test_params};
+use super::{Action, Event, Params, Reason, State, Time};
+use crate::config::VrrpVersion;
 
 fn params(priority: u8, interval_ms: u64) -> Params {
-    Params {
-        version: VrrpVersion::V3,
+    test_params(
+        VrrpVersion::V3,
         priority,
-        preempt: true,
-        preempt_delay: Duration::ZERO,
-        advert_interval: Duration::from_millis(interval_ms),
-        initial_state: InitialState::Backup,
-        announce: AnnouncePlan {
-            repeat: 1,
-            interval: Duration::ZERO,
-            second_burst_after: Duration::ZERO,
-            refresh: Duration::ZERO,
-        },
-    }
+        Duration::from_millis(interval_ms),
+    )
 }
 
 fn ms(m: u64) -> Time {

@@ -17,7 +17,27 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use super::{Action, Event, Params, Reason, Router, State, Time, interval_to_field};
+use super::{Action, AnnouncePlan, Event, Params, Reason, Router, State, Time, interval_to_field};
+use crate::config::{InitialState, VrrpVersion};
+
+/// Test parameters: preempting, starting as backup, one announcement, no
+/// second burst or refresh.
+pub fn test_params(version: VrrpVersion, priority: u8, interval: Duration) -> Params {
+    Params {
+        version,
+        priority,
+        preempt: true,
+        preempt_delay: Duration::ZERO,
+        advert_interval: interval,
+        initial_state: InitialState::Backup,
+        announce: AnnouncePlan {
+            repeat: 1,
+            interval: Duration::ZERO,
+            second_burst_after: Duration::ZERO,
+            refresh: Duration::ZERO,
+        },
+    }
+}
 
 /// A router's position in the simulation.
 pub type NodeId = usize;

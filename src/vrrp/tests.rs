@@ -12,22 +12,7 @@ fn epoch_plus(d: Duration) -> Time {
     Time::ZERO + d
 }
 
-fn params(version: VrrpVersion, priority: u8, interval: Duration) -> Params {
-    Params {
-        version,
-        priority,
-        preempt: true,
-        preempt_delay: Duration::ZERO,
-        advert_interval: interval,
-        initial_state: InitialState::Backup,
-        announce: AnnouncePlan {
-            repeat: 1,
-            interval: Duration::ZERO,
-            second_burst_after: Duration::ZERO,
-            refresh: Duration::ZERO,
-        },
-    }
-}
+use super::sim::test_params as params;
 
 fn v3(priority: u8) -> Router {
     let mut r = Router::new(params(VrrpVersion::V3, priority, Duration::from_secs(1)));

@@ -19,6 +19,7 @@
 #![allow(unused_imports)]
 
 pub mod capture;
+pub mod compared;
 pub mod dhcp;
 pub mod ifupdown;
 pub mod ipmon;
