@@ -14,6 +14,7 @@ pub mod control;
 pub mod daemon;
 pub mod diagnostic;
 pub mod family;
+pub mod health;
 pub mod hooks;
 pub mod io;
 pub mod keepalived;

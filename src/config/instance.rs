@@ -6,6 +6,7 @@ use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
 
 use super::duration_text;
+use super::health::{NotifyConfig, TrackUse};
 use super::types::{
     GarpConfig, InitialState, UnicastConfig, Vip, VipDevice, VipDeviceKind, VrrpVersion,
 };
@@ -38,6 +39,14 @@ pub struct InstanceConfig {
     pub garp: GarpConfig,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vip_device: Option<VipDevice>,
+    /// Trackers this instance follows (see `health.rs`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub track: Vec<TrackUse>,
+    #[serde(skip_serializing_if = "NotifyConfig::is_empty")]
+    pub notify: NotifyConfig,
+    /// systemd units started on MASTER and stopped on leaving it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub units: Vec<String>,
 }
 
 /// Read as a [`RawInstance`], then checked by the instance rules; serde

@@ -19,19 +19,25 @@ use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
 
 pub mod duration_text;
+mod health;
 mod instance;
+mod locate;
 pub(crate) mod types;
 mod validate;
 
 #[cfg(test)]
 mod tests;
 
+pub use health::{
+    Command, GroupConfig, Groups, NotifyConfig, OnTimeout, ProcessMatch, TrackUse, TrackerConfig,
+    TrackerKind, Trackers, unit_name,
+};
 pub use instance::InstanceConfig;
 pub use types::{
     GarpConfig, InitialState, UnicastConfig, Vip, VipDevice, VipDeviceKind, VrrpVersion,
     check_ifname, parse_cidr,
 };
-pub use validate::{RawInstance, RuleError, validate_instances};
+pub use validate::{Place, RawInstance, RuleError, validate_health, validate_instances};
 
 /// Where the daemon reads its configuration when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/vipd/vipd.yaml";
@@ -50,6 +56,14 @@ pub struct Config {
     pub instances: Vec<InstanceConfig>,
     #[serde(default, skip_serializing_if = "NetworkdConfig::is_default")]
     pub networkd: NetworkdConfig,
+    /// The user exec trackers and notify hooks run as (default: `vipd-script`
+    /// where it exists, else `nobody`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script_user: Option<String>,
+    #[serde(default, skip_serializing_if = "Trackers::is_empty")]
+    pub trackers: Trackers,
+    #[serde(default, skip_serializing_if = "Groups::is_empty")]
+    pub groups: Groups,
 }
 
 /// systemd-networkd integration.
@@ -79,7 +93,7 @@ impl Config {
 
     /// Parses and validates configuration text; `path` is only used in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        serde_norway::from_str::<Config>(text).map_err(|e| {
+        let config = serde_norway::from_str::<Config>(text).map_err(|e| {
             let loc = e.location();
             // serde_norway appends " at line L column C" to the message; the
             // location is reported separately, so strip it from the text.
@@ -93,7 +107,23 @@ impl Config {
                 column: loc.as_ref().map(|l| l.column()),
                 message,
             }
-        })
+        })?;
+        // Rules across the whole file (trackers, groups): located at the
+        // instance or group they are about.
+        validate_health(&config).map_err(|(place, e)| {
+            let at = locate::locate(text, &place);
+            let message = match &place {
+                Place::Instance(name) => e.in_instance(name),
+                Place::Group(_) | Place::Key(_) => e.message,
+            };
+            ConfigError {
+                file: path.to_path_buf(),
+                line: at.map(|a| a.0),
+                column: at.map(|a| a.1),
+                message,
+            }
+        })?;
+        Ok(config)
     }
 
     /// Renders the configuration as YAML (`vipctl import-keepalived` prints

@@ -212,6 +212,9 @@ fn raw() -> RawInstance {
         unicast: None,
         garp: GarpConfig::default(),
         vip_device: None,
+        track: Vec::new(),
+        notify: Default::default(),
+        units: Vec::new(),
     }
 }
 
@@ -462,4 +465,185 @@ fn validate_instances_names_the_field_of_each_rule() {
             .starts_with("instances \"a\" and \"b\" both use VIP device v0"),
         "{e}"
     );
+}
+
+// --- service health: trackers, groups, notify, units ---------------------
+
+const HEALTH: &str = "\
+script_user: vipd-script
+trackers:
+  haproxy: {process: haproxy, weight: -60, fall: 2}
+  pidf: {process: {pidfile: /run/x.pid, min_count: 1}}
+  nox: {process: {name: evil, absent: true}}
+  port: {tcp: \"127.0.0.1:80\", timeout: 500ms, on_timeout: success}
+  port6: {tcp: \"[::1]:443\"}
+  check: {exec: [/usr/local/bin/check, --fast], interval: 2s, rise: 2}
+  legacy: {exec: \"killall -0 haproxy\", shell: true, init: down}
+  svc: {unit: haproxy.service}
+  bonus: {file: /run/vipd/weight, weight: 2}
+  uplink: {interface: eth1, weight: -20}
+instances:
+  - name: web4
+    interface: eth0
+    vrid: 1
+    priority: 150
+    vips: [192.0.2.1/24]
+    track: [haproxy, {tracker: port, weight: -30}, bonus]
+    notify:
+      master: [/usr/local/bin/notify, master]
+      any: /usr/local/bin/log-state --all
+      timeout: 5s
+    units: [haproxy.service]
+  - name: web6
+    interface: eth0
+    vrid: 2
+    priority: 150
+    vips: [\"2001:db8::1/64\"]
+    track: [svc]
+groups:
+  lb:
+    instances: [web4, web6]
+    track: [uplink]
+    notify: {fault: [/usr/local/bin/page]}
+";
+
+#[test]
+fn health_sections_parse_and_round_trip() {
+    let c = parse(HEALTH).unwrap();
+    assert_eq!(c.script_user.as_deref(), Some("vipd-script"));
+    assert_eq!(c.trackers.len(), 10);
+    let t = &c.trackers["haproxy"];
+    assert_eq!(
+        t.kind,
+        TrackerKind::Process(ProcessMatch {
+            name: Some("haproxy".into()),
+            pidfile: None,
+            min_count: 1,
+            absent: false
+        })
+    );
+    assert_eq!((t.weight, t.fall, t.rise), (Some(-60), 2, 1));
+    assert_eq!(t.interval, Duration::from_secs(1), "default interval");
+    let port = &c.trackers["port"];
+    assert_eq!(port.timeout, Duration::from_millis(500));
+    assert_eq!(port.on_timeout, OnTimeout::Success);
+    assert_eq!(
+        c.trackers["port6"].timeout,
+        Duration::from_secs(1),
+        "timeout = interval"
+    );
+    match &c.trackers["legacy"].kind {
+        TrackerKind::Exec(cmd) => {
+            assert_eq!(cmd.argv, vec!["/bin/sh", "-c", "killall -0 haproxy"]);
+            assert_eq!(cmd.program(), None, "a shell line with no path");
+        }
+        k => panic!("{k:?}"),
+    }
+    assert_eq!(c.trackers["legacy"].init, crate::health::Status::Down);
+    let web4 = &c.instances[0];
+    assert_eq!(web4.track[1].weight, Some(-30));
+    assert_eq!(
+        web4.notify.any.as_ref().unwrap().argv,
+        vec!["/usr/local/bin/log-state", "--all"]
+    );
+    assert_eq!(web4.notify.timeout, Duration::from_secs(5));
+    assert_eq!(web4.units, vec!["haproxy.service"]);
+    assert_eq!(c.groups["lb"].instances, vec!["web4", "web6"]);
+    // What vipctl import-keepalived prints parses back to the same.
+    let again = parse(&c.to_yaml()).unwrap();
+    assert_eq!(again, c, "{}", c.to_yaml());
+}
+
+#[test]
+fn tracker_errors_say_what_to_write() {
+    let one = |t: &str| {
+        let text = format!("trackers:\n  x: {t}\n{MINIMAL}");
+        parse(&text).unwrap_err()
+    };
+    let cases = [
+        ("{interval: 1s}", "needs one of exec, unit, process"),
+        (
+            "{process: a, unit: a.service}",
+            "watches one thing, this one has unit and process",
+        ),
+        ("{exec: [check]}", "absolute path"),
+        (
+            "{exec: [/bin/x, y], shell: true}",
+            "give exec as one string",
+        ),
+        ("{unit: haproxy}", "not a systemd unit name"),
+        ("{tcp: localhost}", "not an address and port"),
+        ("{tcp: \"127.0.0.1:0\"}", "port 0"),
+        ("{process: a/b}", "no '/'"),
+        ("{process: {name: a, pidfile: /x}}", "not both"),
+        ("{process: {name: a, min_count: 0}}", "absent: true"),
+        (
+            "{unit: a.service, timeout: 1s}",
+            "exec and tcp trackers only",
+        ),
+        ("{process: a, weight: 300}", "out of range -254..254"),
+        ("{process: a, fall: 0}", "fall 0 is out of range"),
+        (
+            "{process: a, interval: 1ms}",
+            "interval 1ms is out of range",
+        ),
+        ("{file: rel/path}", "absolute path"),
+        ("{file: /x, init: down}", "a file tracker weighs"),
+        ("{interface: \"a b\"}", "not a valid interface name"),
+        ("{process: a, sell: true}", "unknown field"),
+    ];
+    for (t, want) in cases {
+        let e = one(t);
+        assert!(e.message.contains(want), "{t}: {e}");
+        assert_eq!(e.line, Some(2), "{t}: {e}");
+    }
+}
+
+#[test]
+fn health_rules_across_the_file_point_at_their_instance_or_group() {
+    let e = parse(&HEALTH.replace("track: [svc]", "track: [svk]")).unwrap_err();
+    assert!(
+        e.message
+            .starts_with("instance \"web6\": track: no tracker is named \"svk\""),
+        "{e}"
+    );
+    assert_eq!(e.line, Some(25), "the instance's name line: {e}");
+    let e =
+        parse(&HEALTH.replace("instances: [web4, web6]", "instances: [web4, web7]")).unwrap_err();
+    assert!(
+        e.message.contains("there is no instance named \"web7\""),
+        "{e}"
+    );
+    assert_eq!(e.line, Some(32), "the group's line: {e}");
+    let two = HEALTH.to_string() + "  lb2:\n    instances: [web6]\n";
+    let e = parse(&two).unwrap_err();
+    assert!(e.message.contains("is in groups \"lb\" and \"lb2\""), "{e}");
+    let e = parse(&HEALTH.replacen("priority: 150", "priority: 140", 1)).unwrap_err();
+    assert!(e.message.contains("different priority"), "{e}");
+    let owner = HEALTH
+        .replace("priority: 150", "priority: 255")
+        .replace("groups:\n  lb:\n    instances: [web4, web6]\n    track: [uplink]\n    notify: {fault: [/usr/local/bin/page]}\n", "");
+    let e = parse(&owner).unwrap_err();
+    assert!(
+        e.message
+            .contains("priority 255 (the address owner) never moves"),
+        "{e}"
+    );
+    let weights = HEALTH.replace(
+        "track: [svc]",
+        "track: [svc, {tracker: haproxy, weight: -10}]",
+    );
+    let e = parse(&weights).unwrap_err();
+    assert!(
+        e.message
+            .contains("tracker \"haproxy\" is used with two weights"),
+        "{e}"
+    );
+    let e = parse(&HEALTH.replace("script_user: vipd-script", "script_user: \"a b\"")).unwrap_err();
+    assert!(e.message.contains("is not a user name"), "{e}");
+    assert_eq!(e.line, Some(1));
+    let e = parse(&HEALTH.replace("units: [haproxy.service]", "units: [haproxy]")).unwrap_err();
+    assert!(e.message.contains("not a systemd unit name"), "{e}");
+    let e = parse(&HEALTH.replace("[/usr/local/bin/page]", "[page]")).unwrap_err();
+    assert!(e.message.contains("absolute path"), "{e}");
 }

@@ -131,6 +131,9 @@ fn in_place(old: &InstanceConfig, new: &InstanceConfig) -> InPlace {
         excluded_vips,
         unicast,
         garp,
+        track,
+        notify,
+        units,
     } = new;
     let mut changed = Vec::new();
     let mut note = |differs: bool, key: &'static str| {
@@ -148,6 +151,9 @@ fn in_place(old: &InstanceConfig, new: &InstanceConfig) -> InPlace {
     note(old.excluded_vips != *excluded_vips, "excluded_vips");
     note(old.unicast != *unicast, "unicast");
     note(old.garp != *garp, "garp");
+    note(old.track != *track, "track");
+    note(old.notify != *notify, "notify");
+    note(old.units != *units, "units");
     let kept: BTreeSet<String> = new.all_vips().map(vip_key).collect();
     InPlace {
         changed,

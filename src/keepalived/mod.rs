@@ -91,6 +91,9 @@ pub fn import_str(text: &str, origin: &Path) -> Result<Import, ImportError> {
         router_id: document.router_id.clone(),
         instances: validate(resolved)?,
         networkd: Default::default(),
+        script_user: None,
+        trackers: Default::default(),
+        groups: Default::default(),
     };
     Ok(Import {
         config,

@@ -142,6 +142,9 @@ impl<'a> Resolver<'a> {
             unicast,
             garp,
             vip_device,
+            track: Vec::new(),
+            notify: Default::default(),
+            units: Vec::new(),
         })
     }
 

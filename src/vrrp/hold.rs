@@ -64,7 +64,12 @@ impl Router {
     /// Events while the link is down within a hold.
     pub(super) fn handle_held_down(&mut self, now: Time, event: Event, out: &mut Vec<Action>) {
         match event {
-            Event::InterfaceUp => self.resume(now, out),
+            Event::InterfaceUp => {
+                self.faults.link = false;
+                self.resume(now, out);
+            }
+            // Taken now, acted on when the link is back.
+            Event::Health { fault } => self.faults.health = fault,
             // Nothing to send on a dead link; the VIPs come back with it.
             Event::InterfaceDown | Event::Advert { .. } | Event::VipsLost => {}
             Event::Hold { until } if until > now => self.hold = Hold::HeldDown(until),
@@ -92,9 +97,14 @@ impl Router {
         self.announce_left = 0;
     }
 
-    /// The link came back within the hold: resume at once.
+    /// The link came back within the hold: resume at once (or FAULT, when
+    /// health failed meanwhile).
     fn resume(&mut self, now: Time, out: &mut Vec<Action>) {
         self.hold = Hold::None;
+        if self.faults.health {
+            self.health(now, true, out);
+            return;
+        }
         match self.state {
             State::Master => {
                 // Whatever the bounce flushed comes back first, then the

@@ -38,6 +38,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+mod faults;
 mod hold;
 mod params;
 mod received;
@@ -96,6 +97,10 @@ pub enum Reason {
     HigherPriorityMaster,
     InterfaceDown,
     InterfaceUp,
+    /// A tracker without a weight failed (or the instance's group is in FAULT).
+    HealthFault,
+    /// Health is back (and the link is up).
+    HealthRecovered,
     Shutdown,
 }
 
@@ -112,6 +117,8 @@ impl fmt::Display for Reason {
             Reason::HigherPriorityMaster => "higher_priority_master",
             Reason::InterfaceDown => "interface_down",
             Reason::InterfaceUp => "interface_up",
+            Reason::HealthFault => "health_fault",
+            Reason::HealthRecovered => "health_recovered",
             Reason::Shutdown => "shutdown",
         })
     }
@@ -137,8 +144,17 @@ pub enum Event {
     /// A VIP the master owns vanished (someone else deleted it). The master
     /// restores it in place: no election, no priority-0 advert.
     VipsLost,
-    /// The effective priority changed (trackers, later).
+    /// The effective priority changed (trackers: base priority plus the
+    /// weights that apply). A master advertises the new priority at once.
     SetPriority(u8),
+    /// Health says FAULT (`fault: true`: a tracker without a weight is
+    /// down, or the instance's group is in FAULT) or no longer does. FAULT
+    /// lasts while health or the link says so. A master entering it sends a
+    /// priority-0 advert first (its link is up: backups take over in
+    /// Skew_Time, not Master_Down_Interval) and removes its VIPs.
+    Health {
+        fault: bool,
+    },
     /// A reload changed this instance's settings in place (see
     /// [`Params`] for what they are; a change of version is not one of
     /// them: the driver restarts the instance). `vips_changed`: the set

@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use super::faults::Faults;
 use super::hold::Hold;
 use super::params::{master_down_interval, skew_time};
 use super::timers::{Timer, Timers};
@@ -28,6 +29,8 @@ pub struct Router {
     last_transition: Option<(Time, Reason)>,
     /// A planned bounce announced by [`Event::Hold`].
     pub(super) hold: Hold,
+    /// What keeps (or would keep) the router in FAULT.
+    pub(super) faults: Faults,
     /// The latest `now` seen: time never runs backwards (calling contract).
     latest_now: Time,
 }
@@ -47,6 +50,7 @@ impl Router {
             announce_left: 0,
             last_transition: None,
             hold: Hold::None,
+            faults: Faults::default(),
             latest_now: Time::ZERO,
         }
     }
@@ -210,7 +214,7 @@ impl Router {
     }
 
     /// RFC 5798 6.4.1 (Initialize) on Startup, also used on InterfaceUp.
-    fn start(&mut self, now: Time, reason: Reason, out: &mut Vec<Action>) {
+    pub(super) fn start(&mut self, now: Time, reason: Reason, out: &mut Vec<Action>) {
         if self.priority == 255 {
             self.become_master(now, Reason::AddressOwner, out);
         } else if self.params.initial_state == InitialState::Master {
@@ -230,6 +234,15 @@ impl Router {
         self.priority = priority;
         if self.state == State::Master {
             self.master_priority = Some(priority);
+        }
+    }
+
+    /// [`Event::SetPriority`]: a master tells its peers at once.
+    fn priority_changed(&mut self, now: Time, priority: u8, out: &mut Vec<Action>) {
+        let changed = priority != self.priority;
+        self.set_priority(priority);
+        if changed && self.state == State::Master {
+            self.advertise_now(now, out);
         }
     }
 
@@ -276,19 +289,12 @@ impl Router {
 
             (_, Event::Hold { until }) => self.hold = Hold::armed(now, until),
             (State::Master | State::Backup, Event::InterfaceDown) if self.hold.is_active(now) => {
+                self.faults.link = true;
                 self.suspend();
             }
-            (State::Master, Event::InterfaceDown) => {
-                out.push(Action::RemoveVips);
-                self.transition(now, State::Fault, Reason::InterfaceDown, &mut out);
-            }
-            (State::Backup | State::Initialize, Event::InterfaceDown) => {
-                self.transition(now, State::Fault, Reason::InterfaceDown, &mut out);
-            }
-            (State::Fault, Event::InterfaceUp) => {
-                self.start(now, Reason::InterfaceUp, &mut out);
-            }
-            (_, Event::InterfaceDown | Event::InterfaceUp) => {}
+            (_, Event::InterfaceDown) => self.link_down(now, &mut out),
+            (_, Event::InterfaceUp) => self.link_up(now, &mut out),
+            (_, Event::Health { fault }) => self.health(now, fault, &mut out),
 
             (State::Master, Event::VipsLost) => {
                 out.push(Action::AddVips);
@@ -296,7 +302,7 @@ impl Router {
             }
             (_, Event::VipsLost) => {}
 
-            (_, Event::SetPriority(p)) => self.set_priority(p),
+            (_, Event::SetPriority(p)) => self.priority_changed(now, p, &mut out),
             (
                 _,
                 Event::Reconfigure {

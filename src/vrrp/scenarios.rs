@@ -277,3 +277,34 @@ fn reconfigure_below_the_backup_hands_over() {
         took.0 - t
     );
 }
+
+/// The master's service fails (a tracker without weight): it leaves with a
+/// priority-0 advert, so the backup takes over after Skew_Time, not
+/// Master_Down_Interval; back to health, the master preempts again.
+#[test]
+fn health_fault_hands_over_in_skew_time() {
+    let fail = Time::from_secs(10);
+    let heal = Time::from_secs(20);
+    let mut sim = Sim::new([params(200, 1000), params(100, 1000)])
+        .started()
+        .with_scenario([
+            (fail, Op::Feed(0, Event::Health { fault: true })),
+            (heal, Op::Feed(0, Event::Health { fault: false })),
+        ]);
+    sim.run_until(Time::from_secs(30));
+    let tr = sim.trace.transitions();
+    let took = tr
+        .iter()
+        .find(|t| t.1 == 1 && t.3 == State::Master)
+        .unwrap();
+    assert_eq!(took.4, Reason::PriorityZeroSeen);
+    // Skew_Time of priority 100 at 1 s: 609.375 ms.
+    assert_eq!(took.0 - fail, Duration::from_micros(609_375));
+    assert_eq!(sim.trace.adverts(0, 0), vec![fail]);
+    assert_eq!(sim.masters(), vec![0], "preempted back after recovery");
+    let back = tr
+        .iter()
+        .find(|t| t.1 == 0 && t.3 == State::Master && t.0 > heal)
+        .unwrap();
+    assert_eq!(back.4, Reason::Preempted);
+}

@@ -811,3 +811,98 @@ fn reconfigure_while_held_down() {
     assert!(acts.contains(&Action::AddVips));
     assert!(acts.contains(&Action::SendAdvert { priority: 130 }));
 }
+
+// Health: a master whose tracker fails leaves as on shutdown (priority 0,
+// VIPs removed) into FAULT; back to health, it starts again.
+#[test]
+fn health_fault_and_recovery() {
+    let mut r = master(100);
+    let t = at_secs(10);
+    let acts = r.handle(t, Event::Health { fault: true });
+    assert_eq!(acts[0], Action::SendAdvert { priority: 0 });
+    assert_eq!(acts[1], Action::RemoveVips);
+    assert!(to(State::Fault, Reason::HealthFault, &acts));
+    assert_eq!(r.poll_at(), None);
+    assert!(r.handle(t + MS, Event::Health { fault: true }).is_empty());
+    assert!(
+        r.handle(t + MS, advert(20, 50)).is_empty(),
+        "FAULT hears nothing"
+    );
+    let acts = r.handle(t + secs(1), Event::Health { fault: false });
+    assert!(to(State::Backup, Reason::HealthRecovered, &acts));
+    // A backup just goes to FAULT, silently.
+    let mut b = v3(100);
+    b.handle(Time::ZERO, Event::Startup);
+    let acts = b.handle(t, Event::Health { fault: true });
+    assert_eq!(acts.len(), 1);
+    assert!(to(State::Fault, Reason::HealthFault, &acts));
+    // Before startup: FAULT at once, no election until health is back.
+    let mut i = v3(100);
+    assert!(to(
+        State::Fault,
+        Reason::HealthFault,
+        &i.handle(Time::ZERO, Event::Health { fault: true })
+    ));
+    assert!(i.handle(Time::ZERO, Event::Startup).is_empty());
+}
+
+// FAULT lasts while either the link or health says so.
+#[test]
+fn fault_needs_both_link_and_health_clear() {
+    let mut r = master(100);
+    let t = at_secs(10);
+    r.handle(t, Event::InterfaceDown);
+    r.handle(t, Event::Health { fault: true });
+    assert!(
+        r.handle(t + MS, Event::InterfaceUp).is_empty(),
+        "health still down"
+    );
+    assert_eq!(r.state(), State::Fault);
+    r.handle(t + MS, Event::InterfaceDown);
+    assert!(
+        r.handle(t + 2 * MS, Event::Health { fault: false })
+            .is_empty(),
+        "link still down"
+    );
+    let acts = r.handle(t + 3 * MS, Event::InterfaceUp);
+    assert!(to(State::Backup, Reason::InterfaceUp, &acts));
+}
+
+// Health failing while the link is down within a hold: FAULT when the
+// link comes back, not a resumed master.
+#[test]
+fn health_fault_during_a_hold() {
+    let mut r = master(100);
+    let t = at_secs(10);
+    r.handle(t, Event::Hold { until: t + secs(5) });
+    r.handle(t, Event::InterfaceDown);
+    assert!(r.handle(t + MS, Event::Health { fault: true }).is_empty());
+    let acts = r.handle(t + secs(1), Event::InterfaceUp);
+    assert!(to(State::Fault, Reason::HealthFault, &acts));
+    assert!(acts.contains(&Action::RemoveVips));
+    assert!(!acts.contains(&Action::AddVips));
+}
+
+// A weighted tracker moves the priority; a master advertises it at once.
+#[test]
+fn set_priority_is_advertised_by_a_master() {
+    let mut r = master(100);
+    let t = at_secs(10);
+    assert_eq!(
+        r.handle(t, Event::SetPriority(40)),
+        vec![Action::SendAdvert { priority: 40 }]
+    );
+    assert_eq!((r.priority(), r.master_priority()), (40, Some(40)));
+    assert_eq!(r.poll_at(), Some(t + secs(1)));
+    assert!(
+        r.handle(t, Event::SetPriority(40)).is_empty(),
+        "no change, nothing sent"
+    );
+    let mut b = v3(100);
+    b.handle(Time::ZERO, Event::Startup);
+    assert!(
+        b.handle(t, Event::SetPriority(150)).is_empty(),
+        "a backup sends nothing"
+    );
+    assert_eq!(b.priority(), 150);
+}

@@ -57,6 +57,9 @@ impl TryFrom<RawInstance> for InstanceConfig {
             unicast: raw.unicast,
             garp: raw.garp,
             vip_device: raw.vip_device,
+            track: raw.track,
+            notify: raw.notify,
+            units: raw.units,
         })
     }
 }

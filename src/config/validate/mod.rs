@@ -3,19 +3,21 @@
 //! first broken rule is the one reported. Each rule says which YAML key it is
 //! about ([`RuleError::field`]): a configuration file reports the message at
 //! the instance, the keepalived importer at the instance it translated.
-
 //!
 //! Layout: `raw` (the instance as written and its field-level ranges),
 //! `instance_rules` (the rules of one instance and the one validator,
-//! `InstanceConfig::try_from`), `across` (the rules between instances).
+//! `InstanceConfig::try_from`), `across` (the rules between instances),
+//! `health` (trackers, groups and their uses, across the whole file).
 
 use std::fmt;
 
 mod across;
+mod health;
 mod instance_rules;
 mod raw;
 
 pub use across::validate_instances;
+pub use health::{Place, validate_health};
 pub use raw::RawInstance;
 
 /// A broken rule: what is wrong and how to fix it, and the YAML key it is about.

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
 use crate::config::duration_text;
+use crate::config::health::{NotifyConfig, TrackUse, unit_name};
 use crate::config::types::{
     GarpConfig, InitialState, UnicastConfig, Vip, VipDevice, VrrpVersion, deserialize_ifname,
 };
@@ -49,6 +50,21 @@ pub struct RawInstance {
     pub garp: GarpConfig,
     #[serde(default)]
     pub vip_device: Option<VipDevice>,
+    #[serde(default)]
+    pub track: Vec<TrackUse>,
+    #[serde(default)]
+    pub notify: NotifyConfig,
+    #[serde(default, deserialize_with = "deserialize_units")]
+    pub units: Vec<String>,
+}
+
+/// Unit names, each checked where it is written.
+fn deserialize_units<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let units = Vec::<String>::deserialize(d)?;
+    for u in &units {
+        unit_name(u).map_err(de::Error::custom)?;
+    }
+    Ok(units)
 }
 
 fn default_version() -> VrrpVersion {
