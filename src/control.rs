@@ -97,6 +97,8 @@ pub struct Status {
     pub unmatched_drops: BTreeMap<String, u64>,
     /// "connected", or why systemd-networkd is not followed.
     pub networkd: String,
+    #[serde(default)]
+    pub trackers: Vec<TrackerStatus>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -129,6 +131,33 @@ pub struct InstanceStatus {
     pub problem: Option<String>,
     /// systemd-networkd's view of the interface, when networkd manages it.
     pub networkd: Option<LinkView>,
+    /// The group the instance moves with.
+    #[serde(default)]
+    pub group: Option<String>,
+    /// How the effective priority comes about: `150 - 60 (haproxy down) = 90`.
+    #[serde(default)]
+    pub priority_arithmetic: String,
+    /// Health holds the instance in FAULT (a tracker without weight is down,
+    /// or a member of its group faulted).
+    #[serde(default)]
+    pub health_fault: bool,
+    /// Each tracker the instance counts (its group's included), and what it
+    /// does now.
+    #[serde(default)]
+    pub trackers: Vec<crate::health::Term>,
+}
+
+/// One tracker, as its runner last reported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackerStatus {
+    pub name: String,
+    /// exec, unit, process, file, interface or tcp.
+    pub kind: String,
+    pub status: crate::health::Status,
+    /// Why the last result was bad, or the file's number; None when good.
+    pub last_result: Option<String>,
+    /// When the status last changed (seconds since the Unix epoch).
+    pub since_unix_time: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -245,7 +274,8 @@ mod tests {
     }
 
     // `vipctl status --json` is an interface (scripts, monitoring): its
-    // keys change only on purpose, with this list.
+    // keys change only on purpose, with this list (service health added
+    // group, priority_arithmetic, health_fault and the trackers).
     #[test]
     fn status_json_keys_are_stable() {
         let status = Status {
@@ -279,9 +309,25 @@ mod tests {
                 drops: BTreeMap::from([("bad_ttl".to_string(), 1)]),
                 problem: None,
                 networkd: Some(LinkView::default()),
+                group: Some("lb".into()),
+                priority_arithmetic: "100 - 60 (haproxy down) = 40".into(),
+                health_fault: false,
+                trackers: vec![crate::health::Term {
+                    tracker: "haproxy".into(),
+                    status: crate::health::Status::Down,
+                    adds: -60,
+                    faults: false,
+                }],
             }],
             unmatched_drops: BTreeMap::from([("unknown_vrid".to_string(), 2)]),
             networkd: "connected".into(),
+            trackers: vec![TrackerStatus {
+                name: "haproxy".into(),
+                kind: "process".into(),
+                status: crate::health::Status::Down,
+                last_result: Some("0 haproxy running, 1 wanted".into()),
+                since_unix_time: 1.5,
+            }],
         };
         let mut keys = Vec::new();
         key_paths(&serde_json::to_value(&status).unwrap(), "", &mut keys);
@@ -296,6 +342,8 @@ mod tests {
             ".instances[].drops",
             ".instances[].effective_priority",
             ".instances[].excluded_vips",
+            ".instances[].group",
+            ".instances[].health_fault",
             ".instances[].interface",
             ".instances[].last_transition",
             ".instances[].last_transition.from",
@@ -310,8 +358,14 @@ mod tests {
             ".instances[].networkd.administrative_state",
             ".instances[].networkd.operational_state",
             ".instances[].priority",
+            ".instances[].priority_arithmetic",
             ".instances[].problem",
             ".instances[].state",
+            ".instances[].trackers",
+            ".instances[].trackers[].adds",
+            ".instances[].trackers[].faults",
+            ".instances[].trackers[].status",
+            ".instances[].trackers[].tracker",
             ".instances[].version",
             ".instances[].vips",
             ".instances[].vips_present",
@@ -320,6 +374,12 @@ mod tests {
             ".networkd",
             ".pid",
             ".router_id",
+            ".trackers",
+            ".trackers[].kind",
+            ".trackers[].last_result",
+            ".trackers[].name",
+            ".trackers[].since_unix_time",
+            ".trackers[].status",
             ".unmatched_drops",
         ];
         assert_eq!(keys, want);

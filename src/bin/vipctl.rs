@@ -239,6 +239,7 @@ fn status(socket: &Path, json: bool) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     print!("{}", render_table(&st.instances, unix_now()));
+    print!("{}", render_health(&st, unix_now()));
     if st.networkd != "connected" {
         println!("systemd-networkd: {}", st.networkd);
     }
@@ -265,6 +266,51 @@ fn ago(secs: f64) -> String {
         7200..=172_799 => format!("{}h ago", s / 3600),
         _ => format!("{}d ago", s / 86400),
     }
+}
+
+/// Below the table: each instance's priority arithmetic and group, then
+/// the trackers (nothing when the configuration has neither).
+fn render_health(st: &vipd::control::Status, now: f64) -> String {
+    let mut out = String::new();
+    for i in &st.instances {
+        if i.trackers.is_empty() && i.group.is_none() {
+            continue;
+        }
+        let group = i
+            .group
+            .as_ref()
+            .map(|g| format!(" [group {g}]"))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "{}: priority {}{group}\n",
+            i.name, i.priority_arithmetic
+        ));
+    }
+    if !st.trackers.is_empty() {
+        let rows: Vec<Vec<String>> = st
+            .trackers
+            .iter()
+            .map(|t| {
+                let state = match t.status {
+                    vipd::health::Status::Up => "up",
+                    vipd::health::Status::Down => "down",
+                };
+                vec![
+                    t.name.clone(),
+                    t.kind.clone(),
+                    state.to_string(),
+                    ago(now - t.since_unix_time),
+                    t.last_result.clone().unwrap_or_else(|| "ok".into()),
+                ]
+            })
+            .collect();
+        out.push('\n');
+        out.push_str(&columns(
+            &["TRACKER", "KIND", "STATE", "SINCE", "LAST RESULT"],
+            &rows,
+        ));
+    }
+    out
 }
 
 fn render_table(instances: &[InstanceStatus], now: f64) -> String {
@@ -326,9 +372,15 @@ fn render_table(instances: &[InstanceStatus], now: f64) -> String {
             ]
         })
         .collect();
-    let mut widths = header.map(str::len);
-    for r in &rows {
-        for (w, c) in widths.iter_mut().zip(r) {
+    columns(&header, &rows)
+}
+
+/// A header and rows, each column as wide as its widest cell, two blanks
+/// apart.
+fn columns<R: AsRef<[String]>>(header: &[&str], rows: &[R]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r.as_ref()) {
             *w = (*w).max(c.len());
         }
     }
@@ -343,8 +395,8 @@ fn render_table(instances: &[InstanceStatus], now: f64) -> String {
         out.push('\n');
     };
     line(header.to_vec(), &mut out);
-    for r in &rows {
-        line(r.iter().map(String::as_str).collect(), &mut out);
+    for r in rows {
+        line(r.as_ref().iter().map(String::as_str).collect(), &mut out);
     }
     out
 }
@@ -522,6 +574,13 @@ fn reload_networkd() -> Result<(), String> {
 fn check(file: &Path) -> ExitCode {
     match Config::load(file) {
         Ok(c) => {
+            // What only this host can tell: the scripts and their user.
+            if let Err(problems) = vipd::io::track::security::script_user_for(&c) {
+                for p in problems {
+                    eprintln!("{}: {p}", file.display());
+                }
+                return ExitCode::FAILURE;
+            }
             println!(
                 "{}: OK ({} instance{})",
                 file.display(),
@@ -592,6 +651,10 @@ mod tests {
                 operational_state: Some("routable".into()),
                 address_state: None,
             }),
+            group: None,
+            priority_arithmetic: "150".into(),
+            health_fault: false,
+            trackers: vec![],
         };
         let t = render_table(&[i], 112.0);
         let lines: Vec<&str> = t.lines().collect();

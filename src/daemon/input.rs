@@ -28,6 +28,8 @@ pub enum Input {
     /// A `vipctl` request and where its answer goes.
     Control(Request, oneshot::Sender<Response>),
     Networkd(NetworkdUpdate),
+    /// A tracker runner's report.
+    Track(crate::io::track::Report),
     /// SIGHUP.
     Reload,
     /// SIGTERM or SIGINT.
@@ -59,6 +61,11 @@ fn forward<T: Send + 'static>(
 /// Kernel link and address notifications.
 pub fn spawn_netlink(events: mpsc::UnboundedReceiver<NetlinkEvent>, tx: InputTx) {
     forward(events, tx, Input::Netlink);
+}
+
+/// The tracker runners' reports.
+pub fn spawn_trackers(reports: mpsc::UnboundedReceiver<crate::io::track::Report>, tx: InputTx) {
+    forward(reports, tx, Input::Track);
 }
 
 /// systemd-networkd's link states over D-Bus (reconnecting every 5 s).

@@ -22,12 +22,16 @@ impl Daemon {
                         .on_link_changed(inst, before.as_ref(), &after)
                         .await;
                 }
+                self.interface_trackers_on(&after.name).await;
             }
             KernelChange::LinkRemoved { index, gone } => {
                 for inst in &mut self.instances {
                     self.host.on_link_removed(inst, index, gone.as_ref()).await;
                 }
                 self.prune_sockets();
+                if let Some(g) = gone {
+                    self.interface_trackers_on(&g.name).await;
+                }
             }
             KernelChange::AddressAdded(a) => self.refresh_sources_on(a.index),
             KernelChange::AddressRemoved(a) => {

@@ -45,6 +45,7 @@ use crate::io::timer::PreciseTimer;
 
 mod counters;
 mod effects;
+mod health;
 mod host;
 mod input;
 mod instance;
@@ -58,7 +59,11 @@ mod reload;
 mod requests;
 mod sockets;
 
+use crate::health::Board;
+use crate::io::script::ScriptUser;
+use crate::io::track::Report;
 use counters::Tally;
+use health::Runners;
 use host::Host;
 use input::Input;
 use instance::Instance;
@@ -79,6 +84,9 @@ pub enum DaemonError {
         #[source]
         source: io::Error,
     },
+    /// Scripts the configuration would run are unsafe, or their user is missing.
+    #[error("{0}")]
+    Scripts(String),
 }
 
 pub struct Options {
@@ -94,11 +102,20 @@ struct Daemon {
     /// Packets dropped before they could be tied to an instance.
     unmatched_drops: Tally,
     networkd: NetworkdView,
+    /// Trackers' states and every instance's health.
+    health: Board,
+    runners: Runners,
+    /// Who runs scripts (None when the configuration runs none).
+    script_user: Option<ScriptUser>,
+    /// Where tracker runners report.
+    track_tx: mpsc::UnboundedSender<Report>,
 }
 
 /// Runs the daemon until SIGTERM/SIGINT.
 pub async fn run(opts: Options) -> Result<(), DaemonError> {
     let config = Config::load(&opts.config_path)?;
+    let script_user = crate::io::track::security::script_user_for(&config)
+        .map_err(|p| DaemonError::Scripts(p.join("; ")))?;
     let (nl, nl_events) = Netlink::open()?;
     let announcer = Announcer::open().map_err(|source| DaemonError::Io {
         what: "cannot open the AF_PACKET socket for gratuitous ARP (needs CAP_NET_RAW)".into(),
@@ -113,6 +130,8 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     input::spawn_netlink(nl_events, tx.clone());
     input::spawn_signals(tx.clone())?;
     input::spawn_networkd(tx.clone());
+    let (track_tx, track_rx) = mpsc::unbounded_channel();
+    input::spawn_trackers(track_rx, tx.clone());
 
     let kernel = KernelView::new(nl.links().await?, nl.addresses().await?);
     let mut d = Daemon {
@@ -127,11 +146,20 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         host: Host::new(nl, announcer, kernel, Sockets::new(tx)),
         unmatched_drops: Tally::default(),
         networkd: NetworkdView::default(),
+        health: Board::default(),
+        runners: Runners::default(),
+        script_user,
+        track_tx,
     };
     d.manage_networkd_files();
+    d.rebuild_board();
+    d.start_runners();
+    // Health first: an instance whose tracker says FAULT never starts as master.
+    d.reconcile_health().await;
     for inst in &mut d.instances {
         d.host.activate(inst).await;
     }
+    d.sync_group_links().await;
     info!(instances = d.instances.len(), config = %d.opts.config_path.display(), "vipd started");
     // systemd (Type=notify): ready only now, with instances started; the
     // watchdog is fed from this loop, so a loop that hangs gets vipd restarted.
@@ -162,7 +190,11 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
                     notify.ready(d.status_line());
                 }
             }
-            _ = sleep_until_opt(&timer, deadline) => d.fire_timers().await,
+            _ = sleep_until_opt(&timer, deadline) => {
+                d.fire_timers().await;
+                // A hold that expired with the link down: the group follows.
+                d.sync_group_links().await;
+            }
             _ = tick_opt(&mut watchdog) => notify.watchdog(),
         }
         if notify.enabled() {
@@ -229,7 +261,11 @@ impl Daemon {
                     "VRRP socket receive failed: {e}"
                 );
             }
-            Input::Netlink(ev) => self.on_netlink(ev).await,
+            Input::Netlink(ev) => {
+                self.on_netlink(ev).await;
+                self.sync_group_links().await;
+            }
+            Input::Track(report) => self.on_track(report).await,
             Input::Control(req, reply) => {
                 let resp = match req {
                     Request::Status => Response::Status(self.status()),

@@ -185,6 +185,19 @@ impl Daemon {
                 };
             }
         };
+        let script_user = match crate::io::track::security::script_user_for(&new) {
+            Ok(u) => u,
+            Err(problems) => {
+                return Response::Error {
+                    message: format!("configuration not reloaded: {}", problems.join("; ")),
+                };
+            }
+        };
+        if self.script_user != script_user {
+            // Exec trackers run as the script user: restart them all.
+            self.runners = super::health::Runners::default();
+        }
+        self.script_user = script_user;
         let old: Vec<InstanceConfig> = self.instances.iter().map(|i| i.cfg.clone()).collect();
         let plan = plan_reload(&old, &new.instances);
         self.config = new;
@@ -240,9 +253,14 @@ impl Daemon {
             }
         }
         self.prune_sockets();
+        // Health before the new instances start: a FAULT one never becomes master.
+        self.rebuild_board();
+        self.start_runners();
+        self.reconcile_health().await;
         for idx in to_start {
             self.host.activate(&mut self.instances[idx]).await;
         }
+        self.sync_group_links().await;
         outcome.log_and_answer()
     }
 

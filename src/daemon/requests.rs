@@ -6,7 +6,8 @@ use tracing::info;
 
 use super::Daemon;
 use super::instance::Instance;
-use crate::control::{InstanceStatus, MAX_HOLD_MS, Response, Status};
+use crate::control::{InstanceStatus, MAX_HOLD_MS, Response, Status, TrackerStatus};
+use crate::health::Outcome;
 use crate::vrrp::{Event, State};
 
 impl Daemon {
@@ -31,13 +32,43 @@ impl Daemon {
                 .collect(),
             unmatched_drops: self.unmatched_drops.to_map(),
             networkd: self.networkd.status.clone(),
+            trackers: self.tracker_status(),
         }
+    }
+
+    fn tracker_status(&self) -> Vec<TrackerStatus> {
+        let now = self.host.now();
+        let unix_now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        self.health
+            .trackers()
+            .map(|(name, t)| TrackerStatus {
+                name: name.to_string(),
+                kind: self
+                    .config
+                    .trackers
+                    .get(name)
+                    .map(|c| c.kind.name())
+                    .unwrap_or("?")
+                    .to_string(),
+                status: t.status(),
+                last_result: match t.last() {
+                    Some(Outcome::Bad(why)) => Some(why.clone()),
+                    Some(Outcome::Value(v)) => Some(v.to_string()),
+                    Some(Outcome::Good) | None => None,
+                },
+                since_unix_time: unix_now - (now - t.since()).as_secs_f64(),
+            })
+            .collect()
     }
 
     fn instance_status(&self, inst: &Instance) -> InstanceStatus {
         let cfg = &inst.cfg;
         let r = &inst.router;
         let kernel = &self.host.kernel;
+        let health = self.health.health(inst.name());
         let master_address = if r.state() == State::Master {
             // Our own advert source (IPv4 when the instance has it).
             kernel.advert_source(cfg, inst.ifindex, cfg.mac_family())
@@ -71,6 +102,10 @@ impl Daemon {
             networkd: inst
                 .ifindex
                 .and_then(|ix| self.networkd.links.get(&ix).cloned()),
+            group: self.health.group_of(inst.name()).map(String::from),
+            priority_arithmetic: health.arithmetic(),
+            health_fault: health.fault,
+            trackers: health.terms,
         }
     }
 

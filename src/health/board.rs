@@ -39,6 +39,8 @@ pub struct Board {
     told: BTreeMap<String, Health>,
     /// Instance -> its group.
     group_of: BTreeMap<String, String>,
+    /// Group members whose link is down: their group is in FAULT.
+    links_down: std::collections::BTreeSet<String>,
 }
 
 impl Board {
@@ -87,6 +89,7 @@ impl Board {
             configs: config.trackers.clone(),
             instances,
             told: BTreeMap::new(),
+            links_down: keep.map(|k| k.links_down.clone()).unwrap_or_default(),
             group_of,
         };
         let names: Vec<String> = board.instances.keys().cloned().collect();
@@ -102,9 +105,32 @@ impl Board {
         let Some(u) = self.instances.get(instance) else {
             return evaluate(0, [], |_| None);
         };
-        evaluate(u.base, u.uses.iter().map(|(n, e)| (n.as_str(), *e)), |n| {
+        let mut h = evaluate(u.base, u.uses.iter().map(|(n, e)| (n.as_str(), *e)), |n| {
             self.trackers.get(n)
-        })
+        });
+        // Another member's link is down: the group follows it into FAULT.
+        if let Some(g) = self.group_of(instance) {
+            h.member_down = self
+                .members(g)
+                .find(|m| *m != instance && self.links_down.contains(*m))
+                .map(String::from);
+            h.fault |= h.member_down.is_some();
+        }
+        h
+    }
+
+    /// A group member's link went down (or came back); returns the
+    /// instances whose health changed.
+    pub fn set_link_down(&mut self, instance: &str, down: bool) -> Vec<Change> {
+        if self.group_of(instance).is_none() {
+            return Vec::new();
+        }
+        let changed = if down {
+            self.links_down.insert(instance.to_string())
+        } else {
+            self.links_down.remove(instance)
+        };
+        if changed { self.retell() } else { Vec::new() }
     }
 
     /// The health an instance was last told.
@@ -281,6 +307,30 @@ groups:
             "100 - 10 (haproxy down) + 10 (bonus up) = 100"
         );
         assert_eq!(b.observe(Time::ZERO, "nope", bad()), (None, vec![]));
+    }
+
+    #[test]
+    fn a_members_link_down_faults_the_others() {
+        let mut b = board();
+        let changes = b.set_link_down("web6", true);
+        let moved: Vec<(&str, bool)> = changes
+            .iter()
+            .map(|c| (c.instance.as_str(), c.after.fault))
+            .collect();
+        assert_eq!(
+            moved,
+            vec![("web4", true)],
+            "web6 itself faults by its link"
+        );
+        assert_eq!(
+            b.health("web4").arithmetic(),
+            "150 (group member web6 link down: FAULT)"
+        );
+        assert!(b.set_link_down("web6", true).is_empty(), "no change");
+        assert!(b.set_link_down("other", true).is_empty(), "not in a group");
+        let back = b.set_link_down("web6", false);
+        assert_eq!(back.len(), 1);
+        assert!(!back[0].after.fault);
     }
 
     #[test]

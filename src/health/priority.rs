@@ -12,7 +12,7 @@
 //!   the address owner (255) never moves (the configuration refuses weights
 //!   on it; a FAULT still applies).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::tracker::{Status, Tracker};
 
@@ -28,7 +28,7 @@ pub enum Effect {
 }
 
 /// One tracker's part in an instance's health.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Term {
     pub tracker: String,
     pub status: Status,
@@ -45,6 +45,10 @@ pub struct Health {
     pub priority: u8,
     pub fault: bool,
     pub terms: Vec<Term>,
+    /// A member of the instance's group whose link is down: the group is
+    /// in FAULT with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_down: Option<String>,
 }
 
 /// The lowest total of one `file` tracker that is FAULT (keepalived).
@@ -55,6 +59,9 @@ impl Health {
     /// `100 (web down: FAULT)`.
     pub fn arithmetic(&self) -> String {
         let mut s = self.base.to_string();
+        if let Some(m) = &self.member_down {
+            s.push_str(&format!(" (group member {m} link down: FAULT)"));
+        }
         for t in &self.terms {
             if t.faults {
                 s.push_str(&format!(" ({}: FAULT)", t.tracker));
@@ -119,6 +126,7 @@ pub fn evaluate<'a>(
         priority,
         fault: terms.iter().any(|t| t.faults),
         terms,
+        member_down: None,
     }
 }
 

@@ -20,6 +20,11 @@ impl Router {
         self.faults.health
     }
 
+    /// Whether the link is down (FAULT, or held by a planned bounce).
+    pub fn link_fault(&self) -> bool {
+        self.faults.link
+    }
+
     pub(super) fn link_down(&mut self, now: Time, out: &mut Vec<Action>) {
         self.faults.link = true;
         match self.state {

@@ -7,6 +7,22 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::config::{Command, Config, TrackerKind};
+use crate::io::script::ScriptUser;
+
+/// What a configuration needs before it may run: safe scripts, and the
+/// script user (None when nothing runs scripts). Checked by the daemon at
+/// start and on reload (a failure refuses the file) and by `vipctl check`.
+pub fn script_user_for(config: &Config) -> Result<Option<ScriptUser>, Vec<String>> {
+    if commands(config).is_empty() {
+        return Ok(None);
+    }
+    let mut problems = check(config);
+    let user = ScriptUser::resolve(config.script_user.as_deref()).map_err(|e| problems.push(e));
+    match (problems.is_empty(), user) {
+        (true, Ok(u)) => Ok(Some(u)),
+        _ => Err(problems),
+    }
+}
 
 /// Every command the configuration runs, with where it is configured.
 pub fn commands(c: &Config) -> Vec<(String, &Command)> {
