@@ -141,13 +141,19 @@ fn unit_is_notify_with_watchdog_and_hardened() {
     assert_eq!(unit_value("Type"), "notify");
     assert_eq!(unit_value("Restart"), "on-failure");
     assert!(unit_value("WatchdogSec").ends_with('s'));
+    // Scripts run as the script user: setuid/setgid, and kill at timeout.
     assert_eq!(
         unit_value("CapabilityBoundingSet"),
-        "CAP_NET_ADMIN CAP_NET_RAW"
+        "CAP_NET_ADMIN CAP_NET_RAW CAP_SETUID CAP_SETGID CAP_KILL"
     );
     assert_eq!(
         unit_value("AmbientCapabilities"),
-        "CAP_NET_ADMIN CAP_NET_RAW"
+        "CAP_NET_ADMIN CAP_NET_RAW CAP_SETUID CAP_SETGID CAP_KILL"
+    );
+    assert_eq!(
+        unit_values("SystemCallFilter"),
+        ["@system-service", "~@privileged @resources", "@setuid"],
+        "the script user switch is allowed after the privileged set is denied"
     );
     assert_eq!(
         unit_value("RestrictAddressFamilies"),
