@@ -1,6 +1,6 @@
 //! The edges that touch the kernel, each behind a small interface:
 //! raw VRRP sockets, rtnetlink, link-layer announcements, and systemd
-//! (notifications, journal), and the files vipd writes into a system.
+//! (notifications, journal, units), and the files vipd writes into a system.
 
 pub mod announce;
 pub mod files;
@@ -10,6 +10,7 @@ pub mod networkd_dbus;
 pub mod notify;
 pub mod script;
 pub mod sysctl;
+pub mod systemd;
 pub mod timer;
 pub mod track;
 pub mod vip_device;

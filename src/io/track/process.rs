@@ -19,6 +19,9 @@ use crate::health::Outcome;
 
 pub async fn run(m: &ProcessMatch, every: std::time::Duration, out: Reporter) {
     let mut tick = interval(every);
+    // The first tick is now: the loop reports at once, and a second report
+    // right away would count twice toward rise/fall.
+    tick.tick().await;
     loop {
         let pids = matching(m);
         if !out.send(outcome(m, pids.len())) {
