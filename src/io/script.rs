@@ -3,9 +3,11 @@
 //! clean environment, in its own process group, killed whole after its
 //! timeout, with bounded output kept for the log.
 //!
-//! Every descriptor vipd holds is close-on-exec (the VRRP and packet
-//! sockets, netlink, the timerfd, the control socket), so a script inherits
-//! none of them; a lab test checks it.
+//! Every descriptor vipd opens is close-on-exec (the VRRP and packet
+//! sockets, netlink, the timerfd, the control socket); the child also
+//! closes every descriptor above stderr before exec, so nothing vipd itself
+//! inherited without close-on-exec reaches a script either. A lab test
+//! checks that a script sees only 0, 1 and 2.
 
 use std::os::unix::process::CommandExt;
 use std::process::Stdio;
@@ -122,6 +124,7 @@ pub async fn run(
     // setgroups, setgid, setuid.
     unsafe {
         c.pre_exec(move || {
+            close_from(3);
             nix::unistd::setsid().map_err(std::io::Error::from)?;
             if let Some((uid, gid)) = ids {
                 let gid = nix::unistd::Gid::from_raw(gid);
@@ -179,6 +182,41 @@ pub async fn run(
         exit,
         duration: started.elapsed(),
         output: String::from_utf8_lossy(&output).trim_end().to_string(),
+    }
+}
+
+/// Marks every descriptor from `first` on close-on-exec, in the child
+/// before exec (closing them outright would also close the pipe the
+/// standard library uses to report a failed exec): close_range(2) with
+/// CLOSE_RANGE_CLOEXEC (Linux 5.11+), else fcntl(2) on each possible
+/// descriptor. Both are async-signal-safe.
+fn close_from(first: libc::c_uint) {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range on our own descriptor table; failure is handled.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            libc::c_uint::MAX,
+            CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if rc == 0 {
+        return;
+    }
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into `lim`.
+    let max = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+        lim.rlim_cur.min(1 << 20) as libc::c_int
+    } else {
+        1024
+    };
+    for fd in first as libc::c_int..max {
+        // SAFETY: flags of a descriptor number; EBADF for unused ones is fine.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
     }
 }
 
@@ -245,6 +283,25 @@ mod tests {
         assert!(!r.exit.success());
         let r = run(&sh("kill -TERM $$"), None, &[], Duration::from_secs(5)).await;
         assert_eq!(r.exit, Exit::Signal(15));
+    }
+
+    // A descriptor without close-on-exec (as vipd may have inherited one)
+    // still does not reach the script.
+    #[tokio::test]
+    async fn no_descriptor_is_inherited() {
+        // SAFETY: dup of stdin, without O_CLOEXEC on the copy.
+        let fd = unsafe { libc::dup(0) };
+        assert!(fd > 2);
+        let r = run(
+            &sh("ls /proc/self/fd | tr '\\n' ' '"),
+            None,
+            &[],
+            Duration::from_secs(5),
+        )
+        .await;
+        // SAFETY: our own copy.
+        unsafe { libc::close(fd) };
+        assert_eq!(r.output.trim(), "0 1 2 3", "ls's own directory is 3");
     }
 
     #[tokio::test]
