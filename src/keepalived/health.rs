@@ -11,6 +11,7 @@ use super::command::{self, Check, How};
 use super::document::Document;
 use super::instance::RawKeepalivedInstance;
 use super::lex::{Loc, error};
+use super::merge;
 use super::tracking::{RawNotify, RawTrackUse, RawUser, TrackKind};
 use super::{ImportError, Warnings};
 use crate::config::{
@@ -58,9 +59,10 @@ pub(super) fn resolve<'d>(
         }
         inst.notify = b.notify(&read.health.notify, &ctx, w);
     }
-    let (groups, group_locs, weighted) = b.groups(instances, w)?;
+    let (mut groups, group_locs, weighted) = b.groups(instances, w)?;
+    let merged = merge::dual_family(instances, &mut groups, &group_locs, w);
     for (g, list) in weighted {
-        weights_note(&group_locs[&g], &g, &list, w);
+        weights_note(&group_locs[&g], &g, &list, merged.get(&g), w);
     }
     // A tracker whose every use was dropped would run for nothing.
     let used: HashSet<&str> = instances
@@ -821,13 +823,24 @@ impl Builder<'_> {
 type Weighted = (Groups, BTreeMap<String, Loc>, BTreeMap<String, Vec<String>>);
 
 /// keepalived ignores the weights of a sync group's members (unless
-/// `sync_group_tracking_weight`); vipd applies them, to the whole group.
-fn weights_note(loc: &Loc, group: &str, list: &[String], w: &mut Warnings) {
+/// `sync_group_tracking_weight`); vipd applies them, to the whole group or
+/// to the instance it was merged into.
+fn weights_note(
+    loc: &Loc,
+    group: &str,
+    list: &[String],
+    merged: Option<&String>,
+    w: &mut Warnings,
+) {
+    let whom = match merged {
+        Some(i) => format!("to the merged instance {i}: its priority"),
+        None => "once for the whole group: the group's priority".to_string(),
+    };
     w.about(
         loc,
         &format!("vrrp_sync_group {group}"),
         format_args!(
-            "keepalived ignored the weights of its members' trackers ({}), logging \"ignoring tracked script with weights due to SYNC group\"; vipd applies them, once for the whole group: the group's priority now moves with them, where a keepalived peer's does not",
+            "keepalived ignored the weights of its members' trackers ({}), logging \"ignoring tracked script with weights due to SYNC group\"; vipd applies them, {whom} now moves with them, where a keepalived peer's does not",
             list.join("; ")
         ),
     );

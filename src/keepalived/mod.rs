@@ -13,12 +13,13 @@
 //!    which handler, with or without a block, and what a repeat means) or has
 //!    no vipd equivalent. Everything vipd does not have produces a warning
 //!    naming the keyword and its `file:line`. Nothing is dropped silently.
-//! 4. **Resolving** (`resolve`, `health`, with `command` for the scripts):
-//!    defaults, families and versions as keepalived resolves them, into the
-//!    instance vipd would read from YAML ([`crate::config::RawInstance`]);
-//!    the trackers the instances and sync groups use (shell idioms become
-//!    built-in trackers), with keepalived's weights; notify commands; sync
-//!    groups as groups.
+//! 4. **Resolving** (`resolve`, `health`, `merge`, with `command` for the
+//!    scripts): defaults, families and versions as keepalived resolves them,
+//!    into the instance vipd would read from YAML
+//!    ([`crate::config::RawInstance`]); the trackers the instances and sync
+//!    groups use (shell idioms become built-in trackers), with keepalived's
+//!    weights; notify commands; sync groups as groups, or, one IPv4 and one
+//!    IPv6 instance, as one instance advertising both families.
 //! 5. **Validation**: vipd's own rules, the ones that check a YAML file
 //!    (`InstanceConfig::try_from`, [`crate::config::validate_instances`],
 //!    [`crate::config::validate_health`]), so the importer never hands out a
@@ -45,6 +46,7 @@ mod health;
 mod instance;
 mod keywords;
 mod lex;
+mod merge;
 mod parse;
 mod resolve;
 mod tracking;

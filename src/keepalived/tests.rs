@@ -524,15 +524,51 @@ fn seed004_variants() {
     assert!(!two.warnings.iter().any(|w| w.contains("mixes")));
     assert!(two.config.groups.is_empty());
 
-    // The third attempt: a group of the two, following haproxy.
+    // The third attempt: the sync group of one IPv4 and one IPv6 instance
+    // becomes one instance, and all four VIPs follow haproxy.
     let sync = fixture("seed004_sync_group.conf");
-    assert_eq!(sync.config.instances, two.config.instances);
-    assert_eq!(sync.config.groups["VI_1_2"].instances, ["VI_1", "VI_2"]);
+    let [merged] = sync.config.instances.as_slice() else {
+        panic!("one instance expected: {:#?}", sync.config.instances)
+    };
+    assert!(sync.config.groups.is_empty());
+    assert_eq!(
+        (
+            merged.name.as_str(),
+            merged.vrid,
+            merged.version,
+            merged.priority
+        ),
+        ("VI_1", 1, VrrpVersion::V3, 101)
+    );
+    assert_eq!(
+        merged.vips,
+        vec![
+            vip("10.1.1.100/32"),
+            vip("10.1.1.101/32"),
+            vip("::ffff:10.1.1.100"),
+            vip("::ffff:10.1.1.101")
+        ]
+    );
+    assert_eq!(merged.track, vec![uses("chk_haproxy")]);
+    assert_eq!(sync.config.trackers["chk_haproxy"], *haproxy);
+    let at = "seed004_sync_group.conf:54: vrrp_sync_group VI_1_2: ";
     warned(
         &sync,
-        &[
-            "seed004_sync_group.conf:54: vrrp_sync_group VI_1_2: keepalived ignored the weights of its members' trackers (VI_1: chk_haproxy weight 2; VI_2: chk_haproxy weight 2), logging \"ignoring tracked script with weights due to SYNC group\"; vipd applies them, once for the whole group: the group's priority now moves with them, where a keepalived peer's does not",
-        ],
+        &[&format!(
+            "{at}VI_1 (IPv4) and VI_2 (IPv6) merged into one instance, VI_1, with the VIPs of both: vipd advertises both families from one state machine"
+        )],
+    );
+    warned(
+        &sync,
+        &[&format!(
+            "{at}keepalived peers of this group must change too, or be replaced by vipd at the same time: VI_1 advertised VRRPv2, the merged instance advertises VRRPv3 for both families (VRRPv2 carries no IPv6): set version 3 in their VI_1; the IPv6 adverts now carry VRID 1 (was 2 in VI_2), the IPv4 instance's: set virtual_router_id 1 in their VI_2"
+        )],
+    );
+    warned(
+        &sync,
+        &[&format!(
+            "{at}keepalived ignored the weights of its members' trackers (VI_1: chk_haproxy weight 2; VI_2: chk_haproxy weight 2), logging \"ignoring tracked script with weights due to SYNC group\"; vipd applies them, to the merged instance VI_1: its priority now moves with them, where a keepalived peer's does not"
+        )],
     );
 
     let excl = fixture("seed004_excluded.conf");
@@ -1627,6 +1663,12 @@ fn sync_groups_become_groups() {
         &imp,
         &["vrrp_sync_group lb: notify /usr/local/bin/lb-any: keepalived appended four arguments"],
     );
+    // Two IPv4 instances: nothing to merge, and nothing said about it.
+    assert!(
+        !imp.warnings
+            .iter()
+            .any(|w| w.contains("merged") || w.contains("stay two"))
+    );
 
     // sync_group_tracking_weight: keepalived applied the weights too.
     let imp = ok(&format!(
@@ -1650,6 +1692,87 @@ fn sync_groups_become_groups() {
         e.message.starts_with("vrrp_sync_group lb: vipd rejects the translation: group \"lb\": \"a\" and \"c\" have different priority"),
         "{e}"
     );
+}
+
+/// One IPv4 and one IPv6 instance, `v4` and `v6` added to their blocks.
+fn dual(v4: &str, v6: &str, group_extra: &str) -> String {
+    format!(
+        "{}{}vrrp_sync_group lb {{\n  group {{\n    web4\n    web6\n  }}\n{group_extra}\n}}\n",
+        instance("web4", 51, "192.0.2.10", v4),
+        instance("web6", 51, "2001:db8::10", v6),
+    )
+}
+
+#[test]
+fn dual_family_sync_groups_become_one_instance() {
+    // Same VRID, VRRPv3 already: nothing changes on the wire.
+    let imp = ok(&dual(
+        "  version 3",
+        "",
+        "  notify_master /usr/local/bin/up",
+    ));
+    let [i] = imp.config.instances.as_slice() else {
+        panic!("{:#?}", imp.config.instances)
+    };
+    assert_eq!(
+        (i.name.as_str(), i.vrid, i.version),
+        ("web4", 51, VrrpVersion::V3)
+    );
+    assert_eq!(i.vips, vec![vip("192.0.2.10/32"), vip("2001:db8::10/128")]);
+    assert_eq!(i.notify.master, Some(argv(&["/usr/local/bin/up"])));
+    assert!(imp.config.groups.is_empty());
+    warned(
+        &imp,
+        &[
+            "vrrp_sync_group lb: web4 (IPv4) and web6 (IPv6) merged into one instance, web4",
+            "the group's notify commands run for the instance (VIPD_KIND=instance, VIPD_NAME=web4)",
+        ],
+    );
+    assert!(
+        !imp.warnings
+            .iter()
+            .any(|w| w.contains("peers of this group")),
+        "{:#?}",
+        imp.warnings
+    );
+
+    // Unicast: the peers of both.
+    let imp = ok(&dual(
+        "  version 3\n  unicast_src_ip 192.0.2.1\n  unicast_peer {\n    192.0.2.2\n  }",
+        "  unicast_peer {\n    2001:db8::2\n  }",
+        "",
+    ));
+    let u = imp.config.instances[0].unicast.clone().unwrap();
+    assert_eq!(
+        (u.sources, u.peers),
+        (
+            vec![ip("192.0.2.1")],
+            vec![ip("192.0.2.2"), ip("2001:db8::2")]
+        )
+    );
+
+    // What one instance cannot be: they stay a group, and the note says why.
+    for (v4, why) in [
+        ("  advert_int 2", "they differ in advert_int"),
+        (
+            "  version 3\n  unicast_peer {\n    192.0.2.2\n  }",
+            "they differ in unicast_peer (one uses unicast, the other multicast)",
+        ),
+        (
+            "  authentication {\n    auth_type PASS\n    auth_pass secret\n  }",
+            "web4 authenticates with auth_pass, which VRRPv3 (needed for the IPv6 adverts) does not carry",
+        ),
+    ] {
+        let imp = ok(&dual(v4, "", ""));
+        assert_eq!(imp.config.instances.len(), 2, "{v4}");
+        assert_eq!(imp.config.groups["lb"].instances, ["web4", "web6"]);
+        warned(
+            &imp,
+            &[&format!(
+                "vrrp_sync_group lb: web4 (IPv4) and web6 (IPv6) stay two instances in a vipd group rather than one instance advertising both families: {why}"
+            )],
+        );
+    }
 }
 
 #[test]
