@@ -327,6 +327,15 @@ impl TryFrom<RawTracker> for TrackerConfig {
     }
 }
 
+impl TrackerConfig {
+    /// The tracker as its YAML reads back, with the checks of a written
+    /// one: for trackers built in code (the keepalived importer), so that
+    /// what is accepted always loads.
+    pub fn checked(self) -> Result<TrackerConfig, String> {
+        TrackerConfig::try_from(RawTracker::from(self))
+    }
+}
+
 /// The one kind key of a tracker, checked.
 fn tracker_kind(r: &RawTracker) -> Result<TrackerKind, String> {
     let mut kinds = Vec::new();

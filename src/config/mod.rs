@@ -29,8 +29,8 @@ mod validate;
 mod tests;
 
 pub use health::{
-    Command, GroupConfig, Groups, NotifyConfig, OnTimeout, ProcessMatch, TrackUse, TrackerConfig,
-    TrackerKind, Trackers, unit_name,
+    Command, DEFAULT_NOTIFY_TIMEOUT, GroupConfig, Groups, NotifyConfig, OnTimeout, ProcessMatch,
+    TrackUse, TrackerConfig, TrackerKind, Trackers, unit_name,
 };
 pub use instance::InstanceConfig;
 pub use types::{

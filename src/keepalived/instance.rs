@@ -10,6 +10,7 @@ use super::addresses::{endpoint, vip_block};
 use super::keywords::{INSTANCE, read_section};
 use super::lex::{Loc, error};
 use super::parse::Stmt;
+use super::tracking::{RawHealth, Tracking};
 use super::values::{ifname_arg, micros, parse_seconds, parse_u64, parse_version};
 use super::{ImportError, Warnings};
 use crate::config::{GarpConfig, InitialState, Vip, VrrpVersion, parse_cidr};
@@ -37,6 +38,8 @@ pub(super) struct RawKeepalivedInstance {
     pub use_vmac: Option<(Option<String>, Loc)>,
     pub xmit_base: bool,
     pub use_ipvlan: Option<(Option<String>, Loc)>,
+    /// `track_*` blocks and `notify*` commands.
+    pub health: RawHealth,
 }
 
 /// A `unicast_src_ip` or `unicast_peer` address, with its `dev` if given.
@@ -77,12 +80,23 @@ impl RawKeepalivedInstance {
             use_vmac: None,
             xmit_base: false,
             use_ipvlan: None,
+            health: RawHealth::default(),
         }
     }
 
     /// What the instance's warnings and errors start with.
     pub fn context(&self) -> String {
         format!("vrrp_instance {}", self.name)
+    }
+}
+
+impl Tracking for RawKeepalivedInstance {
+    fn health(&mut self) -> &mut RawHealth {
+        &mut self.health
+    }
+
+    fn context(&self) -> String {
+        RawKeepalivedInstance::context(self)
     }
 }
 

@@ -1,14 +1,14 @@
 //! Every keyword the importer knows, one table per section (the top level,
-//! `global_defs`, `vrrp_instance`), and the one reader that walks a section
-//! through its table.
+//! `global_defs`, `vrrp_instance`, `vrrp_script`, `track_file`,
+//! `vrrp_track_process`, `vrrp_sync_group`), and the one reader that walks a
+//! section through its table.
 //!
-//! An entry is one of: translated (its handler, whether it takes a `{ }`
-//! block, what a repeat means), not yet carried over (tracking, notify, sync
-//! groups: a later vipd release), or not carried over (vipd has no
-//! equivalent; the reason says what to do instead). A keyword missing from
-//! the table is warned about with its section's generic reason. Because the
-//! block check and the "given twice" check run here, from the table, a
-//! keyword cannot be translated without them.
+//! An entry is either translated (its handler, whether it takes a `{ }`
+//! block, what a repeat means) or not carried over (vipd has no equivalent;
+//! the reason says what to do instead). A keyword missing from the table is
+//! warned about with its section's generic reason. Because the block check
+//! and the "given twice" check run here, from the table, a keyword cannot be
+//! translated without them.
 
 use std::collections::HashMap;
 
@@ -16,11 +16,8 @@ use super::document::{self, Document};
 use super::instance::{self, RawKeepalivedInstance};
 use super::lex::{Loc, error};
 use super::parse::Stmt;
+use super::tracking::{self, RawScript, RawSyncGroup, RawTrackFile, RawTrackProcess, Tracking};
 use super::{ImportError, Warnings};
-
-/// The reason given for the keywords planned for a later release.
-pub(super) const LATER: &str =
-    "not carried over yet (tracking/notify/sync groups come in a later vipd release)";
 
 /// Reads one statement into what its section fills in.
 pub(super) type Handler<T> = fn(&mut Warnings, &Stmt, &mut T) -> Result<(), ImportError>;
@@ -30,6 +27,9 @@ pub(super) type Handler<T> = fn(&mut Warnings, &Stmt, &mut T) -> Result<(), Impo
 pub(super) struct Section<T: 'static> {
     pub unknown: &'static str,
     pub keywords: &'static [Keyword<T>],
+    /// The tracking and notify keywords instances and sync groups share
+    /// ([`health_keywords`]); empty elsewhere.
+    pub health: &'static [Keyword<T>],
 }
 
 pub(super) struct Keyword<T: 'static> {
@@ -43,8 +43,6 @@ pub(super) enum Meaning<T: 'static> {
         takes: Takes,
         repeat: Repeat,
     },
-    /// Planned for a later vipd release: warned with [`LATER`].
-    NotYet,
     /// vipd has no equivalent: warned with this reason.
     NotCarried(&'static str),
 }
@@ -77,7 +75,11 @@ pub(super) enum Repeat {
 
 impl<T> Section<T> {
     pub fn find(&self, kw: &str) -> Option<&Keyword<T>> {
-        self.keywords.iter().find(|k| k.name == kw)
+        self.all().find(|k| k.name == kw)
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Keyword<T>> {
+        self.keywords.iter().chain(self.health)
     }
 }
 
@@ -97,13 +99,6 @@ const fn translated<T>(
     }
 }
 
-const fn not_yet<T>(name: &'static str) -> Keyword<T> {
-    Keyword {
-        name,
-        meaning: Meaning::NotYet,
-    }
-}
-
 const fn not_carried<T>(name: &'static str, reason: &'static str) -> Keyword<T> {
     Keyword {
         name,
@@ -117,38 +112,50 @@ const STATIC: &str = "not carried over (configure static addresses, routes and r
 const ROUTES: &str =
     "not carried over (vipd moves addresses only; configure routes and rules in netplan)";
 const GARP: &str = "not carried over (vipd has no equivalent; see the instance's garp settings)";
+const BFD: &str =
+    "not carried over (vipd has no BFD; track the neighbour with a tcp, exec or interface tracker)";
+const SMTP: &str = "not carried over (vipd sends no e-mail alerts)";
+const NOTIFY_DELETED: &str = "not carried over (vipd runs notify stop, with VIPD_STATE=STOP, when a reload removes an instance; move the script there if it should run then)";
+const PRIORITY_CHANGES: &str = "not carried over (vipd notifies state changes only; vipctl status shows the effective priority)";
+const PROCESS_DELAY: &str = "not carried over (vipd has no delays for processes; set rise/fall on the tracker to ride out a restart)";
 
 use Repeat::{Adds, LastWins, Replaces};
 use Takes::{Block, NamedBlock, Words};
 
 /// The top level of keepalived.conf.
+#[rustfmt::skip]
 pub(super) const TOP: Section<Document> = Section {
     unknown: "unknown top-level keyword, not carried over",
     keywords: &[
-        translated("global_defs", Block, Adds, document::global_defs),
-        translated("vrrp_instance", NamedBlock, Adds, document::vrrp_instance),
-        not_yet("vrrp_script"),
-        not_yet("vrrp_sync_group"),
-        not_yet("vrrp_track_file"),
-        not_yet("track_file"),
-        not_yet("vrrp_track_process"),
-        not_yet("track_process"),
-        not_yet("bfd_instance"),
-        not_carried("virtual_server", IPVS),
+        translated("global_defs",        Block,      Adds, document::global_defs),
+        translated("vrrp_instance",      NamedBlock, Adds, document::vrrp_instance),
+        translated("vrrp_script",        NamedBlock, Adds, document::vrrp_script),
+        translated("track_file",         NamedBlock, Adds, document::track_file),
+        translated("vrrp_track_file",    NamedBlock, Adds, document::track_file),
+        translated("vrrp_track_process", NamedBlock, Adds, document::vrrp_track_process),
+        translated("vrrp_sync_group",    NamedBlock, Adds, document::vrrp_sync_group),
+        not_carried("bfd_instance",         BFD),
+        not_carried("virtual_server",       IPVS),
         not_carried("virtual_server_group", IPVS),
-        not_carried("static_ipaddress", STATIC),
-        not_carried("static_routes", STATIC),
-        not_carried("static_rules", STATIC),
+        not_carried("static_ipaddress",     STATIC),
+        not_carried("static_routes",        STATIC),
+        not_carried("static_rules",         STATIC),
     ],
+    health: &[],
 };
 
-/// `global_defs { ... }`: only what VRRP needs is translated.
+/// `global_defs { ... }`: only what VRRP and its scripts need is translated.
+#[rustfmt::skip]
 pub(super) const GLOBAL_DEFS: Section<Document> = Section {
     unknown: "not carried over",
     keywords: &[
-        translated("router_id", Words, Replaces, document::router_id),
-        translated("vrrp_version", Words, Replaces, document::vrrp_version),
+        translated("router_id",              Words, Replaces, document::router_id),
+        translated("vrrp_version",           Words, Replaces, document::vrrp_version),
+        translated("script_user",            Words, LastWins, document::script_user),
+        // vipd always checks scripts so: the scripts note says it.
+        translated("enable_script_security", Words, LastWins, document::enable_script_security),
     ],
+    health: &[],
 };
 
 /// `vrrp_instance NAME { ... }`.
@@ -180,21 +187,8 @@ pub(super) const INSTANCE: Section<RawKeepalivedInstance> = Section {
         translated("use_vmac",                   Words, LastWins, instance::use_vmac),
         translated("vmac_xmit_base",             Words, LastWins, instance::vmac_xmit_base),
         translated("use_ipvlan",                 Words, LastWins, instance::use_ipvlan),
-        not_yet("track_script"),
-        not_yet("track_interface"),
-        not_yet("track_file"),
-        not_yet("track_process"),
-        not_yet("track_bfd"),
-        not_yet("track_src_ip"),
-        not_yet("notify"),
-        not_yet("notify_master"),
-        not_yet("notify_backup"),
-        not_yet("notify_fault"),
-        not_yet("notify_stop"),
-        not_yet("notify_deleted"),
-        not_yet("notify_master_rx_lower_pri"),
-        not_yet("notify_priority_changes"),
-        not_carried("smtp_alert",                 "not carried over (vipd sends no e-mail alerts)"),
+        not_carried("track_src_ip",               "not carried over (vipd has no tracker of the unicast source address)"),
+        not_carried("notify_master_rx_lower_pri", "not carried over (vipd runs no command when a master hears a lower priority)"),
         not_carried("debug",                      "not carried over (vipd has no per-instance debug level)"),
         not_carried("mcast_src_ip",               "not carried over (vipd chooses the advert source address itself)"),
         not_carried("lvs_sync_daemon_interface",  "not carried over (IPVS is outside vipd's scope)"),
@@ -204,7 +198,91 @@ pub(super) const INSTANCE: Section<RawKeepalivedInstance> = Section {
         not_carried("garp_lower_prio_delay",      GARP),
         not_carried("garp_lower_prio_repeat",     GARP),
     ],
+    health: &INSTANCE_HEALTH,
 };
+
+/// `vrrp_script NAME { ... }`.
+#[rustfmt::skip]
+pub(super) const SCRIPT: Section<RawScript> = Section {
+    unknown: "not carried over (no vipd equivalent)",
+    keywords: &[
+        translated("script",    Words, LastWins, tracking::script),
+        translated("interval",  Words, LastWins, tracking::interval),
+        translated("timeout",   Words, LastWins, tracking::timeout),
+        translated("weight",    Words, LastWins, tracking::script_weight),
+        translated("rise",      Words, LastWins, tracking::rise),
+        translated("fall",      Words, LastWins, tracking::fall),
+        translated("user",      Words, LastWins, tracking::user),
+        translated("init_fail", Words, LastWins, tracking::init_fail),
+    ],
+    health: &[],
+};
+
+/// `track_file NAME { ... }` (`vrrp_track_file`).
+#[rustfmt::skip]
+pub(super) const TRACK_FILE: Section<RawTrackFile> = Section {
+    unknown: "not carried over (no vipd equivalent)",
+    keywords: &[
+        translated("file",   Words, LastWins, tracking::file),
+        translated("weight", Words, LastWins, tracking::file_weight),
+        not_carried("init_file", "not carried over (vipd does not create or fill the file: create it, e.g. with systemd-tmpfiles, before vipd starts)"),
+    ],
+    health: &[],
+};
+
+/// `vrrp_track_process NAME { ... }`.
+#[rustfmt::skip]
+pub(super) const TRACK_PROCESS: Section<RawTrackProcess> = Section {
+    unknown: "not carried over (no vipd equivalent)",
+    keywords: &[
+        translated("process", Words, LastWins, tracking::process),
+        translated("weight",  Words, LastWins, tracking::process_weight),
+        translated("quorum",  Words, LastWins, tracking::quorum),
+        not_carried("quorum_max",      "not carried over (vipd counts a minimum of processes only)"),
+        not_carried("param_match",     "not carried over (vipd matches the process name, not its parameters)"),
+        not_carried("full_command",    "not carried over (vipd matches the process name, not its command line)"),
+        not_carried("delay",           PROCESS_DELAY),
+        not_carried("fork_delay",      PROCESS_DELAY),
+        not_carried("terminate_delay", PROCESS_DELAY),
+    ],
+    health: &[],
+};
+
+/// `vrrp_sync_group NAME { ... }`.
+#[rustfmt::skip]
+pub(super) const SYNC_GROUP: Section<RawSyncGroup> = Section {
+    unknown: "not carried over (no vipd equivalent)",
+    keywords: &[
+        translated("group",                      Block, Adds,     tracking::group),
+        // vipd always applies the weights of a group's trackers.
+        translated("sync_group_tracking_weight", Words, LastWins, tracking::tracking_weight),
+        translated("global_tracking",            Words, LastWins, tracking::tracking_weight),
+    ],
+    health: &SYNC_GROUP_HEALTH,
+};
+
+/// What instances and sync groups both track and notify with.
+#[rustfmt::skip]
+const fn health_keywords<T: Tracking>() -> [Keyword<T>; 13] {
+    [
+        translated("track_script",            Block, Adds,     tracking::track::<T>),
+        translated("track_interface",         Block, Adds,     tracking::track::<T>),
+        translated("track_file",              Block, Adds,     tracking::track::<T>),
+        translated("track_process",           Block, Adds,     tracking::track::<T>),
+        translated("notify",                  Words, LastWins, tracking::notify::<T>),
+        translated("notify_master",           Words, LastWins, tracking::notify::<T>),
+        translated("notify_backup",           Words, LastWins, tracking::notify::<T>),
+        translated("notify_fault",            Words, LastWins, tracking::notify::<T>),
+        translated("notify_stop",             Words, LastWins, tracking::notify::<T>),
+        not_carried("track_bfd",               BFD),
+        not_carried("notify_deleted",          NOTIFY_DELETED),
+        not_carried("notify_priority_changes", PRIORITY_CHANGES),
+        not_carried("smtp_alert",              SMTP),
+    ]
+}
+
+const INSTANCE_HEALTH: [Keyword<RawKeepalivedInstance>; 13] = health_keywords();
+const SYNC_GROUP_HEALTH: [Keyword<RawSyncGroup>; 13] = health_keywords();
 
 /// Reads the statements of one block through its section's table.
 /// `context` starts every warning about them (`global_defs`,
@@ -243,7 +321,6 @@ pub(super) fn read_section<T>(
                 handler(warnings, st, into)?;
                 continue;
             }
-            Some(Meaning::NotYet) => LATER,
             Some(Meaning::NotCarried(reason)) => reason,
             None => section.unknown,
         };

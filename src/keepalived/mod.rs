@@ -6,19 +6,25 @@
 //!    file and line; comments stripped; `include` globs followed.
 //! 2. **Parsing** (`parse`): statements (`keyword words... [{ block }]`);
 //!    unbalanced braces are errors.
-//! 3. **Reading** (`document`, `instance`): `global_defs` and each
-//!    `vrrp_instance` block, statement by statement through the tables of
-//!    `keywords`, which say for every keyword whether it is translated (by
-//!    which handler, with or without a block, and what a repeat means), comes
-//!    in a later vipd release, or has no vipd equivalent. Everything vipd
-//!    does not (yet) have produces a warning naming the keyword and its
-//!    `file:line`. Nothing is dropped silently.
-//! 4. **Resolving** (`resolve`): defaults, families and versions as
-//!    keepalived resolves them, into the instance vipd would read from YAML
-//!    ([`crate::config::RawInstance`]).
+//! 3. **Reading** (`document`, `instance`, `tracking`): `global_defs`, each
+//!    `vrrp_instance`, `vrrp_script`, `track_file`, `vrrp_track_process`
+//!    and `vrrp_sync_group` block, statement by statement through the tables
+//!    of `keywords`, which say for every keyword whether it is translated (by
+//!    which handler, with or without a block, and what a repeat means) or has
+//!    no vipd equivalent. Everything vipd does not have produces a warning
+//!    naming the keyword and its `file:line`. Nothing is dropped silently.
+//! 4. **Resolving** (`resolve`, `health`, `merge`, with `command` for the
+//!    scripts): defaults, families and versions as keepalived resolves them,
+//!    into the instance vipd would read from YAML
+//!    ([`crate::config::RawInstance`]); the trackers the instances and sync
+//!    groups use (shell idioms become built-in trackers), with keepalived's
+//!    weights; notify commands; sync groups as groups, or, one IPv4 and one
+//!    IPv6 instance, as one instance advertising both families.
 //! 5. **Validation**: vipd's own rules, the ones that check a YAML file
-//!    (`InstanceConfig::try_from`, [`crate::config::validate_instances`]), so
-//!    the importer never hands out a configuration vipd would refuse to load.
+//!    (`InstanceConfig::try_from`, [`crate::config::validate_instances`],
+//!    [`crate::config::validate_health`]), so the importer never hands out a
+//!    configuration vipd would refuse to load; an error points at the
+//!    keepalived block it is about.
 //!
 //! Where keepalived itself adjusts a configuration (VRRPv2 advert intervals
 //! rounded to whole seconds, `auth_pass` cut to 8 characters, IPv6 instances
@@ -29,15 +35,21 @@
 use std::fmt;
 use std::path::Path;
 
-use crate::config::{Config, InstanceConfig, RawInstance, RuleError, validate_instances};
+use crate::config::{
+    Config, InstanceConfig, Place, RawInstance, RuleError, validate_health, validate_instances,
+};
 
 mod addresses;
+mod command;
 mod document;
+mod health;
 mod instance;
 mod keywords;
 mod lex;
+mod merge;
 mod parse;
 mod resolve;
+mod tracking;
 mod values;
 
 #[cfg(test)]
@@ -86,15 +98,36 @@ pub fn import_str(text: &str, origin: &Path) -> Result<Import, ImportError> {
             "no vrrp_instance found (after following includes): nothing to import",
         ));
     }
-    let resolved = resolve::instances(&document, &mut warnings)?;
+    let mut resolved = resolve::instances(&document, &mut warnings)?;
+    let health = health::resolve(&document, &mut resolved, &mut warnings)?;
+    // Where vipd's rules across the file point: the keepalived block.
+    let mut written: Vec<(Place, Loc, String)> = resolved
+        .iter()
+        .map(|(i, r)| (Place::Instance(i.name.clone()), r.loc.clone(), r.context()))
+        .collect();
+    written.extend(health.group_locs.iter().map(|(g, loc)| {
+        let ctx = format!("vrrp_sync_group {g}");
+        (Place::Group(g.clone()), loc.clone(), ctx)
+    }));
+    if let Some(u) = &document.script_user {
+        let ctx = "global_defs".to_string();
+        written.push((Place::Key("script_user"), u.loc.clone(), ctx));
+    }
     let config = Config {
         router_id: document.router_id.clone(),
         instances: validate(resolved)?,
         networkd: Default::default(),
-        script_user: None,
-        trackers: Default::default(),
-        groups: Default::default(),
+        script_user: health.script_user,
+        trackers: health.trackers,
+        groups: health.groups,
     };
+    validate_health(&config).map_err(|(place, e)| {
+        let message = format!("vipd rejects the translation: {}", e.message);
+        match written.iter().find(|(p, _, _)| *p == place) {
+            Some((_, loc, ctx)) => error(loc, format!("{ctx}: {message}")),
+            None => ImportError::whole_file(origin, message),
+        }
+    })?;
     Ok(Import {
         config,
         warnings: warnings.0,

@@ -6,12 +6,13 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use super::keywords::LATER;
 use super::*;
 use crate::config::{
-    GarpConfig, InitialState, UnicastConfig, Vip, VipDevice, VipDeviceKind, VrrpVersion,
+    Command, GarpConfig, InitialState, ProcessMatch, TrackUse, TrackerConfig, TrackerKind,
+    UnicastConfig, Vip, VipDevice, VipDeviceKind, VrrpVersion,
 };
 use crate::family::Family;
+use crate::health::Status;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/keepalived")
@@ -26,8 +27,14 @@ fn import(text: &str) -> Result<Import, ImportError> {
     import_str(text, Path::new("/nonexistent/keepalived.conf"))
 }
 
+/// A successful import, which always reads back as vipd reads its file.
 fn ok(text: &str) -> Import {
-    import(text).unwrap_or_else(|e| panic!("{e}\n--- text ---\n{text}"))
+    let imp = import(text).unwrap_or_else(|e| panic!("{e}\n--- text ---\n{text}"));
+    let yaml = imp.config.to_yaml();
+    let back = Config::parse(&yaml, Path::new("imported.yaml"))
+        .unwrap_or_else(|e| panic!("{e}\n--- yaml ---\n{yaml}"));
+    assert_eq!(back, imp.config, "round trip:\n{yaml}");
+    imp
 }
 
 fn err(text: &str) -> ImportError {
@@ -285,49 +292,115 @@ fn seed003_global_defs_follow_the_include() {
     );
 }
 
+/// A use of `tracker` without a weight of its own.
+fn uses(tracker: &str) -> TrackUse {
+    TrackUse {
+        tracker: tracker.into(),
+        weight: None,
+    }
+}
+
+/// A use of `tracker` with its own weight.
+fn weighs(tracker: &str, weight: i32) -> TrackUse {
+    TrackUse {
+        tracker: tracker.into(),
+        weight: Some(weight),
+    }
+}
+
+fn argv(words: &[&str]) -> Command {
+    Command::argv(words.iter().map(|w| w.to_string()).collect())
+}
+
 #[test]
-fn seed003_tracking_and_notify_are_named() {
+fn seed003_tracking_and_notify() {
     let imp = fixture("seed003_track_script.conf");
+    let i = &imp.config.instances[0];
+    assert_eq!(i.vips, vec![vip("1.2.3.4/32")]);
+    assert_eq!(i.track, vec![uses("check_service1_health")]);
+    // Only the script the instance tracks: keepalived runs no other.
+    assert_eq!(imp.config.trackers.len(), 1);
+    let t = &imp.config.trackers["check_service1_health"];
+    assert_eq!(
+        t.kind,
+        TrackerKind::Exec(argv(&["/etc/keepalived/check_service1_health.sh"]))
+    );
+    assert_eq!(
+        (t.interval, t.timeout),
+        (Duration::from_secs(5), Duration::from_secs(5))
+    );
+    assert_eq!((t.rise, t.fall, t.weight, t.init), (4, 2, None, Status::Up));
     warned(
         &imp,
-        &["seed003_track_script.conf:8: global_defs: enable_script_security: not carried over"],
+        &[
+            "seed003_track_script.conf:12: vrrp_script check_service1_health: script \"/etc/keepalived/check_service1_health.sh\": imported as an exec tracker running /etc/keepalived/check_service1_health.sh",
+        ],
     );
-    for (line, what) in [
-        (11, "vrrp_script check_service1_health { ... }"),
-        (28, "vrrp_instance DIENST1: track_script { ... }"),
-        (33, "vrrp_script chk_http_port { ... }"),
-        (39, "vrrp_script chk_haproxy { ... }"),
-    ] {
+    for (line, name) in [(33, "chk_http_port"), (39, "chk_haproxy")] {
         warned(
             &imp,
             &[&format!(
-                "seed003_track_script.conf:{line}: {what}: {LATER}"
+                "seed003_track_script.conf:{line}: vrrp_script {name}: not used by any vrrp_instance or vrrp_sync_group: not carried over (keepalived does not run it either)"
             )],
         );
     }
-    assert_eq!(imp.warnings.len(), 5, "{:#?}", imp.warnings);
-    assert_eq!(imp.config.instances[0].vips, vec![vip("1.2.3.4/32")]);
-
-    let imp = fixture("seed003_track_interface.conf");
+    // Said once, at enable_script_security.
     warned(
         &imp,
         &[
-            "seed003_track_interface.conf:15: vrrp_instance DIENST1: track_interface { ... }: not carried over yet",
+            "seed003_track_script.conf:8: scripts: vipd runs exec trackers and notify commands as the default script user",
+            "(as keepalived's enable_script_security did)",
         ],
     );
-    assert_eq!(imp.warnings.len(), 1);
+    assert_eq!(imp.warnings.len(), 4, "{:#?}", imp.warnings);
+    assert_eq!(imp.config.script_user, None);
+
+    let imp = fixture("seed003_track_interface.conf");
+    let i = &imp.config.instances[0];
+    assert_eq!(
+        i.track,
+        vec![weighs("if-eth0", 2), weighs("if-eth2", -2), uses("if-eth3")]
+    );
+    for (name, ifname) in [
+        ("if-eth0", "eth0"),
+        ("if-eth2", "eth2"),
+        ("if-eth3", "eth3"),
+    ] {
+        assert_eq!(
+            imp.config.trackers[name].kind,
+            TrackerKind::Interface(ifname.into())
+        );
+        assert_eq!(
+            imp.config.trackers[name].weight, None,
+            "weights are per use"
+        );
+    }
+    assert!(imp.warnings.is_empty(), "{:#?}", imp.warnings);
 
     let imp = fixture("seed003_notify.conf");
+    let n = &imp.config.instances[0].notify;
+    assert_eq!(n.any, Some(argv(&["/usr/local/sbin/notify-keepalived.sh"])));
+    assert_eq!((&n.master, &n.backup, &n.fault), (&None, &None, &None));
+    assert_eq!(n.timeout, Duration::from_secs(10));
     warned(
         &imp,
         &[
-            "seed003_notify.conf:15: vrrp_instance DIENST1: notify /usr/local/sbin/notify-keepalived.sh: not carried over yet (tracking/notify/sync groups come in a later vipd release)",
+            "seed003_notify.conf:15: vrrp_instance DIENST1: notify /usr/local/sbin/notify-keepalived.sh: keepalived appended four arguments (GROUP|INSTANCE, the name, MASTER|BACKUP|FAULT|STOP, the priority); vipd appends none and passes the event in the environment: VIPD_KIND (instance|group), VIPD_NAME, VIPD_STATE, VIPD_PRIORITY",
+        ],
+    );
+    warned(
+        &imp,
+        &[
+            "seed003_notify.conf:15: scripts:",
+            "which this configuration did not set",
+            "killed after 10s",
         ],
     );
     assert_eq!(
         imp.warnings.len(),
-        1,
-        "commented-out notify_* lines are comments"
+        2,
+        "commented-out notify_* lines are comments: {:#?}",
+        imp.warnings
     );
 }
 
@@ -358,15 +431,16 @@ fn seed003_unicast_pair_and_excluded() {
         })
     );
     assert_eq!((i.priority, i.initial_state), (99, InitialState::Backup));
+    assert_eq!(i.notify.master, Some(argv(&["/etc/keepalived/master.sh"])));
+    // The script moves an elastic IP with root's credentials: the note says
+    // who runs it now.
     warned(
         &b,
         &[
-            "seed003_unicast_backup.conf:22:",
-            "notify_master /etc/keepalived/master.sh",
-            LATER,
+            "seed003_unicast_backup.conf:22: scripts: vipd runs exec trackers and notify commands as the default script user (vipd-script where it exists, else nobody; keepalived ran them as keepalived_script, else root",
         ],
     );
-    assert_eq!(b.warnings.len(), 1);
+    assert_eq!(b.warnings.len(), 1, "{:#?}", b.warnings);
 
     let x = fixture("seed003_excluded.conf");
     let i = &x.config.instances[0];
@@ -400,13 +474,31 @@ fn seed004_variants() {
             "moved to excluded_vips",
         ],
     );
-    warned(
-        &mixed,
-        &["seed004_mixed.conf:4: vrrp_script chk_haproxy { ... }: not carried over yet"],
+    // killall -0 haproxy: vipd watches the process itself.
+    assert_eq!(i.track, vec![uses("chk_haproxy")]);
+    let haproxy = &mixed.config.trackers["chk_haproxy"];
+    assert_eq!(
+        haproxy.kind,
+        TrackerKind::Process(ProcessMatch {
+            name: Some("haproxy".into()),
+            pidfile: None,
+            min_count: 1,
+            absent: false,
+        })
+    );
+    assert_eq!(
+        (haproxy.interval, haproxy.weight),
+        (Duration::from_secs(2), Some(2))
     );
     warned(
         &mixed,
-        &["seed004_mixed.conf:34: vrrp_instance VI_1: track_script { ... }: not carried over yet"],
+        &[
+            "seed004_mixed.conf:7: vrrp_script chk_haproxy: script \"killall -0 haproxy\": imported as the built-in tracker process: haproxy (vipd watches the process itself, no command runs)",
+        ],
+    );
+    assert!(
+        !mixed.warnings.iter().any(|w| w.contains("scripts:")),
+        "no command runs"
     );
 
     let two = fixture("seed004_two_instances.conf");
@@ -427,15 +519,56 @@ fn seed004_variants() {
         v6.vips,
         vec![vip("::ffff:10.1.1.100"), vip("::ffff:10.1.1.101")]
     );
+    assert_eq!(v4.track, vec![uses("chk_haproxy")]);
+    assert_eq!(v6.track, v4.track);
     assert!(!two.warnings.iter().any(|w| w.contains("mixes")));
+    assert!(two.config.groups.is_empty());
 
+    // The third attempt: the sync group of one IPv4 and one IPv6 instance
+    // becomes one instance, and all four VIPs follow haproxy.
     let sync = fixture("seed004_sync_group.conf");
-    assert_eq!(sync.config.instances, two.config.instances);
+    let [merged] = sync.config.instances.as_slice() else {
+        panic!("one instance expected: {:#?}", sync.config.instances)
+    };
+    assert!(sync.config.groups.is_empty());
+    assert_eq!(
+        (
+            merged.name.as_str(),
+            merged.vrid,
+            merged.version,
+            merged.priority
+        ),
+        ("VI_1", 1, VrrpVersion::V3, 101)
+    );
+    assert_eq!(
+        merged.vips,
+        vec![
+            vip("10.1.1.100/32"),
+            vip("10.1.1.101/32"),
+            vip("::ffff:10.1.1.100"),
+            vip("::ffff:10.1.1.101")
+        ]
+    );
+    assert_eq!(merged.track, vec![uses("chk_haproxy")]);
+    assert_eq!(sync.config.trackers["chk_haproxy"], *haproxy);
+    let at = "seed004_sync_group.conf:54: vrrp_sync_group VI_1_2: ";
     warned(
         &sync,
-        &[
-            "seed004_sync_group.conf:54: vrrp_sync_group VI_1_2 { ... }: not carried over yet (tracking/notify/sync groups come in a later vipd release)",
-        ],
+        &[&format!(
+            "{at}VI_1 (IPv4) and VI_2 (IPv6) merged into one instance, VI_1, with the VIPs of both: vipd advertises both families from one state machine"
+        )],
+    );
+    warned(
+        &sync,
+        &[&format!(
+            "{at}keepalived peers of this group must change too, or be replaced by vipd at the same time: VI_1 advertised VRRPv2, the merged instance advertises VRRPv3 for both families (VRRPv2 carries no IPv6): set version 3 in their VI_1; the IPv6 adverts now carry VRID 1 (was 2 in VI_2), the IPv4 instance's: set virtual_router_id 1 in their VI_2"
+        )],
+    );
+    warned(
+        &sync,
+        &[&format!(
+            "{at}keepalived ignored the weights of its members' trackers (VI_1: chk_haproxy weight 2; VI_2: chk_haproxy weight 2), logging \"ignoring tracked script with weights due to SYNC group\"; vipd applies them, to the merged instance VI_1: its priority now moves with them, where a keepalived peer's does not"
+        )],
     );
 
     let excl = fixture("seed004_excluded.conf");
@@ -489,9 +622,10 @@ fn quoted_strings_keep_spaces_and_comment_characters() {
     let imp = ok(&with(
         "  notify_master \"/usr/bin/do it # now ! really\"\n  authentication {\n    auth_type PASS\n    auth_pass \"a b#c!d\"\n  }",
     ));
-    warned(
-        &imp,
-        &["notify_master \"/usr/bin/do it # now ! really\": not carried over yet"],
+    // keepalived splits the quoted line into words; no shell is involved.
+    assert_eq!(
+        imp.config.instances[0].notify.master,
+        Some(argv(&["/usr/bin/do", "it", "#", "now", "!", "really"]))
     );
     assert_eq!(
         imp.config.instances[0].auth_pass.as_deref(),
@@ -1063,13 +1197,13 @@ fn nothing_is_dropped_silently() {
         "keepalived.conf:12: vrrp_instance web: dont_track_primary: not carried over",
         "keepalived.conf:13: vrrp_instance web: accept: not carried over",
         "keepalived.conf:14: vrrp_instance web: mcast_src_ip 192.0.2.1: not carried over",
-        "keepalived.conf:15: vrrp_instance web: track_file { ... }: not carried over yet",
-        "keepalived.conf:18: vrrp_instance web: notify_fault /bin/x: not carried over yet",
+        "keepalived.conf:16: vrrp_instance web: track_file f: there is no track_file f: keepalived ignores it, not carried over",
+        "keepalived.conf:18: scripts: vipd runs exec trackers and notify commands",
         "keepalived.conf:19: vrrp_instance web: virtual_routes { ... }: not carried over",
         "keepalived.conf:23: virtual_server 192.0.2.10 80 { ... }: not carried over (IPVS",
         "keepalived.conf:27: static_routes { ... }: not carried over",
         "keepalived.conf:29: frobnicate: unknown top-level keyword",
-        "keepalived.conf:30: vrrp_track_process p { ... }: not carried over yet",
+        "keepalived.conf:30: vrrp_track_process p: not used by any vrrp_instance or vrrp_sync_group: not carried over",
     ] {
         warned(&imp, &[needle]);
     }
@@ -1135,9 +1269,695 @@ fn unreadable_file_is_an_error() {
     );
 }
 
+// --- health: trackers, notify, sync groups ----------------------------------
+
+/// `vrrp_instance NAME` on eth0 with one VIP and `extra` in its block.
+fn instance(name: &str, vrid: u8, vip: &str, extra: &str) -> String {
+    format!(
+        "vrrp_instance {name} {{\n  interface eth0\n  virtual_router_id {vrid}\n  virtual_ipaddress {{\n    {vip}\n  }}\n{extra}\n}}\n"
+    )
+}
+
+fn process(name: &str, min_count: u32) -> TrackerKind {
+    TrackerKind::Process(ProcessMatch {
+        name: Some(name.into()),
+        pidfile: None,
+        min_count,
+        absent: false,
+    })
+}
+
+fn tracker<'a>(imp: &'a Import, name: &str) -> &'a TrackerConfig {
+    imp.config
+        .trackers
+        .get(name)
+        .unwrap_or_else(|| panic!("no tracker {name}: {:#?}", imp.config.trackers))
+}
+
+#[test]
+fn script_idioms_become_built_in_trackers() {
+    let scripts = [
+        ("a", "\"killall -0 haproxy\""),
+        ("b", "\"/usr/bin/killall -0 haproxy\""),
+        ("c", "\"pidof nginx\""),
+        ("d", "\"pgrep -x keepalived\""),
+        ("e", "\"pgrep sshd\""),
+        ("f", "\"</dev/tcp/127.0.0.1/80\""),
+        ("g", "\"bash -c '</dev/tcp/192.0.2.1/443'\""),
+        ("h", "\"sh -c 'exec 3<>/dev/tcp/localhost/8080'\""),
+        ("i", "\"systemctl is-active --quiet haproxy\""),
+    ];
+    let mut text = String::new();
+    let mut uses = String::from("  track_script {\n");
+    for (n, s) in scripts {
+        text += &format!("vrrp_script {n} {{\n  script {s}\n  timeout 3\n}}\n");
+        uses += &format!("    {n}\n");
+    }
+    text += &with(&format!("{uses}  }}"));
+    let imp = ok(&text);
+    let names: Vec<&str> = imp.config.instances[0]
+        .track
+        .iter()
+        .map(|u| u.tracker.as_str())
+        .collect();
+    assert_eq!(names, ["a", "b", "c", "d", "e", "f", "g", "h", "i"]);
+    for (n, kind) in [
+        ("a", process("haproxy", 1)),
+        ("b", process("haproxy", 1)),
+        ("c", process("nginx", 1)),
+        ("d", process("keepalived", 1)),
+        ("e", process("sshd", 1)),
+        ("f", TrackerKind::Tcp("127.0.0.1:80".parse().unwrap())),
+        ("g", TrackerKind::Tcp("192.0.2.1:443".parse().unwrap())),
+        ("h", TrackerKind::Tcp("127.0.0.1:8080".parse().unwrap())),
+        ("i", TrackerKind::Unit("haproxy.service".into())),
+    ] {
+        assert_eq!(tracker(&imp, n).kind, kind, "{n}");
+        warned(
+            &imp,
+            &[
+                &format!("vrrp_script {n}: script "),
+                "imported as the built-in tracker",
+            ],
+        );
+    }
+    // A check's timeout applies to connects; processes and units are watched.
+    assert_eq!(tracker(&imp, "f").timeout, Duration::from_secs(3));
+    assert_eq!(tracker(&imp, "a").timeout, tracker(&imp, "a").interval);
+    warned(
+        &imp,
+        &[
+            "vrrp_script e:",
+            "pgrep matched \"sshd\" anywhere in a process name, vipd matches the whole name",
+        ],
+    );
+    let dash = "/dev/tcp works only if /bin/sh is bash (with dash, as on Debian and Ubuntu, its check always failed)";
+    warned(&imp, &["vrrp_script f:", dash]);
+    warned(
+        &imp,
+        &["vrrp_script h:", "localhost taken as 127.0.0.1", dash],
+    );
+    assert!(
+        !imp.warnings
+            .iter()
+            .any(|w| w.contains("vrrp_script g:") && w.contains("dash"))
+    );
+    warned(
+        &imp,
+        &[
+            "keepalived.conf:34: vrrp_script i: script \"systemctl is-active --quiet haproxy\": imported as the built-in tracker unit: haproxy.service (vipd follows the unit's state from systemd, no command runs)",
+        ],
+    );
+    // No command runs: no note about scripts.
+    assert_eq!(imp.warnings.len(), 9, "{:#?}", imp.warnings);
+}
+
+#[test]
+fn other_scripts_become_exec_trackers() {
+    let text = format!(
+        "vrrp_script chk {{\n  script \"/usr/local/bin/check --fast\"\n  interval 2\n  timeout 0.5\n  rise 3\n  fall 2\n  weight -30\n  init_fail\n  user keepalived_script\n}}\nvrrp_script web {{\n  script \"/usr/bin/curl -sf http://127.0.0.1/ || exit 1\"\n}}\nvrrp_script rel {{\n  script check_web.sh --extra\n}}\n{}",
+        with("  track_script {\n    chk\n    web\n    rel\n  }")
+    );
+    let imp = ok(&text);
+    let chk = tracker(&imp, "chk");
+    assert_eq!(
+        chk.kind,
+        TrackerKind::Exec(argv(&["/usr/local/bin/check", "--fast"]))
+    );
+    assert_eq!(
+        (chk.interval, chk.timeout, chk.rise, chk.fall),
+        (Duration::from_secs(2), Duration::from_millis(500), 3, 2)
+    );
+    assert_eq!((chk.weight, chk.init), (Some(-30), Status::Down));
+    warned(
+        &imp,
+        &[
+            "keepalived.conf:2: vrrp_script chk: script \"/usr/local/bin/check --fast\": imported as an exec tracker running /usr/local/bin/check: check that script",
+        ],
+    );
+    warned(
+        &imp,
+        &[
+            "keepalived.conf:9: vrrp_script chk: user keepalived_script: vipd runs every script as one user, script_user, not set (vipd-script where it exists, else nobody): not carried over",
+        ],
+    );
+    // keepalived's defaults: every second, timeout = interval.
+    let web = tracker(&imp, "web");
+    assert_eq!(
+        web.kind,
+        TrackerKind::Exec(Command::shell(
+            "/usr/bin/curl -sf http://127.0.0.1/ || exit 1"
+        ))
+    );
+    assert_eq!(
+        (
+            web.interval,
+            web.timeout,
+            web.rise,
+            web.fall,
+            web.weight,
+            web.init
+        ),
+        (
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+            1,
+            1,
+            None,
+            Status::Up
+        )
+    );
+    warned(
+        &imp,
+        &[
+            "vrrp_script web:",
+            "imported as an exec tracker with shell: true (the line uses shell syntax",
+        ],
+    );
+    assert_eq!(
+        tracker(&imp, "rel").kind,
+        TrackerKind::Exec(Command::shell("check_web.sh"))
+    );
+    warned(
+        &imp,
+        &[
+            "keepalived.conf:15: vrrp_script rel: script check_web.sh --extra: keepalived runs check_web.sh only and ignores the words after it: not carried over",
+        ],
+    );
+    warned(
+        &imp,
+        &[
+            "vrrp_script rel:",
+            "since keepalived looked check_web.sh up in PATH and vipd runs absolute paths only",
+        ],
+    );
+    warned(
+        &imp,
+        &[
+            "keepalived.conf:2: scripts: vipd runs exec trackers and notify commands as the default script user",
+            "which this configuration did not set",
+        ],
+    );
+    assert_eq!(imp.warnings.len(), 6, "{:#?}", imp.warnings);
+
+    // The user keepalived ran them as, when it is vipd's script user too.
+    let imp = ok(&format!(
+        "global_defs {{\n  script_user keepalived_script\n}}\n{text}"
+    ));
+    assert_eq!(imp.config.script_user.as_deref(), Some("keepalived_script"));
+    assert!(
+        !imp.warnings
+            .iter()
+            .any(|w| w.contains("user keepalived_script:")),
+        "{:#?}",
+        imp.warnings
+    );
+    warned(
+        &imp,
+        &[
+            "keepalived.conf:2: scripts: vipd runs exec trackers and notify commands as script_user keepalived_script,",
+        ],
+    );
+}
+
+#[test]
+fn weights_apply_per_use() {
+    let text = format!(
+        "vrrp_script chk {{\n  script \"pidof haproxy\"\n  weight -20\n}}\nvrrp_script up {{\n  script \"pidof x\"\n  weight 10 reverse\n}}\nvrrp_script plain {{\n  script \"pidof y\"\n}}\n{}{}{}{}",
+        instance(
+            "web",
+            51,
+            "192.0.2.10",
+            "  track_script {\n    chk\n    up\n  }\n  track_interface {\n    eth1 weight 254\n  }"
+        ),
+        instance(
+            "api",
+            52,
+            "192.0.2.11",
+            "  track_script {\n    chk weight 10\n    up weight 5 noreverse\n  }"
+        ),
+        instance(
+            "db",
+            53,
+            "192.0.2.12",
+            "  track_script {\n    chk weight 0\n    plain weight -5\n  }"
+        ),
+        instance(
+            "own",
+            54,
+            "192.0.2.13",
+            "  priority 255\n  track_script {\n    chk\n    plain\n  }\n  track_interface {\n    eth1 weight -10\n    eth2\n  }"
+        ),
+    );
+    let imp = ok(&text);
+    let track = |i: usize| imp.config.instances[i].track.clone();
+    // The script's weight, or the use's own.
+    assert_eq!(track(0), vec![uses("chk"), weighs("if-eth1", 253)]);
+    assert_eq!(track(1), vec![weighs("chk", 10), weighs("up", 5)]);
+    assert_eq!(track(2), vec![weighs("chk", 0), weighs("plain", -5)]);
+    assert_eq!(tracker(&imp, "chk").weight, Some(-20));
+    // A reversed weight is not vipd's: the script's default is not carried.
+    assert_eq!(tracker(&imp, "up").weight, None);
+    warned(
+        &imp,
+        &[
+            "keepalived.conf:20: vrrp_instance web: track_script up: reverse (the weight applied the other way round) has no vipd equivalent: not carried over",
+        ],
+    );
+    warned(
+        &imp,
+        &["keepalived.conf:23: vrrp_instance web: weight 254: set to 253, as keepalived does"],
+    );
+    // The address owner never moves: keepalived ignores its weights.
+    assert_eq!(track(3), vec![uses("plain"), uses("if-eth2")]);
+    for what in ["track_script chk", "track_interface eth1 weight -10"] {
+        warned(
+            &imp,
+            &[
+                "vrrp_instance own:",
+                &format!(
+                    "{what}: keepalived ignores weighted trackers on the address owner (priority 255 never moves): not carried over"
+                ),
+            ],
+        );
+    }
+    assert_eq!(imp.warnings.len(), 7, "{:#?}", imp.warnings);
+}
+
+#[test]
+fn track_files_and_processes() {
+    let text = format!(
+        "track_file bonus {{\n  file /run/vipd/bonus\n  weight 3\n  init_file 5 overwrite\n}}\nvrrp_track_file flag {{\n  file /run/flag\n  weight 0\n}}\ntrack_file inv {{\n  file /run/inv\n  weight 2 reverse\n}}\nvrrp_track_process haproxy {{\n  process /usr/sbin/haproxy -f /etc/haproxy.cfg\n  quorum 2\n  weight -50\n  delay 1.5\n  quorum_max 4\n}}\nvrrp_script bonus {{\n  script \"pidof x\"\n}}\n{}{}",
+        instance(
+            "web",
+            51,
+            "192.0.2.10",
+            "  track_file {\n    bonus\n    flag\n    inv\n  }\n  track_process {\n    haproxy\n  }\n  track_script {\n    bonus\n  }"
+        ),
+        instance(
+            "api",
+            52,
+            "192.0.2.11",
+            "  track_file {\n    flag weight 5\n    bonus weight 0 reverse\n  }"
+        ),
+    );
+    let imp = ok(&text);
+    assert_eq!(
+        imp.config.instances[0].track,
+        vec![
+            uses("bonus-file"),
+            uses("flag"),
+            uses("inv"),
+            uses("haproxy"),
+            uses("bonus")
+        ]
+    );
+    assert_eq!(imp.config.instances[1].track, vec![weighs("flag", 5)]);
+    // keepalived names scripts and files apart; vipd has one namespace.
+    assert_eq!(tracker(&imp, "bonus").kind, process("x", 1));
+    let bonus = tracker(&imp, "bonus-file");
+    assert_eq!(bonus.kind, TrackerKind::File("/run/vipd/bonus".into()));
+    assert_eq!(bonus.weight, Some(3));
+    warned(
+        &imp,
+        &[
+            "keepalived.conf:4: track_file bonus: init_file 5 overwrite: not carried over (vipd does not create or fill the file",
+        ],
+    );
+    // weight 0: any value but 0 is FAULT in keepalived.
+    assert_eq!(tracker(&imp, "flag").weight, Some(-254));
+    warned(
+        &imp,
+        &[
+            "vrrp_instance web: track_file flag: keepalived took any value but 0 in the file as FAULT (weight 0): imported as multiplier -254",
+        ],
+    );
+    // reverse: the value counts the other way.
+    assert_eq!(tracker(&imp, "inv").weight, Some(-2));
+    warned(
+        &imp,
+        &[
+            "vrrp_instance api: track_file bonus weight 0 reverse: weight 0 reverse (FAULT while the file holds 0) has no vipd equivalent: not carried over",
+        ],
+    );
+    // quorum is the minimum count; the rest is named.
+    let h = tracker(&imp, "haproxy");
+    assert_eq!(
+        (h.kind.clone(), h.weight),
+        (process("haproxy", 2), Some(-50))
+    );
+    for w in [
+        "keepalived.conf:15: vrrp_track_process haproxy: process /usr/sbin/haproxy: vipd matches the process name, imported as \"haproxy\"",
+        "keepalived.conf:15: vrrp_track_process haproxy: process parameters -f /etc/haproxy.cfg: not carried over (vipd matches the process name, not its command line)",
+        "keepalived.conf:18: vrrp_track_process haproxy: delay 1.5: not carried over (vipd has no delays for processes",
+        "keepalived.conf:19: vrrp_track_process haproxy: quorum_max 4: not carried over (vipd counts a minimum of processes only)",
+    ] {
+        warned(&imp, &[w]);
+    }
+    assert_eq!(imp.warnings.len(), 8, "{:#?}", imp.warnings);
+}
+
+#[test]
+fn sync_groups_become_groups() {
+    let scripts = "vrrp_script chk {\n  script \"pidof haproxy\"\n  weight 2\n}\nvrrp_script svc {\n  script \"systemctl is-active haproxy\"\n}\n";
+    let a = instance("a", 51, "192.0.2.10", "  track_script {\n    chk\n  }");
+    let b = instance("b", 52, "192.0.2.11", "");
+    let group = "vrrp_sync_group lb {\n  group {\n    a b\n    nosuch\n  }\n  track_script {\n    svc\n  }\n  notify_master \"/usr/local/bin/lb-master --now\"\n  notify /usr/local/bin/lb-any\n}\nvrrp_sync_group other {\n  group {\n    a\n  }\n}\n";
+    let imp = ok(&format!("{scripts}{a}{b}{group}"));
+    let g = &imp.config.groups["lb"];
+    assert_eq!(g.instances, ["a", "b"]);
+    assert_eq!(g.track, vec![uses("svc")]);
+    assert_eq!(
+        g.notify.master,
+        Some(argv(&["/usr/local/bin/lb-master", "--now"]))
+    );
+    assert_eq!(g.notify.any, Some(argv(&["/usr/local/bin/lb-any"])));
+    assert_eq!(imp.config.groups.len(), 1);
+    // The member keeps its weighted tracker: it moves the whole group now.
+    assert_eq!(imp.config.instances[0].track, vec![uses("chk")]);
+    let at = "keepalived.conf:26: vrrp_sync_group lb:";
+    warned(
+        &imp,
+        &[
+            at,
+            "keepalived ignored the weights of its members' trackers (a: chk weight 2), logging \"ignoring tracked script with weights due to SYNC group\"; vipd applies them, once for the whole group: the group's priority now moves with them, where a keepalived peer's does not",
+        ],
+    );
+    warned(
+        &imp,
+        &[
+            "keepalived.conf:29: vrrp_sync_group lb: group: nosuch: there is no vrrp_instance nosuch: keepalived ignores it, not carried over",
+        ],
+    );
+    warned(
+        &imp,
+        &[
+            "keepalived.conf:39: vrrp_sync_group other: group: a is in vrrp_sync_group lb already: keepalived ignores it here (an instance follows one group), not carried over",
+        ],
+    );
+    warned(
+        &imp,
+        &["keepalived.conf:37: vrrp_sync_group other: no instance is left in it"],
+    );
+    warned(
+        &imp,
+        &["vrrp_sync_group lb: notify /usr/local/bin/lb-any: keepalived appended four arguments"],
+    );
+    // Two IPv4 instances: nothing to merge, and nothing said about it.
+    assert!(
+        !imp.warnings
+            .iter()
+            .any(|w| w.contains("merged") || w.contains("stay two"))
+    );
+
+    // sync_group_tracking_weight: keepalived applied the weights too.
+    let imp = ok(&format!(
+        "{scripts}{a}{b}vrrp_sync_group lb {{\n  group {{\n    a\n    b\n  }}\n  sync_group_tracking_weight\n}}\n"
+    ));
+    assert!(
+        !imp.warnings
+            .iter()
+            .any(|w| w.contains("ignored the weights")),
+        "{:#?}",
+        imp.warnings
+    );
+
+    // vipd's rules of groups, at the sync group.
+    let c = instance("c", 53, "192.0.2.12", "  priority 90");
+    let e = err(&format!(
+        "{scripts}{a}{c}\n\nvrrp_sync_group lb {{\n  group {{\n    a\n    c\n  }}\n}}\n"
+    ));
+    assert_eq!(e.line, Some(28), "{e}");
+    assert!(
+        e.message.starts_with("vrrp_sync_group lb: vipd rejects the translation: group \"lb\": \"a\" and \"c\" have different priority"),
+        "{e}"
+    );
+}
+
+/// One IPv4 and one IPv6 instance, `v4` and `v6` added to their blocks.
+fn dual(v4: &str, v6: &str, group_extra: &str) -> String {
+    format!(
+        "{}{}vrrp_sync_group lb {{\n  group {{\n    web4\n    web6\n  }}\n{group_extra}\n}}\n",
+        instance("web4", 51, "192.0.2.10", v4),
+        instance("web6", 51, "2001:db8::10", v6),
+    )
+}
+
+#[test]
+fn dual_family_sync_groups_become_one_instance() {
+    // Same VRID, VRRPv3 already: nothing changes on the wire.
+    let imp = ok(&dual(
+        "  version 3",
+        "",
+        "  notify_master /usr/local/bin/up",
+    ));
+    let [i] = imp.config.instances.as_slice() else {
+        panic!("{:#?}", imp.config.instances)
+    };
+    assert_eq!(
+        (i.name.as_str(), i.vrid, i.version),
+        ("web4", 51, VrrpVersion::V3)
+    );
+    assert_eq!(i.vips, vec![vip("192.0.2.10/32"), vip("2001:db8::10/128")]);
+    assert_eq!(i.notify.master, Some(argv(&["/usr/local/bin/up"])));
+    assert!(imp.config.groups.is_empty());
+    warned(
+        &imp,
+        &[
+            "vrrp_sync_group lb: web4 (IPv4) and web6 (IPv6) merged into one instance, web4",
+            "the group's notify commands run for the instance (VIPD_KIND=instance, VIPD_NAME=web4)",
+        ],
+    );
+    assert!(
+        !imp.warnings
+            .iter()
+            .any(|w| w.contains("peers of this group")),
+        "{:#?}",
+        imp.warnings
+    );
+
+    // Unicast: the peers of both.
+    let imp = ok(&dual(
+        "  version 3\n  unicast_src_ip 192.0.2.1\n  unicast_peer {\n    192.0.2.2\n  }",
+        "  unicast_peer {\n    2001:db8::2\n  }",
+        "",
+    ));
+    let u = imp.config.instances[0].unicast.clone().unwrap();
+    assert_eq!(
+        (u.sources, u.peers),
+        (
+            vec![ip("192.0.2.1")],
+            vec![ip("192.0.2.2"), ip("2001:db8::2")]
+        )
+    );
+
+    // What one instance cannot be: they stay a group, and the note says why.
+    for (v4, why) in [
+        ("  advert_int 2", "they differ in advert_int"),
+        (
+            "  version 3\n  unicast_peer {\n    192.0.2.2\n  }",
+            "they differ in unicast_peer (one uses unicast, the other multicast)",
+        ),
+        (
+            "  authentication {\n    auth_type PASS\n    auth_pass secret\n  }",
+            "web4 authenticates with auth_pass, which VRRPv3 (needed for the IPv6 adverts) does not carry",
+        ),
+    ] {
+        let imp = ok(&dual(v4, "", ""));
+        assert_eq!(imp.config.instances.len(), 2, "{v4}");
+        assert_eq!(imp.config.groups["lb"].instances, ["web4", "web6"]);
+        warned(
+            &imp,
+            &[&format!(
+                "vrrp_sync_group lb: web4 (IPv4) and web6 (IPv6) stay two instances in a vipd group rather than one instance advertising both families: {why}"
+            )],
+        );
+    }
+}
+
+#[test]
+fn notify_commands() {
+    let imp = ok(&with(
+        "  notify_master \"/usr/local/bin/m.sh MASTER\"\n  notify_backup \"/usr/bin/logger -t ka $STATE\"\n  notify_fault fault.sh\n  notify_stop /usr/local/bin/stop.sh keepalived_script\n  notify /usr/local/bin/any.sh\n  notify_deleted",
+    ));
+    let n = &imp.config.instances[0].notify;
+    assert_eq!(n.master, Some(argv(&["/usr/local/bin/m.sh", "MASTER"])));
+    assert_eq!(
+        n.backup,
+        Some(argv(&["/bin/sh", "-c", "/usr/bin/logger -t ka $STATE"]))
+    );
+    assert_eq!(n.fault, Some(argv(&["/bin/sh", "-c", "fault.sh"])));
+    assert_eq!(n.stop, Some(argv(&["/usr/local/bin/stop.sh"])));
+    assert_eq!(n.any, Some(argv(&["/usr/local/bin/any.sh"])));
+    assert_eq!(n.timeout, Duration::from_secs(10));
+    let at = "keepalived.conf:";
+    warned(
+        &imp,
+        &[&format!(
+            "{at}8: vrrp_instance web: notify_backup \"/usr/bin/logger -t ka $STATE\": imported as [/bin/sh, -c, ...] (the line uses shell syntax"
+        )],
+    );
+    warned(
+        &imp,
+        &[&format!(
+            "{at}9: vrrp_instance web: notify_fault fault.sh: imported as [/bin/sh, -c, ...], since keepalived looked the program up in PATH"
+        )],
+    );
+    warned(
+        &imp,
+        &[&format!(
+            "{at}10: vrrp_instance web: user keepalived_script: vipd runs every script as one user"
+        )],
+    );
+    warned(
+        &imp,
+        &[&format!(
+            "{at}11: vrrp_instance web: notify /usr/local/bin/any.sh: keepalived appended four arguments"
+        )],
+    );
+    warned(
+        &imp,
+        &[&format!(
+            "{at}12: vrrp_instance web: notify_deleted: not carried over (vipd runs notify stop, with VIPD_STATE=STOP, when a reload removes an instance"
+        )],
+    );
+    warned(&imp, &[&format!("{at}7: scripts:"), "killed after 10s"]);
+    assert_eq!(imp.warnings.len(), 6, "{:#?}", imp.warnings);
+}
+
+#[test]
+fn script_user_and_security() {
+    let tail = "vrrp_script chk {\n  script /usr/local/bin/check\n  user root\n}\n";
+    let use_it = with("  track_script {\n    chk\n  }");
+    let imp = ok(&format!(
+        "global_defs {{\n  script_user root root\n  enable_script_security\n}}\n{tail}{use_it}"
+    ));
+    assert_eq!(imp.config.script_user.as_deref(), Some("root"));
+    warned(
+        &imp,
+        &[
+            "keepalived.conf:3: scripts: vipd runs exec trackers and notify commands as script_user root, and refuses to run a file that is not owned by root",
+            "(as keepalived's enable_script_security did)",
+        ],
+    );
+    assert_eq!(imp.warnings.len(), 2, "{:#?}", imp.warnings);
+    // vipd runs scripts with the user's primary group.
+    let imp = ok(&format!(
+        "global_defs {{\n  script_user root daemon\n}}\n{tail}{use_it}"
+    ));
+    warned(
+        &imp,
+        &[
+            "keepalived.conf:2: global_defs: script_user root daemon: vipd runs scripts with the user's primary group only: group daemon not carried over",
+        ],
+    );
+    // The script's own user is the script user: nothing lost.
+    assert!(
+        !imp.warnings.iter().any(|w| w.contains("user root:")),
+        "{:#?}",
+        imp.warnings
+    );
+    // Nothing to run: nothing to say.
+    let imp = ok(&format!(
+        "global_defs {{\n  script_user nobody\n  enable_script_security\n}}\n{}",
+        with("")
+    ));
+    assert_eq!(imp.config.script_user.as_deref(), Some("nobody"));
+    assert!(imp.warnings.is_empty(), "{:#?}", imp.warnings);
+}
+
+#[test]
+fn missing_and_unused_definitions() {
+    let imp = ok(&format!(
+        "vrrp_script empty {{\n  interval 2\n}}\nvrrp_script spare {{\n  script /bin/true\n}}\n{}",
+        with(
+            "  track_script {\n    nosuch\n    empty\n    nosuch\n  }\n  track_process {\n    p\n  }"
+        )
+    ));
+    assert!(imp.config.instances[0].track.is_empty());
+    assert!(imp.config.trackers.is_empty());
+    for w in [
+        "keepalived.conf:14: vrrp_instance web: track_script nosuch: there is no vrrp_script nosuch: keepalived ignores it, not carried over",
+        "keepalived.conf:1: vrrp_script empty: no script: keepalived removes the vrrp_script, not carried over",
+        "keepalived.conf:15: vrrp_instance web: track_script empty: not carried over, as its definition (at /nonexistent/keepalived.conf:1)",
+        "keepalived.conf:16: vrrp_instance web: track_script: nosuch is listed twice (also at /nonexistent/keepalived.conf:14): the repeat is dropped",
+        "keepalived.conf:19: vrrp_instance web: track_process p: there is no vrrp_track_process p",
+        "keepalived.conf:4: vrrp_script spare: not used by any vrrp_instance or vrrp_sync_group: not carried over (keepalived does not run it either)",
+    ] {
+        warned(&imp, &[w]);
+    }
+    assert_eq!(imp.warnings.len(), 6, "{:#?}", imp.warnings);
+
+    // Every use dropped: nothing runs, and nothing is said of the script
+    // but why its use was dropped.
+    let imp = ok(&format!(
+        "vrrp_script rev {{\n  script /usr/local/bin/check\n  weight 5 reverse\n  user nobody\n}}\n{}",
+        with("  track_script {\n    rev\n  }")
+    ));
+    assert!(imp.config.trackers.is_empty());
+    warned(
+        &imp,
+        &[
+            "track_script rev: reverse (the weight applied the other way round) has no vipd equivalent: not carried over",
+        ],
+    );
+    assert_eq!(imp.warnings.len(), 1, "{:#?}", imp.warnings);
+}
+
+#[test]
+fn health_errors_point_at_their_line() {
+    let use_it = with("  track_script {\n    chk\n  }");
+    let cases: &[(String, usize, &str)] = &[
+        (
+            format!(
+                "vrrp_script chk {{\n  script /bin/true\n}}\nvrrp_script chk {{\n  script /bin/false\n}}\n{use_it}"
+            ),
+            4,
+            "vrrp_script chk is defined twice (first at /nonexistent/keepalived.conf:1); keepalived skips the second, remove one",
+        ),
+        (
+            format!("vrrp_script chk {{\n  script /bin/true\n  weight heavy\n}}\n{use_it}"),
+            3,
+            "weight heavy is invalid",
+        ),
+        (
+            format!("vrrp_script chk {{\n  script /bin/true\n  rise 0\n}}\n{use_it}"),
+            3,
+            "rise 0 is invalid",
+        ),
+        (
+            format!("vrrp_script chk {{\n  script /bin/true\n  interval 0.001\n}}\n{use_it}"),
+            1,
+            "vrrp_script chk: vipd rejects the translation: interval 1ms is out of range",
+        ),
+        (
+            format!(
+                "vrrp_script chk {{\n  script /bin/true\n}}\n{}",
+                with("  track_script {\n    chk heavy\n  }")
+            ),
+            11,
+            "track_script chk heavy: expected NAME [weight N [reverse|noreverse]]",
+        ),
+        (
+            format!("track_file f {{\n  file run/f\n}}\n{use_it}"),
+            2,
+            "file run/f: give an absolute path",
+        ),
+    ];
+    for (text, line, msg) in cases {
+        let e = err(text);
+        assert_eq!(e.line, Some(*line), "{text}: {e}");
+        assert!(e.message.contains(msg), "{text}: {e}");
+    }
+}
+
 // --- the keyword table -----------------------------------------------------
 
-use super::keywords::{GLOBAL_DEFS, INSTANCE, Meaning, Repeat, Section, TOP, Takes};
+use super::keywords::{
+    GLOBAL_DEFS, INSTANCE, Meaning, Repeat, SCRIPT, SYNC_GROUP, Section, TOP, TRACK_FILE,
+    TRACK_PROCESS, Takes,
+};
+use super::tracking::{RawScript, RawSyncGroup, RawTrackFile, RawTrackProcess};
 
 /// A section of the table, and how to place a statement in it.
 struct Placed<T: 'static> {
@@ -1166,6 +1986,71 @@ const IN_INSTANCE: Placed<RawKeepalivedInstance> = Placed {
     place: with,
 };
 
+/// A definition block holding `stmt`, with the line that makes it a
+/// definition keepalived keeps (`first`) unless `stmt` is that line, and
+/// the instance that uses it.
+fn definition_with(head: &str, stmt: &str, first: &str, use_block: &str) -> String {
+    let kw = first.split_whitespace().next().unwrap_or_default();
+    let first = if stmt.starts_with(kw) {
+        String::new()
+    } else {
+        format!(" {first}\n")
+    };
+    format!("{head} {{\n{stmt}\n{first}}}\n{}", with(use_block))
+}
+
+const IN_SCRIPT: Placed<RawScript> = Placed {
+    section: &SCRIPT,
+    prefix: "vrrp_script chk: ",
+    place: |stmt| {
+        definition_with(
+            "vrrp_script chk",
+            stmt,
+            "script /bin/true",
+            "  track_script {\n    chk\n  }",
+        )
+    },
+};
+
+const IN_TRACK_FILE: Placed<RawTrackFile> = Placed {
+    section: &TRACK_FILE,
+    prefix: "track_file f: ",
+    place: |stmt| {
+        definition_with(
+            "track_file f",
+            stmt,
+            "file /run/f",
+            "  track_file {\n    f\n  }",
+        )
+    },
+};
+
+const IN_TRACK_PROCESS: Placed<RawTrackProcess> = Placed {
+    section: &TRACK_PROCESS,
+    prefix: "vrrp_track_process p: ",
+    place: |stmt| {
+        definition_with(
+            "vrrp_track_process p",
+            stmt,
+            "process haproxy",
+            "  track_process {\n    p\n  }",
+        )
+    },
+};
+
+const IN_SYNC_GROUP: Placed<RawSyncGroup> = Placed {
+    section: &SYNC_GROUP,
+    prefix: "vrrp_sync_group g: ",
+    place: |stmt| {
+        let group = if stmt.starts_with("group") {
+            ""
+        } else {
+            " group {\n  web\n }\n"
+        };
+        format!("{}vrrp_sync_group g {{\n{stmt}\n{group}}}\n", with(""))
+    },
+};
+
 /// A statement each translated keyword accepts: the words after the
 /// keyword, or the block's content. A keyword added to the table without a
 /// sample here fails the tests below until it has one.
@@ -1188,10 +2073,37 @@ fn sample(kw: &str) -> &'static str {
         "virtual_ipaddress_excluded" => "192.0.2.21",
         "unicast_peer" => "192.0.2.2",
         "global_defs" => "",
+        "script_user" => "root",
+        "enable_script_security" => "",
+        "script" => "/bin/true",
+        "interval" | "timeout" | "weight" | "rise" | "fall" | "quorum" => "2",
+        "user" => "root",
+        "init_fail" | "sync_group_tracking_weight" | "global_tracking" => "",
+        "file" => "/run/x",
+        "process" => "haproxy",
+        "group" => "web",
+        "track_script" => "chk",
+        "track_interface" => "eth1",
+        "track_file" => "f",
+        "track_process" => "p",
+        "notify" | "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" => {
+            "/bin/true"
+        }
+        other => panic!("no sample statement for {other:?}: add one to sample()"),
+    }
+}
+
+/// The block of a definition each keyword that names one accepts.
+fn definition(kw: &str) -> &'static str {
+    match kw {
         "vrrp_instance" => {
             "interface eth1\n virtual_router_id 9\n virtual_ipaddress {\n 192.0.2.9\n }"
         }
-        other => panic!("no sample statement for {other:?}: add one to sample()"),
+        "vrrp_script" => "script /bin/true",
+        "track_file" | "vrrp_track_file" => "file /run/x",
+        "vrrp_track_process" => "process haproxy",
+        "vrrp_sync_group" => "group {\n web\n }",
+        other => panic!("no sample definition for {other:?}: add one to definition()"),
     }
 }
 
@@ -1200,12 +2112,12 @@ fn statement(kw: &str, takes: Takes) -> String {
     match takes {
         Takes::Words => format!("{kw} {}", sample(kw)),
         Takes::Block => format!("{kw} {{\n {}\n}}", sample(kw)),
-        Takes::NamedBlock => format!("{kw} x {{\n {}\n}}", sample(kw)),
+        Takes::NamedBlock => format!("{kw} x {{\n {}\n}}", definition(kw)),
     }
 }
 
 fn translated<T>(p: &Placed<T>) -> impl Iterator<Item = (&'static str, Takes, Repeat)> {
-    p.section.keywords.iter().filter_map(|k| match k.meaning {
+    p.section.all().filter_map(|k| match k.meaning {
         Meaning::Translated { takes, repeat, .. } => Some((k.name, takes, repeat)),
         _ => None,
     })
@@ -1215,7 +2127,7 @@ fn translated<T>(p: &Placed<T>) -> impl Iterator<Item = (&'static str, Takes, Re
 fn the_table_lists_each_keyword_once() {
     fn once<T>(p: &Placed<T>) {
         let mut names = std::collections::HashSet::new();
-        for k in p.section.keywords {
+        for k in p.section.all() {
             assert!(
                 names.insert(k.name),
                 "{:?}{} is listed twice",
@@ -1227,6 +2139,10 @@ fn the_table_lists_each_keyword_once() {
     once(&IN_TOP);
     once(&IN_GLOBAL_DEFS);
     once(&IN_INSTANCE);
+    once(&IN_SCRIPT);
+    once(&IN_TRACK_FILE);
+    once(&IN_TRACK_PROCESS);
+    once(&IN_SYNC_GROUP);
 }
 
 #[test]
@@ -1245,6 +2161,10 @@ fn every_translated_keyword_imports_its_sample() {
     check(&IN_TOP);
     check(&IN_GLOBAL_DEFS);
     check(&IN_INSTANCE);
+    check(&IN_SCRIPT);
+    check(&IN_TRACK_FILE);
+    check(&IN_TRACK_PROCESS);
+    check(&IN_SYNC_GROUP);
 }
 
 /// Driven by the table: a keyword whose repeat is not meaningful warns, the
@@ -1283,6 +2203,10 @@ fn repeats_warn_as_the_table_says() {
     check(&IN_TOP, 0);
     check(&IN_GLOBAL_DEFS, 1);
     check(&IN_INSTANCE, BASE.lines().count());
+    check(&IN_SCRIPT, 1);
+    check(&IN_TRACK_FILE, 1);
+    check(&IN_TRACK_PROCESS, 1);
+    check(&IN_SYNC_GROUP, with("").lines().count() + 1);
 }
 
 #[test]
@@ -1317,6 +2241,10 @@ fn blocks_only_where_the_table_takes_them() {
     check(&IN_TOP);
     check(&IN_GLOBAL_DEFS);
     check(&IN_INSTANCE);
+    check(&IN_SCRIPT);
+    check(&IN_TRACK_FILE);
+    check(&IN_TRACK_PROCESS);
+    check(&IN_SYNC_GROUP);
 }
 
 /// Every keyword vipd does not (yet) carry over is named with its reason,
@@ -1324,9 +2252,8 @@ fn blocks_only_where_the_table_takes_them() {
 #[test]
 fn untranslated_keywords_warn_with_their_reason() {
     fn check<T>(p: &Placed<T>) {
-        let untranslated = p.section.keywords.iter().filter_map(|k| match k.meaning {
+        let untranslated = p.section.all().filter_map(|k| match k.meaning {
             Meaning::Translated { .. } => None,
-            Meaning::NotYet => Some((k.name, LATER)),
             Meaning::NotCarried(reason) => Some((k.name, reason)),
         });
         for (kw, reason) in untranslated.chain([("frobnicate", p.section.unknown)]) {
@@ -1342,4 +2269,8 @@ fn untranslated_keywords_warn_with_their_reason() {
     check(&IN_TOP);
     check(&IN_GLOBAL_DEFS);
     check(&IN_INSTANCE);
+    check(&IN_SCRIPT);
+    check(&IN_TRACK_FILE);
+    check(&IN_TRACK_PROCESS);
+    check(&IN_SYNC_GROUP);
 }
