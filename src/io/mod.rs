@@ -10,6 +10,7 @@ pub mod networkd_dbus;
 pub mod notify;
 pub mod script;
 pub mod sysctl;
+pub mod systemd;
 pub mod timer;
 pub mod track;
 pub mod vip_device;
