@@ -5,8 +5,8 @@
 //! `diagnostic` (the located error both report),
 //! `io` (raw sockets, netlink, announcements: the only code that touches the
 //! kernel), `control` (the control-socket protocol), `notify` (notify hooks
-//! and units on state changes, sans I/O), `daemon` (the thin loop that wires
-//! them together).
+//! and units on state changes, sans I/O), `watch` (the event stream of
+//! `vipctl watch`), `daemon` (the thin loop that wires them together).
 
 pub mod advert;
 pub mod assets;
@@ -24,4 +24,5 @@ pub mod networkd;
 pub mod notify;
 pub mod probe;
 pub mod vrrp;
+pub mod watch;
 pub mod wire;
