@@ -1,4 +1,5 @@
-//! The control socket: one JSON request per line, one JSON response per line.
+//! The control socket: one JSON request per line, one JSON response per line
+//! (`watch` excepted: its answer is a stream of lines, see `crate::watch`).
 //!
 //! A Unix stream socket, created 0600 and owned by root, so only root (or
 //! the daemon's own user) can ask for a reload. JSON keeps `vipctl status
@@ -38,6 +39,9 @@ pub enum Request {
         interface: String,
         for_ms: u64,
     },
+    /// Follow the daemon's events (`vipctl watch`): the connection stays
+    /// open; a snapshot line, then one line per event (`crate::watch`).
+    Watch,
 }
 
 /// The longest hold `vipctl hold` may ask for: a bounce longer than this is
@@ -99,6 +103,8 @@ pub struct Status {
     pub networkd: String,
     #[serde(default)]
     pub trackers: Vec<TrackerStatus>,
+    #[serde(default)]
+    pub groups: Vec<GroupStatus>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -145,6 +151,25 @@ pub struct InstanceStatus {
     /// does now.
     #[serde(default)]
     pub trackers: Vec<crate::health::Term>,
+    /// Notify hooks and unit steps of this instance that succeeded.
+    #[serde(default)]
+    pub notify_ok: u64,
+    /// ... that failed (exit status not 0, timed out, could not start, a
+    /// unit systemd refused), or were dropped from a full queue.
+    #[serde(default)]
+    pub notify_failed: u64,
+}
+
+/// A group: its state as its hooks see it, and its hooks' counters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupStatus {
+    pub name: String,
+    /// MASTER, BACKUP, FAULT or STOP; null before the group had a state
+    /// (see `crate::notify::group_state`).
+    pub state: Option<crate::notify::HookState>,
+    pub members: Vec<String>,
+    pub notify_ok: u64,
+    pub notify_failed: u64,
 }
 
 /// One tracker, as its runner last reported.
@@ -211,6 +236,24 @@ pub fn request(path: &Path, req: &Request, timeout: Duration) -> Result<Response
     serde_json::from_str(&answer).map_err(|source| ClientError::Decode { path: p, source })
 }
 
+/// Opens a watch stream (`vipctl watch`): the lines to read, without a
+/// timeout (the stream is quiet while nothing happens). The first line is
+/// the snapshot, or an error answer (`{"result":"error",...}`) from a vipd
+/// that refused the request.
+pub fn open_watch(path: &Path) -> Result<BufReader<UnixStream>, ClientError> {
+    let p = path.display().to_string();
+    let mut stream = UnixStream::connect(path).map_err(|source| ClientError::Connect {
+        path: p.clone(),
+        source,
+    })?;
+    let mut line = serde_json::to_string(&Request::Watch).unwrap_or_default();
+    line.push('\n');
+    stream
+        .write_all(line.as_bytes())
+        .map_err(|source| ClientError::Io { path: p, source })?;
+    Ok(BufReader::new(stream))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,6 +269,10 @@ mod tests {
             Request::Reload
         );
         assert!(serde_json::from_str::<Request>(r#"{"cmd":"explode"}"#).is_err());
+        assert_eq!(
+            serde_json::to_string(&Request::Watch).unwrap(),
+            r#"{"cmd":"watch"}"#
+        );
         assert_eq!(
             serde_json::to_string(&Request::Hold {
                 interface: "eth0".into(),
@@ -275,7 +322,8 @@ mod tests {
 
     // `vipctl status --json` is an interface (scripts, monitoring): its
     // keys change only on purpose, with this list (service health added
-    // group, priority_arithmetic, health_fault and the trackers).
+    // group, priority_arithmetic, health_fault and the trackers; notify
+    // hooks added notify_ok, notify_failed and the groups).
     #[test]
     fn status_json_keys_are_stable() {
         let status = Status {
@@ -318,6 +366,8 @@ mod tests {
                     adds: -60,
                     faults: false,
                 }],
+                notify_ok: 3,
+                notify_failed: 1,
             }],
             unmatched_drops: BTreeMap::from([("unknown_vrid".to_string(), 2)]),
             networkd: "connected".into(),
@@ -328,12 +378,25 @@ mod tests {
                 last_result: Some("0 haproxy running, 1 wanted".into()),
                 since_unix_time: 1.5,
             }],
+            groups: vec![GroupStatus {
+                name: "lb".into(),
+                state: Some(crate::notify::HookState::Master),
+                members: vec!["web".into()],
+                notify_ok: 1,
+                notify_failed: 0,
+            }],
         };
         let mut keys = Vec::new();
         key_paths(&serde_json::to_value(&status).unwrap(), "", &mut keys);
         keys.sort();
         let want = [
             ".config_path",
+            ".groups",
+            ".groups[].members",
+            ".groups[].name",
+            ".groups[].notify_failed",
+            ".groups[].notify_ok",
+            ".groups[].state",
             ".instances",
             ".instances[].advert_interval_ms",
             ".instances[].adverts_received",
@@ -357,6 +420,8 @@ mod tests {
             ".instances[].networkd.address_state",
             ".instances[].networkd.administrative_state",
             ".instances[].networkd.operational_state",
+            ".instances[].notify_failed",
+            ".instances[].notify_ok",
             ".instances[].priority",
             ".instances[].priority_arithmetic",
             ".instances[].problem",

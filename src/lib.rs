@@ -4,8 +4,9 @@
 //! `config` (YAML schema and validation), `keepalived` (keepalived.conf import),
 //! `diagnostic` (the located error both report),
 //! `io` (raw sockets, netlink, announcements: the only code that touches the
-//! kernel), `control` (the control-socket protocol), `daemon` (the thin loop
-//! that wires them together).
+//! kernel), `control` (the control-socket protocol), `notify` (notify hooks
+//! and units on state changes, sans I/O), `watch` (the event stream of
+//! `vipctl watch`), `daemon` (the thin loop that wires them together).
 
 pub mod advert;
 pub mod assets;
@@ -20,6 +21,8 @@ pub mod io;
 pub mod keepalived;
 pub mod migrate;
 pub mod networkd;
+pub mod notify;
 pub mod probe;
 pub mod vrrp;
+pub mod watch;
 pub mod wire;

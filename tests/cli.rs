@@ -275,3 +275,97 @@ fn networkd_install_and_remove_on_a_copy_of_a_system() {
     );
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// A stand-in for vipd's control socket that answers a watch request with
+/// `lines` and then closes the stream (or keeps writing, `endless`).
+fn fake_watch_daemon(name: &str, lines: Vec<String>, endless: bool) -> PathBuf {
+    use std::io::{BufRead, BufReader, Write};
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("vipd-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    let _ = std::fs::remove_file(&path);
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut request = String::new();
+        BufReader::new(&stream).read_line(&mut request).unwrap();
+        assert_eq!(request, "{\"cmd\":\"watch\"}\n");
+        let mut w = &stream;
+        for l in &lines {
+            let _ = writeln!(w, "{l}");
+        }
+        let mut seq = 100;
+        while endless
+            && writeln!(
+                w,
+                "{{\"seq\":{seq},\"time\":1.0,\"event\":\"vips_restored\",\"instance\":\"web\"}}"
+            )
+            .is_ok()
+        {
+            seq += 1;
+        }
+    });
+    path
+}
+
+const SNAPSHOT: &str = r#"{"event":"snapshot","seq":5,"time":1.0,"status":{"router_id":null,"config_path":"/etc/vipd/vipd.yaml","pid":1,"instances":[],"unmatched_drops":{},"networkd":"connected"}}"#;
+const TRANSITION: &str = r#"{"seq":6,"time":1.5,"event":"transition","instance":"web","from":"BACKUP","to":"MASTER","reason":"master_down"}"#;
+
+#[test]
+fn watch_prints_each_event_and_ends_with_the_stream() {
+    let lines = vec![
+        SNAPSHOT.to_string(),
+        TRANSITION.to_string(),
+        r#"{"event":"lagged","missed":3}"#.to_string(),
+    ];
+    let sock = fake_watch_daemon("watch-text.sock", lines.clone(), false);
+    let out = vipctl(&["--socket", sock.to_str().unwrap(), "watch"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    let printed: Vec<&str> = printed.lines().collect();
+    assert_eq!(printed.len(), 3, "{printed:?}");
+    assert!(
+        printed[0].starts_with("#5 ") && printed[0].ends_with(" now: no instances"),
+        "{printed:?}"
+    );
+    assert!(
+        printed[1].starts_with("#6 ")
+            && printed[1].ends_with(".500 web BACKUP -> MASTER (master_down)"),
+        "{printed:?}"
+    );
+    assert!(printed[2].contains("3 event(s) missed"), "{printed:?}");
+    // --json: the lines as they came.
+    let sock = fake_watch_daemon("watch-json.sock", lines.clone(), false);
+    let out = vipctl(&["--socket", sock.to_str().unwrap(), "watch", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), lines.join("\n") + "\n");
+}
+
+#[test]
+fn watch_stops_quietly_when_stdout_closes() {
+    use std::io::{BufRead, BufReader};
+    let sock = fake_watch_daemon("watch-pipe.sock", vec![SNAPSHOT.to_string()], true);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vipctl"))
+        .args(["--socket", sock.to_str().unwrap(), "watch"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("#5 "), "{first}");
+    // The reader is gone (like `vipctl watch | head -1`): no panic, exit 0.
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
+}
+
+#[test]
+fn watch_without_a_daemon_says_what_to_check() {
+    let out = vipctl(&["--socket", "/nonexistent/vipd.sock", "watch"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("is vipd running"));
+}

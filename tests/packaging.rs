@@ -251,6 +251,7 @@ fn man_pages_and_completions_from_clap() {
     let main = read("man/vipctl.8");
     for sub in [
         "status",
+        "watch",
         "reload",
         "resync",
         "check",

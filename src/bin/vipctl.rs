@@ -30,6 +30,19 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Follow vipd's events as they happen: state changes, trackers, priorities, notify hooks.
+    ///
+    /// A snapshot of the status comes first, then one line per event, each
+    /// numbered (one counter for all kinds, no gaps; notify hooks get the
+    /// number as VIPD_SEQ): instance and group state changes, trackers up
+    /// and down, priority and health changes, VIPs restored, notify hook
+    /// and unit results. Runs until vipd stops (exit 0) or Ctrl-C; exits
+    /// quietly when its output is closed.
+    Watch {
+        /// Print the JSON lines as vipd sends them (`{"seq":12,"time":...,"event":"transition",...}`).
+        #[arg(long)]
+        json: bool,
+    },
     /// Reload the configuration file (same as SIGHUP): unchanged instances are untouched; changed ones
     /// are updated in place (a master stays master) unless their vrid, interface, address families,
     /// version or vip_device changed, which restarts them.
@@ -160,6 +173,7 @@ fn main() -> ExitCode {
     let args = Args::parse();
     match args.cmd {
         Cmd::Status { json } => status(&args.socket, json),
+        Cmd::Watch { json } => watch(&args.socket, json),
         Cmd::Reload => reload(&args.socket),
         Cmd::Resync {
             interface: Some(iface),
@@ -246,6 +260,46 @@ fn status(socket: &Path, json: bool) -> ExitCode {
     for i in &st.instances {
         if let Some(p) = &i.problem {
             println!("{}: {p}", i.name);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// Prints the event stream, a line per event; stops quietly when stdout
+/// closes (`vipctl watch | head`).
+fn watch(socket: &Path, json: bool) -> ExitCode {
+    use std::io::{BufRead, Write};
+    let reader = match vipd::control::open_watch(socket) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("vipctl: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    for (n, line) in reader.lines().enumerate() {
+        let line = match line {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("vipctl: control socket {}: {e}", socket.display());
+                return ExitCode::FAILURE;
+            }
+        };
+        // A vipd without watch answers with an error instead of a snapshot.
+        if n == 0
+            && let Ok(Response::Error { message }) = serde_json::from_str::<Response>(&line)
+        {
+            eprintln!("vipctl: {message}");
+            return ExitCode::FAILURE;
+        }
+        let text = match json {
+            true => line,
+            false => vipd::watch::Line::parse(&line)
+                .map(|l| l.render())
+                .unwrap_or(line),
+        };
+        if writeln!(out, "{text}").and_then(|()| out.flush()).is_err() {
+            return ExitCode::SUCCESS;
         }
     }
     ExitCode::SUCCESS
@@ -655,6 +709,8 @@ mod tests {
             priority_arithmetic: "150".into(),
             health_fault: false,
             trackers: vec![],
+            notify_ok: 0,
+            notify_failed: 0,
         };
         let t = render_table(&[i], 112.0);
         let lines: Vec<&str> = t.lines().collect();

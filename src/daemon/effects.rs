@@ -1,14 +1,16 @@
 //! The only place that carries out the routers' [`Action`]s: adverts on
 //! the VRRP sockets, VIPs through netlink, announcements through the
-//! packet socket, and the bookkeeping of state changes.
+//! packet socket, and state changes (bookkeeping, the `transition` event,
+//! notify hooks and units).
 
 use std::io;
 use std::net::IpAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::{debug, error, info};
 
+use super::bus::unix_now;
 use super::counters::SendFailure;
+use super::hooks::Change;
 use super::host::Host;
 use super::instance::Instance;
 use super::sockets::SocketKey;
@@ -16,25 +18,20 @@ use crate::advert;
 use crate::config::{InstanceConfig, Vip};
 use crate::control::Transition;
 use crate::family::Family;
-use crate::vrrp::{Action, Event, State};
+use crate::notify::Facts;
+use crate::vrrp::{Action, Event, Reason, State};
+use crate::watch;
 use crate::wire::vrrp::{VRRP_MCAST_V4, VRRP_MCAST_V6};
-
-fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
 
 impl Host {
     /// Feeds one event to an instance's router and carries out what it says.
-    pub async fn feed(&self, inst: &mut Instance, event: Event) {
+    pub async fn feed(&mut self, inst: &mut Instance, event: Event) {
         let actions = inst.router.handle(self.now(), event);
         self.apply(inst, actions).await;
     }
 
     /// Carries out a router's actions, in order.
-    pub async fn apply(&self, inst: &mut Instance, actions: Vec<Action>) {
+    pub async fn apply(&mut self, inst: &mut Instance, actions: Vec<Action>) {
         for action in actions {
             match action {
                 Action::SendAdvert { priority } => self.send_adverts(inst, priority),
@@ -52,8 +49,45 @@ impl Host {
                         reason,
                         unix_time: unix_now(),
                     });
+                    self.publish_transition(inst, from, to, reason);
                 }
             }
+        }
+    }
+
+    /// A state change goes out as an event, then to the hooks (which only
+    /// queue work: nothing here waits for a script).
+    fn publish_transition(&mut self, inst: &Instance, from: State, to: State, reason: Reason) {
+        let seq = self.bus.emit(watch::Event::Transition {
+            instance: inst.cfg.name.clone(),
+            from,
+            to,
+            reason,
+        });
+        let change = Change {
+            instance: inst.cfg.name.clone(),
+            from,
+            to,
+            facts: Facts {
+                reason,
+                priority: inst.cfg.priority,
+                effective_priority: inst.router.priority(),
+                vips: inst.cfg.vips.iter().map(ToString::to_string).collect(),
+                master: self.master_address(inst),
+                seq,
+            },
+        };
+        self.hooks.instance_changed(&mut self.bus, change);
+    }
+
+    /// The master as the instance knows it: our own advert source (IPv4
+    /// when the instance has it) while master, else the last one heard.
+    pub fn master_address(&self, inst: &Instance) -> Option<IpAddr> {
+        if inst.router.state() == State::Master {
+            self.kernel
+                .advert_source(&inst.cfg, inst.ifindex, inst.cfg.mac_family())
+        } else {
+            inst.router.master_addr()
         }
     }
 

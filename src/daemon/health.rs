@@ -14,6 +14,7 @@ use crate::config::{TrackerConfig, TrackerKind};
 use crate::health::{Board, Outcome};
 use crate::io::track::{self, Report, Runner};
 use crate::vrrp::Event;
+use crate::watch;
 
 /// The running trackers, by name, with the configuration each runs with.
 #[derive(Default)]
@@ -57,18 +58,21 @@ impl Daemon {
     async fn observe(&mut self, name: &str, outcome: Outcome) {
         let (status, changes) = self.health.observe(self.host.now(), name, outcome);
         if let Some(s) = status {
-            let last = self
-                .health
-                .tracker(name)
-                .and_then(|t| match t.last() {
-                    Some(Outcome::Bad(why)) => Some(why.clone()),
-                    _ => None,
-                })
-                .unwrap_or_default();
+            let last = self.health.tracker(name).and_then(|t| match t.last() {
+                Some(Outcome::Bad(why)) => Some(why.clone()),
+                _ => None,
+            });
             match s {
                 crate::health::Status::Up => info!(tracker = %name, "tracker up"),
-                crate::health::Status::Down => warn!(tracker = %name, "tracker down: {last}"),
+                crate::health::Status::Down => {
+                    warn!(tracker = %name, "tracker down: {}", last.as_deref().unwrap_or_default())
+                }
             }
+            self.host.bus.emit(watch::Event::Tracker {
+                name: name.to_string(),
+                status: s,
+                last_result: last,
+            });
         }
         for c in &changes {
             info!(instance = %c.instance, health = %c.after.arithmetic(), "health changed");
@@ -119,14 +123,26 @@ impl Daemon {
         }
     }
 
-    /// Tells every router what the board says, where they differ.
+    /// Tells every router what the board says, where they differ (each
+    /// difference is an event for `vipctl watch`, before the router acts
+    /// on it: a transition it causes comes after it).
     pub(super) async fn reconcile_health(&mut self) {
         for inst in &mut self.instances {
             let h = self.health.health(inst.name());
             if inst.router.priority() != h.priority {
+                self.host.bus.emit(watch::Event::Priority {
+                    instance: inst.name().to_string(),
+                    from: inst.router.priority(),
+                    to: h.priority,
+                    arithmetic: h.arithmetic(),
+                });
                 self.host.feed(inst, Event::SetPriority(h.priority)).await;
             }
             if inst.router.health_fault() != h.fault {
+                self.host.bus.emit(watch::Event::HealthFault {
+                    instance: inst.name().to_string(),
+                    fault: h.fault,
+                });
                 self.host.feed(inst, Event::Health { fault: h.fault }).await;
             }
         }

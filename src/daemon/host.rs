@@ -6,6 +6,8 @@
 
 use tokio::time::Instant;
 
+use super::bus::Bus;
+use super::hooks::Hooks;
 use super::kernel::KernelView;
 use super::sockets::Sockets;
 use crate::io::announce::Announcer;
@@ -17,17 +19,29 @@ pub struct Host {
     pub announcer: Announcer,
     pub kernel: KernelView,
     pub sockets: Sockets,
+    /// The event stream: every event is numbered here.
+    pub bus: Bus,
+    /// Notify hooks and units, per instance and group.
+    pub hooks: Hooks,
     /// The routers' time zero.
     epoch: Instant,
 }
 
 impl Host {
-    pub fn new(nl: Netlink, announcer: Announcer, kernel: KernelView, sockets: Sockets) -> Host {
+    pub fn new(
+        nl: Netlink,
+        announcer: Announcer,
+        kernel: KernelView,
+        sockets: Sockets,
+        hooks: Hooks,
+    ) -> Host {
         Host {
             nl,
             announcer,
             kernel,
             sockets,
+            bus: Bus::default(),
+            hooks,
             epoch: Instant::now(),
         }
     }

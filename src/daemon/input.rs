@@ -7,12 +7,16 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{mpsc, oneshot};
 
 use super::DaemonError;
+use super::bus::Subscription;
+use super::hooks::HookMsg;
 use super::sockets::SocketKey;
 use crate::control::{Request, Response};
 use crate::io::netlink::NetlinkEvent;
@@ -27,6 +31,10 @@ pub enum Input {
     Netlink(NetlinkEvent),
     /// A `vipctl` request and where its answer goes.
     Control(Request, oneshot::Sender<Response>),
+    /// A `vipctl watch` connection asks where its stream starts.
+    Watch(oneshot::Sender<WatchStart>),
+    /// A notify queue task's result.
+    Hook(HookMsg),
     Networkd(NetworkdUpdate),
     /// A tracker runner's report.
     Track(crate::io::track::Report),
@@ -37,6 +45,14 @@ pub enum Input {
 }
 
 pub type InputTx = mpsc::UnboundedSender<Input>;
+
+/// The start of a watch stream, taken in one go by the loop: the snapshot
+/// (status as of event N) and a subscription that gets events N+1, ...
+pub struct WatchStart {
+    /// The snapshot line (`crate::watch::Snapshot`), serialized.
+    pub snapshot: String,
+    pub sub: Subscription,
+}
 
 fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> DaemonError {
     let what = what.into();
@@ -66,6 +82,11 @@ pub fn spawn_netlink(events: mpsc::UnboundedReceiver<NetlinkEvent>, tx: InputTx)
 /// The tracker runners' reports.
 pub fn spawn_trackers(reports: mpsc::UnboundedReceiver<crate::io::track::Report>, tx: InputTx) {
     forward(reports, tx, Input::Track);
+}
+
+/// The notify queue tasks' results.
+pub fn spawn_hooks(results: mpsc::UnboundedReceiver<HookMsg>, tx: InputTx) {
+    forward(results, tx, Input::Hook);
 }
 
 /// systemd-networkd's link states over D-Bus (reconnecting every 5 s).
@@ -127,7 +148,8 @@ pub fn bind_control_socket(path: &Path) -> Result<UnixListener, DaemonError> {
     Ok(listener)
 }
 
-/// One JSON request per connection, answered with one JSON line.
+/// One JSON request per connection, answered with one JSON line; a watch
+/// request keeps its connection for the stream.
 pub fn spawn_control(listener: UnixListener, tx: InputTx) {
     tokio::spawn(async move {
         loop {
@@ -147,6 +169,7 @@ async fn serve_control(stream: tokio::net::UnixStream, tx: InputTx) {
         return;
     }
     let response = match serde_json::from_str::<Request>(&line) {
+        Ok(Request::Watch) => return serve_watch(reader, w, tx).await,
         Ok(req) => {
             let (otx, orx) = oneshot::channel();
             if tx.send(Input::Control(req, otx)).is_err() {
@@ -164,4 +187,50 @@ async fn serve_control(stream: tokio::net::UnixStream, tx: InputTx) {
     let mut out = serde_json::to_string(&response).unwrap_or_default();
     out.push('\n');
     let _ = w.write_all(out.as_bytes()).await;
+}
+
+/// A watch connection: the snapshot, then every event as the loop sends
+/// it, until the daemon ends the stream or the watcher leaves (EOF or a
+/// failed write). A slow watcher is told what it missed; the loop never
+/// waits for it.
+async fn serve_watch(mut reader: BufReader<OwnedReadHalf>, mut w: OwnedWriteHalf, tx: InputTx) {
+    let (otx, orx) = oneshot::channel();
+    if tx.send(Input::Watch(otx)).is_err() {
+        return;
+    }
+    // No answer: the daemon is stopping (its stream is closed).
+    let Ok(WatchStart { snapshot, sub }) = orx.await else {
+        return;
+    };
+    let Subscription { mut lines, alive } = sub;
+    let _alive = alive;
+    if write_line(&mut w, snapshot).await.is_err() {
+        return;
+    }
+    let mut buf = [0u8; 256];
+    loop {
+        let next = tokio::select! {
+            next = lines.recv() => next,
+            // The watcher has nothing to say; EOF means it left.
+            read = reader.read(&mut buf) => match read {
+                Ok(0) | Err(_) => return,
+                Ok(_) => continue,
+            },
+        };
+        let text = match next {
+            Ok(text) => text.to_string(),
+            Err(RecvError::Lagged(missed)) => {
+                serde_json::to_string(&crate::watch::Lagged { missed }).unwrap_or_default()
+            }
+            Err(RecvError::Closed) => return,
+        };
+        if write_line(&mut w, text).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn write_line(w: &mut OwnedWriteHalf, mut text: String) -> io::Result<()> {
+    text.push('\n');
+    w.write_all(text.as_bytes()).await
 }

@@ -102,8 +102,11 @@ impl Host {
     }
 
     /// A master's VIPs vanished under it: put back in place, no election.
-    pub async fn restore_vips(&self, inst: &mut Instance) {
+    pub async fn restore_vips(&mut self, inst: &mut Instance) {
         inst.counters.vips_restored += 1;
+        self.bus.emit(crate::watch::Event::VipsRestored {
+            instance: inst.name().to_string(),
+        });
         self.feed(inst, Event::VipsLost).await;
     }
 
@@ -140,7 +143,7 @@ impl Host {
 
     /// Shuts an instance down gracefully (a master sends priority 0 and
     /// removes its VIPs) and removes the VIP device it created.
-    pub async fn stop(&self, inst: &mut Instance) {
+    pub async fn stop(&mut self, inst: &mut Instance) {
         self.feed(inst, Event::Shutdown).await;
         if let Some(dev) = inst.created_device.take()
             && let Some(l) = self.kernel.link_by_name(&dev)

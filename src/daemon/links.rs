@@ -116,7 +116,7 @@ impl Host {
     }
 
     /// Passes what the link gate decided on to the router.
-    async fn tell_router(&self, inst: &mut Instance, signal: Option<GateSignal>) {
+    async fn tell_router(&mut self, inst: &mut Instance, signal: Option<GateSignal>) {
         let interface = &inst.cfg.interface;
         let event = match signal {
             None => return,

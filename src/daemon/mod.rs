@@ -13,7 +13,11 @@
 //!                      Router (vrrp, pure) ◄── feed ──────┘
 //!                             │ Actions
 //!                             ▼
-//!                      effects.rs: adverts, VIPs (netlink), GARP/NA
+//!                      effects.rs: adverts, VIPs (netlink), GARP/NA,
+//!                             │ state changes      transitions
+//!                             ▼
+//!  hooks.rs: one queue task per instance/group ──► results as Input::Hook
+//!  bus.rs:   every event numbered ──► vipctl watch connections (input.rs)
 //! ```
 //!
 //! Everything that decides lives elsewhere (`vrrp`, `advert`, `config`, and
@@ -27,7 +31,10 @@
 //! Each file owns one thing: `input` the sources, `sockets` one socket per
 //! interface and family, `host` the handles and the clock, `instance` one
 //! instance and its problems, `effects` carrying out actions, `lifecycle`
-//! bringing instances up, keeping them whole and stopping them.
+//! bringing instances up, keeping them whole and stopping them, `hooks`
+//! notify hooks and units (run off the loop, in event order per target),
+//! `bus` the event stream: events are numbered there, in the loop, so
+//! their order is the order in which the loop acted.
 
 use std::io;
 use std::path::PathBuf;
@@ -43,9 +50,11 @@ use crate::io::netlink::{Netlink, NetlinkError};
 use crate::io::notify::Notifier;
 use crate::io::timer::PreciseTimer;
 
+mod bus;
 mod counters;
 mod effects;
 mod health;
+mod hooks;
 mod host;
 mod input;
 mod instance;
@@ -64,6 +73,7 @@ use crate::io::script::ScriptUser;
 use crate::io::track::Report;
 use counters::Tally;
 use health::Runners;
+use hooks::Hooks;
 use host::Host;
 use input::Input;
 use instance::Instance;
@@ -132,6 +142,8 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     input::spawn_networkd(tx.clone());
     let (track_tx, track_rx) = mpsc::unbounded_channel();
     input::spawn_trackers(track_rx, tx.clone());
+    let (hook_tx, hook_rx) = mpsc::unbounded_channel();
+    input::spawn_hooks(hook_rx, tx.clone());
 
     let kernel = KernelView::new(nl.links().await?, nl.addresses().await?);
     let mut d = Daemon {
@@ -143,7 +155,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
             .collect(),
         config,
         opts,
-        host: Host::new(nl, announcer, kernel, Sockets::new(tx)),
+        host: Host::new(nl, announcer, kernel, Sockets::new(tx), Hooks::new(hook_tx)),
         unmatched_drops: Tally::default(),
         networkd: NetworkdView::default(),
         health: Board::default(),
@@ -152,6 +164,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         track_tx,
     };
     d.manage_networkd_files();
+    d.host.hooks.configure(&d.config, d.script_user.clone());
     d.rebuild_board();
     d.start_runners();
     // Health first: an instance whose tracker says FAULT never starts as master.
@@ -203,6 +216,9 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     }
     notify.stopping();
     d.shutdown().await;
+    d.finish_hooks(&mut rx).await;
+    // Watchers get every event, then the end of their stream.
+    d.host.bus.close(std::time::Duration::from_secs(1)).await;
     let _ = std::fs::remove_file(&d.opts.socket_path);
     info!("vipd stopped");
     Ok(())
@@ -276,9 +292,19 @@ impl Daemon {
                     Request::Hold { interface, for_ms } => {
                         self.hold_request(&interface, for_ms).await
                     }
+                    // The control server answers it with Input::Watch.
+                    Request::Watch => Response::Error {
+                        message: "watch is a stream: send it on its own connection".into(),
+                    },
                 };
                 let _ = reply.send(resp);
             }
+            Input::Watch(reply) => {
+                if let Some(start) = self.watch_start() {
+                    let _ = reply.send(start);
+                }
+            }
+            Input::Hook(msg) => self.on_hook(msg),
             Input::Networkd(u) => self.on_networkd(u).await,
             Input::Reload => {
                 if let Response::Error { message } = self.reload().await {

@@ -253,6 +253,9 @@ impl Daemon {
             }
         }
         self.prune_sockets();
+        self.host
+            .hooks
+            .configure(&self.config, self.script_user.clone());
         // Health before the new instances start: a FAULT one never becomes master.
         self.rebuild_board();
         self.start_runners();

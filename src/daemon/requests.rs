@@ -1,14 +1,17 @@
-//! `vipctl` requests other than reload: status, resync, hold.
+//! `vipctl` requests other than reload: status, watch's start, resync, hold.
 
 use std::time::Duration;
 
 use tracing::info;
 
 use super::Daemon;
+use super::input::WatchStart;
 use super::instance::Instance;
 use crate::control::{InstanceStatus, MAX_HOLD_MS, Response, Status, TrackerStatus};
 use crate::health::Outcome;
-use crate::vrrp::{Event, State};
+use crate::notify::Target;
+use crate::vrrp::Event;
+use crate::watch::Snapshot;
 
 impl Daemon {
     /// The instance states for systemd's STATUS= line.
@@ -18,6 +21,21 @@ impl Daemon {
                 .iter()
                 .map(|i| (i.name(), i.router.state(), i.problem.is_some())),
         )
+    }
+
+    /// A new watcher: the status and the subscription taken together, so
+    /// the first event it gets is the one after the snapshot.
+    pub(super) fn watch_start(&self) -> Option<WatchStart> {
+        let sub = self.host.bus.subscribe()?;
+        let snapshot = Snapshot {
+            seq: self.host.bus.last_seq(),
+            time: super::bus::unix_now(),
+            status: self.status(),
+        };
+        Some(WatchStart {
+            snapshot: serde_json::to_string(&snapshot).ok()?,
+            sub,
+        })
     }
 
     pub(super) fn status(&self) -> Status {
@@ -33,15 +51,13 @@ impl Daemon {
             unmatched_drops: self.unmatched_drops.to_map(),
             networkd: self.networkd.status.clone(),
             trackers: self.tracker_status(),
+            groups: self.host.hooks.group_status(),
         }
     }
 
     fn tracker_status(&self) -> Vec<TrackerStatus> {
         let now = self.host.now();
-        let unix_now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0);
+        let unix_now = super::bus::unix_now();
         self.health
             .trackers()
             .map(|(name, t)| TrackerStatus {
@@ -69,12 +85,7 @@ impl Daemon {
         let r = &inst.router;
         let kernel = &self.host.kernel;
         let health = self.health.health(inst.name());
-        let master_address = if r.state() == State::Master {
-            // Our own advert source (IPv4 when the instance has it).
-            kernel.advert_source(cfg, inst.ifindex, cfg.mac_family())
-        } else {
-            r.master_addr()
-        };
+        let notify = self.host.hooks.counts(&Target::instance(inst.name()));
         InstanceStatus {
             name: cfg.name.clone(),
             interface: cfg.interface.clone(),
@@ -83,7 +94,7 @@ impl Daemon {
             state: r.state(),
             priority: cfg.priority,
             effective_priority: r.priority(),
-            master_address,
+            master_address: self.host.master_address(inst),
             master_priority: r.master_priority(),
             advert_interval_ms: r.master_adver_interval().as_millis() as u64,
             vips: cfg.vips.iter().map(|v| v.to_string()).collect(),
@@ -106,6 +117,8 @@ impl Daemon {
             priority_arithmetic: health.arithmetic(),
             health_fault: health.fault,
             trackers: health.terms,
+            notify_ok: notify.ok,
+            notify_failed: notify.failed,
         }
     }
 
