@@ -82,7 +82,10 @@ fn jitter(run: usize) -> Duration {
 }
 
 fn measure(setup: Setup, runs: usize) -> Vec<Duration> {
-    let lab = Lab::new(&format!("bench_tracker_{}", setup.label().replace(' ', "_")));
+    let lab = Lab::new(&format!(
+        "bench_tracker_{}",
+        setup.label().replace(' ', "_")
+    ));
     let r1 = lab.add_host("r1", &["10.89.0.1/24"]);
     let r2 = lab.add_host("r2", &["10.89.0.2/24"]);
     let mut svc1 = service(&lab, &r1);
@@ -139,7 +142,9 @@ fn main() {
     println!(
         "tracked service killed on the master -> VIP on the backup (VRRPv3 100 ms, tracker interval 1 s, {runs} runs each)"
     );
-    println!("added = that time minus Skew_Time (60.9 ms); target for event-driven trackers: added <= 50 ms\n");
+    println!(
+        "added = that time minus Skew_Time (60.9 ms); target for event-driven trackers: added <= 50 ms\n"
+    );
     println!(
         "{:<18} {:>10} {:>10} {:>14} {:>12} {:>7}",
         "tracker", "median ms", "max ms", "added med ms", "added max", "target"
