@@ -59,7 +59,7 @@ impl Setup {
                 .proc
             }
             Setup::Keepalived => h.start_keepalived(&format!(
-                "global_defs {{\n    vrrp_version 3\n    script_user root\n}}\nvrrp_script svc {{\n    script \"/usr/bin/pgrep -x {svc}\"\n    interval 1\n}}\nvrrp_instance web {{\n    interface eth0\n    state BACKUP\n    virtual_router_id 89\n    priority {prio}\n    advert_int 0.1\n    virtual_ipaddress {{\n        {VIP}\n    }}\n    track_script {{\n        svc\n    }}\n}}\n"
+                "global_defs {{\n    vrrp_version 3\n    script_user root\n    enable_script_security\n}}\nvrrp_script svc {{\n    script \"/usr/bin/pgrep -x {svc}\"\n    interval 1\n}}\nvrrp_instance web {{\n    interface eth0\n    state BACKUP\n    virtual_router_id 89\n    priority {prio}\n    advert_int 0.1\n    virtual_ipaddress {{\n        {VIP}\n    }}\n    track_script {{\n        svc\n    }}\n}}\n"
             )),
         }
     }
