@@ -149,18 +149,9 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 fn main() {
-    // `cargo test --benches` runs bench targets with --bench absent: do nothing then.
-    if !std::env::args().any(|a| a == "--bench") {
+    let Some(runs) = lab::compared::bench_runs("failover", 5) else {
         return;
-    }
-    if !nix::unistd::Uid::effective().is_root() {
-        eprintln!("failover bench: needs root (network namespaces); run as root");
-        std::process::exit(1);
-    }
-    let runs: usize = std::env::var("VIPD_BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+    };
     let scenarios = [
         Scenario {
             version: 2,

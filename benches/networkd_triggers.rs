@@ -987,21 +987,9 @@ fn misses(r: &Row) -> Option<Vec<String>> {
 }
 
 fn main() {
-    // `cargo test --benches` runs bench targets with --bench absent: do nothing then.
-    if !std::env::args().any(|a| a == "--bench") {
+    let Some(runs) = lab::compared::bench_runs("networkd_triggers", 10) else {
         return;
-    }
-    if !nix::unistd::Uid::effective().is_root() {
-        eprintln!(
-            "networkd_triggers bench: needs root (network namespaces, systemd-networkd); run as root"
-        );
-        std::process::exit(1);
-    }
-    let runs: usize = std::env::var("VIPD_BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(10);
+    };
     // Optional filters (comma-separated labels), for working on one part.
     let only = |var: &str| -> Option<Vec<String>> {
         std::env::var(var)

@@ -205,18 +205,9 @@ fn ms(d: Duration) -> String {
 }
 
 fn main() {
-    // `cargo test --benches` runs bench targets with --bench absent: do nothing then.
-    if !std::env::args().any(|a| a == "--bench") {
+    let Some(runs) = lab::compared::bench_runs("reload", 3) else {
         return;
-    }
-    if !nix::unistd::Uid::effective().is_root() {
-        eprintln!("reload bench: needs root (network namespaces); run as root");
-        std::process::exit(1);
-    }
-    let runs: usize = std::env::var("VIPD_BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
+    };
     let daemons = Daemon::compared();
     println!(
         "reload on the master (then the backup), VRRPv3 100 ms, {runs} runs each; 3 s observed per run"

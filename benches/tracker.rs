@@ -127,18 +127,9 @@ fn ms(d: Duration) -> String {
 }
 
 fn main() {
-    // `cargo test --benches` runs bench targets with --bench absent: do nothing then.
-    if !std::env::args().any(|a| a == "--bench") {
+    let Some(runs) = lab::compared::bench_runs("tracker", 5) else {
         return;
-    }
-    if !nix::unistd::Uid::effective().is_root() {
-        eprintln!("tracker bench: needs root (network namespaces); run as root");
-        std::process::exit(1);
-    }
-    let runs: usize = std::env::var("VIPD_BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+    };
     println!(
         "tracked service killed on the master -> VIP on the backup (VRRPv3 100 ms, tracker interval 1 s, {runs} runs each)"
     );

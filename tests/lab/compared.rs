@@ -41,3 +41,24 @@ impl Daemon {
         }
     }
 }
+
+/// The start of every benchmark's `main`: None when run without `--bench`
+/// (`cargo test --benches` runs bench targets that way: nothing to do); exits
+/// with a message when not root; else the run count, `VIPD_BENCH_RUNS` or
+/// `default`.
+pub fn bench_runs(what: &str, default: usize) -> Option<usize> {
+    if !std::env::args().any(|a| a == "--bench") {
+        return None;
+    }
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("{what} bench: needs root (network namespaces); run as root");
+        std::process::exit(1);
+    }
+    Some(
+        std::env::var("VIPD_BENCH_RUNS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(default),
+    )
+}
