@@ -695,3 +695,69 @@ fn macvlan_vip_device_uses_the_virtual_mac() {
         "device removed on exit"
     );
 }
+
+/// A burst of deletions (every VIP of 8 dual-stack instances, one `ip
+/// -batch`) is restored once: each VIP added back exactly once (not once per
+/// deletion notification), `vips_restored` equal to the VIPs deleted, no
+/// role change.
+#[test]
+fn deletion_burst_restores_each_vip_once() {
+    let lab = Lab::new("burst");
+    let r1 = lab.add_host("r1", &["10.9.11.1/24", "fd00:9:11::1/64"]);
+    let mut yaml = String::from("instances:\n");
+    let mut batch = String::new();
+    let mut vips = Vec::new();
+    for k in 1..=8 {
+        let (v4, v6) = (
+            format!("10.9.11.{}/32", 100 + k),
+            format!("fd00:9:11::{:x}/128", 0x100 + k),
+        );
+        yaml.push_str(&format!(
+            "  - name: i{k}\n    interface: eth0\n    vrid: {k}\n    priority: 150\n    advert_interval: 100ms\n    vips: [{v4}, \"{v6}\"]\n"
+        ));
+        batch.push_str(&format!(
+            "address del {v4} dev eth0\naddress del {v6} dev eth0\n"
+        ));
+        vips.push(v4);
+        vips.push(v6);
+    }
+    let a = r1.start_vipd(&yaml);
+    for k in 1..=8 {
+        a.expect_state(&format!("i{k}"), "MASTER", 5 * SEC);
+    }
+    assert!(wait_until(2 * SEC, Duration::from_millis(20), || vips
+        .iter()
+        .all(|v| r1.has_addr("eth0", v))));
+    let mon = r1.start_addr_monitor("eth0");
+    let file = lab.tmpdir().join("burst.batch");
+    std::fs::write(&file, batch).unwrap();
+    r1.exec_ok(&["ip", "-batch", file.to_str().unwrap()]);
+    assert!(
+        wait_until(2 * SEC, Duration::from_millis(5), || vips
+            .iter()
+            .all(|v| r1.has_addr("eth0", v))),
+        "every VIP back"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    for v in &vips {
+        let events = mon.events(v);
+        let deleted = events.iter().filter(|(_, up)| !up).count();
+        let added = events.iter().filter(|(_, up)| *up).count();
+        assert_eq!(
+            (deleted, added),
+            (1, 1),
+            "{v}: deleted and added back once: {events:?}"
+        );
+    }
+    let st = a.status();
+    let restored: u64 = st["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["vips_restored"].as_u64().unwrap())
+        .sum();
+    assert_eq!(restored, 16, "counted once per VIP");
+    for i in st["instances"].as_array().unwrap() {
+        assert_eq!(i["became_master"], 1, "no re-election");
+    }
+}

@@ -39,6 +39,7 @@ impl Host {
                 Action::RemoveVips => self.remove_vips(&inst.cfg, inst.cfg.all_vips()).await,
                 Action::Announce { rounds } => self.announce(inst, rounds),
                 Action::StateChanged { from, to, reason } => {
+                    self.transitions += 1;
                     info!(instance = %inst.cfg.name, vrid = inst.cfg.vrid, %from, %to, %reason, "state change");
                     if to == State::Master {
                         inst.counters.became_master += 1;
@@ -91,9 +92,11 @@ impl Host {
         }
     }
 
-    /// Puts every VIP of the instance on its device (present ones stay).
+    /// Puts the instance's VIPs that are not on their device there (as the
+    /// kernel mirror knows it: a VIP deleted a moment ago whose notification
+    /// is still queued is put back when it is read).
     async fn add_vips(&self, cfg: &InstanceConfig) {
-        for vip in cfg.all_vips() {
+        for vip in cfg.all_vips().filter(|v| !self.kernel.vip_present(cfg, v)) {
             match self.kernel.vip_link(cfg, vip) {
                 Some(l) => {
                     if let Err(e) = self.nl.add_vip(l.index, &l.name, vip).await {

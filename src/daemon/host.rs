@@ -25,6 +25,10 @@ pub struct Host {
     pub hooks: Hooks,
     /// The routers' time zero.
     epoch: Instant,
+    /// State changes so far: the loop does what only a state change can
+    /// make necessary (group links, systemd's STATUS=) when it moved, not
+    /// for every packet.
+    pub transitions: u64,
 }
 
 impl Host {
@@ -43,6 +47,7 @@ impl Host {
             bus: Bus::default(),
             hooks,
             epoch: Instant::now(),
+            transitions: 0,
         }
     }
 

@@ -25,8 +25,8 @@ use crate::io::vrrp_socket::Datagram;
 
 /// Something for the daemon to handle, in arrival order.
 pub enum Input {
-    /// A datagram read from a VRRP socket.
-    Packet(SocketKey, Datagram),
+    /// Datagrams read from a VRRP socket, in arrival order.
+    Packets(SocketKey, Vec<Datagram>),
     SocketFailed(SocketKey, io::Error),
     Netlink(NetlinkEvent),
     /// A `vipctl` request and where its answer goes.

@@ -63,6 +63,10 @@ pub struct Instance {
     /// A VIP device (MACVLAN/IPVLAN) this daemon created and must remove.
     pub created_device: Option<String>,
     pub gate: LinkGate,
+    /// VIPs of this master were deleted by someone else: they are put back
+    /// once the burst of deletions has been read (one restore, one
+    /// announcement, however many were deleted).
+    pub restore_pending: bool,
 }
 
 impl Instance {
@@ -76,6 +80,7 @@ impl Instance {
             problem: None,
             created_device: None,
             gate: LinkGate::default(),
+            restore_pending: false,
         }
     }
 
@@ -91,14 +96,6 @@ impl Instance {
                 .families()
                 .map(move |family| SocketKey { ifindex, family })
         })
-    }
-
-    /// Whether the adverts on socket `key` with this VRID are this
-    /// instance's (RFC 5798 7.3: a VRID per interface and family).
-    pub fn owns(&self, key: SocketKey, vrid: u8) -> bool {
-        self.ifindex == Some(key.ifindex)
-            && self.cfg.vrid == vrid
-            && self.cfg.advertises(key.family)
     }
 
     /// Whether `interface` is the instance's interface or a device one of

@@ -102,8 +102,14 @@ impl Host {
     }
 
     /// A master's VIPs vanished under it: put back in place, no election.
+    /// Counts each VIP put back once (`vips_restored`).
     pub async fn restore_vips(&mut self, inst: &mut Instance) {
-        inst.counters.vips_restored += 1;
+        inst.restore_pending = false;
+        let missing = self.kernel.missing_vips(&inst.cfg);
+        if missing == 0 || inst.router.state() != State::Master {
+            return;
+        }
+        inst.counters.vips_restored += missing as u64;
         self.bus.emit(crate::watch::Event::VipsRestored {
             instance: inst.name().to_string(),
         });

@@ -39,7 +39,8 @@ impl Daemon {
                 for inst in &mut self.instances {
                     if self.host.owns_deleted_vip(inst, &a) {
                         warn!(instance = %inst.name(), vip = %a.address, "VIP deleted by someone else; restoring it");
-                        self.host.restore_vips(inst).await;
+                        inst.restore_pending = true;
+                        self.restores_pending = true;
                     }
                 }
             }

@@ -63,9 +63,13 @@ mod lifecycle;
 mod link_gate;
 mod links;
 mod networkd;
+mod owners;
 mod receive;
 mod reload;
+#[doc(hidden)]
+pub mod replay;
 mod requests;
+mod schedule;
 mod sockets;
 
 use crate::health::Board;
@@ -79,6 +83,8 @@ use input::Input;
 use instance::Instance;
 use kernel::KernelView;
 use networkd::NetworkdView;
+use owners::Owners;
+use schedule::Schedule;
 use sockets::{SocketKey, Sockets};
 
 /// Failures that stop the daemon, each with what to do.
@@ -119,6 +125,16 @@ struct Daemon {
     script_user: Option<ScriptUser>,
     /// Where tracker runners report.
     track_tx: mpsc::UnboundedSender<Report>,
+    /// Who owns which VRID on which socket.
+    owners: Owners,
+    /// Which router is due when.
+    schedule: Schedule,
+    /// `host.transitions` when the loop last acted on state changes.
+    seen_transitions: u64,
+    /// Some instance has `restore_pending` (checked without a scan).
+    restores_pending: bool,
+    /// Steps since a VIP restore became pending.
+    steps_pending: u32,
 }
 
 /// Runs the daemon until SIGTERM/SIGINT.
@@ -162,6 +178,11 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         runners: Runners::default(),
         script_user,
         track_tx,
+        owners: Owners::default(),
+        schedule: Schedule::default(),
+        seen_transitions: 0,
+        restores_pending: false,
+        steps_pending: 0,
     };
     d.manage_networkd_files();
     d.host.hooks.configure(&d.config, d.script_user.clone());
@@ -173,6 +194,8 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         d.host.activate(inst).await;
     }
     d.sync_group_links().await;
+    d.seen_transitions = d.host.transitions;
+    d.reindex();
     info!(instances = d.instances.len(), config = %d.opts.config_path.display(), "vipd started");
     // systemd (Type=notify): ready only now, with instances started; the
     // watchdog is fed from this loop, so a loop that hangs gets vipd restarted.
@@ -196,22 +219,25 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
                 if reload {
                     notify.reloading();
                 }
+                let packets = matches!(input, Input::Packets(..));
                 d.handle_input(input).await;
+                if !packets {
+                    // Anything but adverts may have touched any instance
+                    // (links, health, reload): index them afresh.
+                    d.reindex();
+                }
                 if reload {
                     // READY=1 ends the reload, valid or not (an invalid
                     // file leaves the old configuration running).
                     notify.ready(d.status_line());
                 }
+                d.after_step(&mut notify, rx.is_empty()).await;
             }
             _ = sleep_until_opt(&timer, deadline) => {
                 d.fire_timers().await;
-                // A hold that expired with the link down: the group follows.
-                d.sync_group_links().await;
+                d.after_step(&mut notify, rx.is_empty()).await;
             }
             _ = tick_opt(&mut watchdog) => notify.watchdog(),
-        }
-        if notify.enabled() {
-            notify.status(d.status_line());
         }
     }
     notify.stopping();
@@ -250,26 +276,66 @@ async fn sleep_until_opt(timer: &PreciseTimer, deadline: Option<Instant>) {
 impl Daemon {
     /// When the earliest router timer is due.
     fn next_deadline(&self) -> Option<Instant> {
-        self.instances
-            .iter()
-            .filter_map(|i| i.router.poll_at())
-            .min()
-            .map(|t| self.host.instant(t))
+        self.schedule.next().map(|t| self.host.instant(t))
     }
 
+    /// The routers whose deadline has come, and only those.
     async fn fire_timers(&mut self) {
         let now = self.host.now();
-        for inst in &mut self.instances {
-            if inst.router.poll_at().is_some_and(|t| t <= now) {
-                let actions = inst.router.handle_timeout(now);
-                self.host.apply(inst, actions).await;
+        for idx in self.schedule.take_due(now) {
+            let Some(inst) = self.instances.get_mut(idx) else {
+                continue;
+            };
+            let actions = inst.router.handle_timeout(now);
+            self.host.apply(inst, actions).await;
+            self.schedule.set(idx, inst.router.poll_at());
+        }
+    }
+
+    /// The indexes of the instances (who owns a VRID, who is due when)
+    /// rebuilt from the instances as they are.
+    fn reindex(&mut self) {
+        self.owners = Owners::new(&self.instances);
+        self.schedule.rebuild(&self.instances);
+    }
+
+    /// What only some steps make necessary, done when they did: VIPs a
+    /// burst of deletions took, put back once the burst is read (`idle`: no
+    /// input is waiting; or after 64 more inputs under a flood); after a
+    /// state change, the groups follow members whose link is down and
+    /// systemd's STATUS= shows the new states.
+    async fn after_step(&mut self, notify: &mut Notifier, idle: bool) {
+        if self.restores_pending {
+            self.steps_pending += 1;
+            if idle || self.steps_pending > 64 {
+                self.steps_pending = 0;
+                self.restores_pending = false;
+                for idx in 0..self.instances.len() {
+                    if self.instances[idx].restore_pending {
+                        let inst = &mut self.instances[idx];
+                        self.host.restore_vips(inst).await;
+                        self.schedule.set(idx, inst.router.poll_at());
+                    }
+                }
+            }
+        }
+        if self.host.transitions != self.seen_transitions {
+            self.seen_transitions = self.host.transitions;
+            self.sync_group_links().await;
+            self.reindex();
+            if notify.enabled() {
+                notify.status(self.status_line());
             }
         }
     }
 
     async fn handle_input(&mut self, input: Input) {
         match input {
-            Input::Packet(key, datagram) => self.on_packet(key, datagram).await,
+            Input::Packets(key, datagrams) => {
+                for d in datagrams {
+                    self.on_packet(key, d).await;
+                }
+            }
             Input::SocketFailed(key, e) => {
                 warn!(
                     ifindex = key.ifindex,
@@ -277,10 +343,7 @@ impl Daemon {
                     "VRRP socket receive failed: {e}"
                 );
             }
-            Input::Netlink(ev) => {
-                self.on_netlink(ev).await;
-                self.sync_group_links().await;
-            }
+            Input::Netlink(ev) => self.on_netlink(ev).await,
             Input::Track(report) => self.on_track(report).await,
             Input::Control(req, reply) => {
                 let resp = match req {

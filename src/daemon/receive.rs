@@ -11,6 +11,7 @@ use super::Daemon;
 use super::counters::DropReason;
 use super::instance::Instance;
 use super::kernel::KernelView;
+use super::owners::Owners;
 use super::sockets::SocketKey;
 use crate::advert;
 use crate::io::vrrp_socket::{Datagram, Received};
@@ -38,6 +39,7 @@ pub fn classify(
     key: SocketKey,
     datagram: &Datagram,
     instances: &[Instance],
+    owners: &Owners,
     kernel: &KernelView,
 ) -> Verdict {
     let pkt: &Received = match datagram {
@@ -49,7 +51,7 @@ pub fn classify(
             };
         }
     };
-    let owner = |vrid: u8| instances.iter().position(|i| i.owns(key, vrid));
+    let owner = |vrid: u8| owners.get(key, vrid);
     let repr = match vrrp::parse(&pkt.payload, pkt.src, pkt.dst) {
         Ok(r) => r,
         Err(e) => {
@@ -86,7 +88,13 @@ pub fn classify(
 
 impl Daemon {
     pub(super) async fn on_packet(&mut self, key: SocketKey, datagram: Datagram) {
-        match classify(key, &datagram, &self.instances, &self.host.kernel) {
+        match classify(
+            key,
+            &datagram,
+            &self.instances,
+            &self.owners,
+            &self.host.kernel,
+        ) {
             Verdict::Drop { instance, reason } => {
                 match instance.and_then(|i| self.instances.get_mut(i)) {
                     Some(inst) => inst.counters.dropped(reason),
@@ -103,6 +111,7 @@ impl Daemon {
                 let inst = &mut self.instances[instance];
                 inst.counters.adverts_received += 1;
                 self.host.feed(inst, event).await;
+                self.schedule.set(instance, inst.router.poll_at());
             }
         }
     }
@@ -175,10 +184,12 @@ mod tests {
 
     #[test]
     fn a_valid_advert_goes_to_its_instance() {
+        let i = instances();
         let v = classify(
             V4,
             &datagram(7, 200, "192.0.2.2", 255),
-            &instances(),
+            &i,
+            &Owners::new(&i),
             &kernel(),
         );
         assert_eq!(
@@ -199,22 +210,46 @@ mod tests {
         let (i, k) = (instances(), kernel());
         // The instance's own checks (RFC 5798 7.1): counted on the instance.
         assert_eq!(
-            classify(V4, &datagram(7, 200, "192.0.2.2", 64), &i, &k),
+            classify(
+                V4,
+                &datagram(7, 200, "192.0.2.2", 64),
+                &i,
+                &Owners::new(&i),
+                &k
+            ),
             drop(Some(0), DropReason::Rejected(Reject::BadTtl))
         );
         assert_eq!(
-            classify(V4, &datagram(7, 200, "192.0.2.1", 255), &i, &k),
+            classify(
+                V4,
+                &datagram(7, 200, "192.0.2.1", 255),
+                &i,
+                &Owners::new(&i),
+                &k
+            ),
             drop(Some(0), DropReason::Rejected(Reject::OwnPacket)),
             "our own address"
         );
         // No instance with that VRID on this interface and family.
         assert_eq!(
-            classify(V4, &datagram(9, 200, "192.0.2.2", 255), &i, &k),
+            classify(
+                V4,
+                &datagram(9, 200, "192.0.2.2", 255),
+                &i,
+                &Owners::new(&i),
+                &k
+            ),
             drop(None, DropReason::UnknownVrid)
         );
         // VRID 8 is an IPv6 instance: not ours on the IPv4 socket.
         assert_eq!(
-            classify(V4, &datagram(8, 200, "192.0.2.2", 255), &i, &k),
+            classify(
+                V4,
+                &datagram(8, 200, "192.0.2.2", 255),
+                &i,
+                &Owners::new(&i),
+                &k
+            ),
             drop(None, DropReason::UnknownVrid)
         );
         // Malformed, naming a VRID of ours: charged to that instance.
@@ -223,18 +258,18 @@ mod tests {
         };
         bad.payload[7] ^= 0xff;
         assert_eq!(
-            classify(V4, &Datagram::Vrrp(bad.clone()), &i, &k),
+            classify(V4, &Datagram::Vrrp(bad.clone()), &i, &Owners::new(&i), &k),
             drop(Some(0), DropReason::Malformed(ParseError::BadChecksum))
         );
         // Malformed, naming no VRID of ours, or none at all.
         bad.payload[1] = 99;
         assert_eq!(
-            classify(V4, &Datagram::Vrrp(bad.clone()), &i, &k),
+            classify(V4, &Datagram::Vrrp(bad.clone()), &i, &Owners::new(&i), &k),
             drop(None, DropReason::Malformed(ParseError::BadChecksum))
         );
         bad.payload.clear();
         assert_eq!(
-            classify(V4, &Datagram::Vrrp(bad), &i, &k),
+            classify(V4, &Datagram::Vrrp(bad), &i, &Owners::new(&i), &k),
             drop(None, DropReason::Malformed(ParseError::Truncated)),
             "an empty VRRP payload is a truncated message, not a bad IP header"
         );
@@ -244,6 +279,7 @@ mod tests {
                 V4,
                 &Datagram::BadIpHeader(ParseError::BadIpVersion(6)),
                 &i,
+                &Owners::new(&i),
                 &k
             ),
             drop(None, DropReason::Malformed(ParseError::BadIpHeader))

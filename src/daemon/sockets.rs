@@ -76,12 +76,16 @@ impl Sockets {
     }
 }
 
+/// Datagrams read in one go (what arrived meanwhile): one trip through the
+/// daemon's channel and one wake-up for many adverts under load.
+const MAX_BATCH: usize = 64;
+
 /// Reads until the daemon goes away; a failing socket is reported and
 /// retried after a pause (never a busy loop).
 async fn read_loop(key: SocketKey, sock: Arc<VrrpSocket>, tx: mpsc::UnboundedSender<Input>) {
     loop {
-        let input = match sock.recv().await {
-            Ok(d) => Input::Packet(key, d),
+        let input = match sock.recv_batch(MAX_BATCH).await {
+            Ok(batch) => Input::Packets(key, batch),
             Err(e) => {
                 if tx.send(Input::SocketFailed(key, e)).is_err() {
                     return;

@@ -43,6 +43,11 @@ pub struct Received {
     pub payload: Vec<u8>,
 }
 
+thread_local! {
+    /// The receive buffer, reused for every datagram read on this thread.
+    static SCRATCH: std::cell::RefCell<[u8; 2048]> = const { std::cell::RefCell::new([0u8; 2048]) };
+}
+
 pub struct VrrpSocket {
     fd: AsyncFd<Socket>,
     family: Family,
@@ -165,23 +170,42 @@ impl VrrpSocket {
         }
     }
 
-    pub async fn recv(&self) -> io::Result<Datagram> {
+    /// Waits for datagrams, then returns all that are there (at most
+    /// `max`): under load one wake-up reads many.
+    pub async fn recv_batch(&self, max: usize) -> io::Result<Vec<Datagram>> {
+        let mut out = Vec::new();
         loop {
             let mut guard = self.fd.readable().await?;
-            match guard.try_io(|fd| self.recv_now(fd.get_ref())) {
-                Ok(Ok(Some(r))) => return Ok(r),
-                Ok(Ok(None)) => continue,
-                Ok(Err(e)) => return Err(e),
-                Err(_would_block) => continue,
+            loop {
+                match guard.try_io(|fd| self.recv_now(fd.get_ref())) {
+                    Ok(Ok(Some(d))) => {
+                        out.push(d);
+                        if out.len() >= max {
+                            return Ok(out);
+                        }
+                    }
+                    Ok(Ok(None)) => {}
+                    Ok(Err(e)) if out.is_empty() => return Err(e),
+                    Ok(Err(_)) => return Ok(out),
+                    // Drained: readiness is cleared, wait for more.
+                    Err(_would_block) => break,
+                }
+            }
+            if !out.is_empty() {
+                return Ok(out);
             }
         }
     }
 
     fn recv_now(&self, sock: &Socket) -> io::Result<Option<Datagram>> {
-        let mut buf = vec![0u8; 2048];
+        SCRATCH.with_borrow_mut(|buf| self.recv_into(sock, buf))
+    }
+
+    /// One datagram into `buf` (reused: no allocation but the payload's own).
+    fn recv_into(&self, sock: &Socket, buf: &mut [u8; 2048]) -> io::Result<Option<Datagram>> {
         let mut cmsg = nix::cmsg_space!(libc::in6_pktinfo, libc::c_int);
         let (len, src, ttl6, dst6) = {
-            let mut iov = [IoSliceMut::new(&mut buf)];
+            let mut iov = [IoSliceMut::new(&mut buf[..])];
             let msg = recvmsg::<SockaddrStorage>(
                 sock.as_raw_fd(),
                 &mut iov,
@@ -209,7 +233,7 @@ impl VrrpSocket {
             });
             (msg.bytes, src, hop, dst)
         };
-        buf.truncate(len);
+        let buf = &buf[..len.min(buf.len())];
         if self.family == Family::V6 {
             let (Some(src), Some(hop), Some(dst)) = (src, ttl6, dst6) else {
                 return Ok(None);
@@ -218,11 +242,11 @@ impl VrrpSocket {
                 src,
                 dst: IpAddr::V6(dst),
                 ttl: hop.clamp(0, 255) as u8,
-                payload: buf,
+                payload: buf.to_vec(),
             })))
         } else {
             // IPv4 raw sockets deliver the IP header.
-            Ok(Some(match crate::wire::ipv4::parse_ipv4(&buf) {
+            Ok(Some(match crate::wire::ipv4::parse_ipv4(buf) {
                 Ok((h, payload)) => Datagram::Vrrp(Received {
                     src: IpAddr::V4(h.src),
                     dst: IpAddr::V4(h.dst),

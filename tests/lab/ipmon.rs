@@ -92,7 +92,8 @@ pub fn parse_ip_ts(s: &str) -> Option<Duration> {
 /// (time, added) of every add/delete of `cidr` in an `ip -ts monitor address`
 /// log.
 pub fn vip_events(log: &str, cidr: &str) -> Vec<(Duration, bool)> {
-    let needle = format!(" inet {cidr} ");
+    let family = if cidr.contains(':') { "inet6" } else { "inet" };
+    let needle = format!(" {family} {cidr} ");
     log.lines()
         .filter(|l| l.starts_with('[') && l.contains(&needle))
         .filter_map(|l| {

@@ -1,0 +1,95 @@
+//! Per-advert cost of the receive path, in instructions: what the daemon
+//! does for every advert a backup hears (classify, feed the router, find
+//! the next deadline), replayed on N dual-stack instances from encoded
+//! adverts (`vipd::daemon::replay`). Counted by `valgrind --tool=callgrind`,
+//! which counts instructions, not time: the figure is the same whatever
+//! the machine's load. Per N: (instructions of R rounds - of 0 rounds) /
+//! (adverts replayed). A cost flat in N means no work per packet scans the
+//! instances. Also printed: nanoseconds per advert, natively (noisy).
+//!     cargo bench --bench receive_cost     (valgrind from Debian's package)
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+const SIZES: [usize; 4] = [16, 64, 255, 510];
+const ROUNDS: usize = 20;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(p) = args.iter().position(|a| a == "--replay") {
+        let n: usize = args.get(p + 1).and_then(|v| v.parse().ok()).unwrap_or(16);
+        let r: usize = args.get(p + 2).and_then(|v| v.parse().ok()).unwrap_or(0);
+        let done = vipd::daemon::replay::replay_adverts(n, r);
+        assert_eq!(done, 2 * n * r, "every advert delivered");
+        return;
+    }
+    // `cargo test --benches` runs bench targets with --bench absent: do nothing then.
+    if !args.iter().any(|a| a == "--bench") {
+        return;
+    }
+    let me = std::env::current_exe().expect("own path");
+    let valgrind = Command::new("valgrind").arg("--version").output().is_ok();
+    println!(
+        "receive path, per advert heard by a backup ({ROUNDS} rounds of one advert per instance and family)"
+    );
+    println!(
+        "{:>10} {:>14} {:>12}",
+        "instances", "instructions", "ns (native)"
+    );
+    for n in SIZES {
+        let instructions = if valgrind {
+            let base = callgrind(&me, n, 0);
+            let full = callgrind(&me, n, ROUNDS);
+            match (base, full) {
+                (Some(b), Some(f)) => {
+                    format!("{}", (f.saturating_sub(b)) / (2 * n * ROUNDS) as u64)
+                }
+                _ => "failed".into(),
+            }
+        } else {
+            "SKIPPED (no valgrind)".into()
+        };
+        let t0 = Instant::now();
+        let rounds = 200;
+        let done = vipd::daemon::replay::replay_adverts(n, rounds);
+        let setup = {
+            let t = Instant::now();
+            vipd::daemon::replay::replay_adverts(n, 0);
+            t.elapsed()
+        };
+        let ns = (t0.elapsed().saturating_sub(setup)).as_nanos() / done.max(1) as u128;
+        println!("{n:>10} {instructions:>14} {ns:>12}");
+    }
+}
+
+/// Total instructions of one replay under callgrind.
+fn callgrind(me: &PathBuf, n: usize, rounds: usize) -> Option<u64> {
+    let out = std::env::temp_dir().join(format!(
+        "vipd-callgrind-{}-{n}-{rounds}",
+        std::process::id()
+    ));
+    let status = Command::new("valgrind")
+        .arg("--tool=callgrind")
+        .arg(format!("--callgrind-out-file={}", out.display()))
+        .arg(me)
+        .args(["--replay", &n.to_string(), &rounds.to_string()])
+        .output()
+        .ok()?;
+    let text = std::fs::read_to_string(&out).ok();
+    let _ = std::fs::remove_file(&out);
+    if !status.status.success() {
+        eprintln!(
+            "callgrind failed: {}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+        return None;
+    }
+    text?
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("summary:")
+                .or_else(|| l.strip_prefix("totals:"))
+        })
+        .and_then(|v| v.trim().split_whitespace().next()?.parse().ok())
+}

@@ -1,0 +1,145 @@
+//! The receive path without I/O, for `cargo bench --bench receive_cost`:
+//! what the daemon does for every advert a backup hears (classify it,
+//! feed it to its router, find the next deadline), on N dual-stack
+//! instances, replayed from encoded adverts. Run under callgrind, it gives
+//! a per-advert instruction count that does not depend on the machine or
+//! its load.
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use super::instance::Instance;
+use super::kernel::KernelView;
+use super::owners::Owners;
+use super::receive::{Verdict, classify};
+use super::schedule::Schedule;
+use super::sockets::SocketKey;
+use crate::config::Config;
+use crate::family::Family;
+use crate::io::netlink::{AddrEntry, LinkState};
+use crate::io::vrrp_socket::{Datagram, Received};
+use crate::vrrp::{Event, Time};
+use crate::wire::vrrp::{Auth, VRRP_MCAST_V4, VRRP_MCAST_V6, Version, VrrpRepr};
+
+/// Replays `rounds` adverts per instance and family to `instances` backups
+/// (up to 510: 255 VRIDs on each of two interfaces); returns how many were
+/// delivered (every one, or the replay is broken).
+#[doc(hidden)]
+pub fn replay_adverts(instances: usize, rounds: usize) -> usize {
+    let n = instances.clamp(1, 510);
+    let mut text = String::from("instances:\n");
+    for k in 1..=n {
+        let (ifname, vrid) = if k <= 255 {
+            ("eth0", k)
+        } else {
+            ("eth1", k - 255)
+        };
+        text.push_str(&format!(
+            "  - name: i{k}\n    interface: {ifname}\n    vrid: {vrid}\n    vips: [10.{}.{}.1/32, \"fd00::{k:x}/128\"]\n",
+            k / 250,
+            k % 250
+        ));
+    }
+    let config = Config::parse(&text, Path::new("replay")).expect("replay config");
+    let mut list: Vec<Instance> = config
+        .instances
+        .into_iter()
+        .map(|c| {
+            let ifindex = if c.interface == "eth0" { 1 } else { 2 };
+            let mut i = Instance::new(c);
+            i.ifindex = Some(ifindex);
+            i.router.handle(Time::ZERO, Event::Startup);
+            i
+        })
+        .collect();
+    let link = |index: u32, name: &str| LinkState {
+        index,
+        name: name.into(),
+        mac: None,
+        up: true,
+        lower_up: true,
+    };
+    let kernel = KernelView::new(
+        vec![link(1, "eth0"), link(2, "eth1")],
+        vec![
+            entry(1, "10.0.0.1"),
+            entry(1, "fe80::1"),
+            entry(2, "10.0.1.1"),
+            entry(2, "fe80::1"),
+        ],
+    );
+    let peer4: IpAddr = "10.0.0.2".parse().unwrap();
+    let peer6: IpAddr = "fe80::2".parse().unwrap();
+    let datagrams: Vec<(SocketKey, Datagram)> = list
+        .iter()
+        .flat_map(|i| {
+            Family::ALL.into_iter().map(|family| {
+                let (src, dst) = match family {
+                    Family::V4 => (peer4, IpAddr::V4(VRRP_MCAST_V4)),
+                    Family::V6 => (peer6, IpAddr::V6(VRRP_MCAST_V6)),
+                };
+                let repr = VrrpRepr {
+                    version: Version::V3,
+                    vrid: i.cfg.vrid,
+                    priority: 200,
+                    max_adver_int: 100,
+                    auth: Auth::None,
+                    addresses: i
+                        .cfg
+                        .vips
+                        .iter()
+                        .filter(|v| v.family() == family)
+                        .map(|v| v.address)
+                        .collect(),
+                };
+                let payload = repr.to_bytes(src, dst).expect("encode");
+                let key = SocketKey {
+                    ifindex: i.ifindex.unwrap_or(1),
+                    family,
+                };
+                (
+                    key,
+                    Datagram::Vrrp(Received {
+                        src,
+                        dst,
+                        ttl: 255,
+                        payload,
+                    }),
+                )
+            })
+        })
+        .collect();
+    let owners = Owners::new(&list);
+    let mut schedule = Schedule::default();
+    schedule.rebuild(&list);
+    let mut delivered = 0;
+    let mut next = None;
+    for r in 0..rounds {
+        let now = Time::from_millis(r as u64);
+        // As the daemon does per advert: classify, feed, re-schedule, and
+        // the loop asks for the next deadline.
+        for (key, d) in &datagrams {
+            if let Verdict::Deliver { instance, event } = classify(*key, d, &list, &owners, &kernel)
+            {
+                let inst = &mut list[instance];
+                inst.counters.adverts_received += 1;
+                let _ = inst.router.handle(now, event);
+                schedule.set(instance, inst.router.poll_at());
+                delivered += 1;
+            }
+            next = schedule.next();
+        }
+    }
+    std::hint::black_box(next);
+    delivered
+}
+
+fn entry(index: u32, a: &str) -> AddrEntry {
+    AddrEntry {
+        index,
+        address: a.parse().unwrap(),
+        prefix_len: 64,
+        secondary: false,
+        tentative: false,
+    }
+}
