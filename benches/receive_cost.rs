@@ -91,5 +91,5 @@ fn callgrind(me: &PathBuf, n: usize, rounds: usize) -> Option<u64> {
             l.strip_prefix("summary:")
                 .or_else(|| l.strip_prefix("totals:"))
         })
-        .and_then(|v| v.trim().split_whitespace().next()?.parse().ok())
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
