@@ -12,7 +12,7 @@ use super::bus::unix_now;
 use super::counters::SendFailure;
 use super::hooks::Change;
 use super::host::Host;
-use super::instance::Instance;
+use super::instance::{Encoded, Instance, slot};
 use super::sockets::SocketKey;
 use crate::advert;
 use crate::config::{InstanceConfig, Vip};
@@ -32,6 +32,8 @@ impl Host {
 
     /// Carries out a router's actions, in order.
     pub async fn apply(&mut self, inst: &mut Instance, actions: Vec<Action>) {
+        // Every router change comes through here: its deadline may have moved.
+        self.touched.push(inst.position);
         for action in actions {
             match action {
                 Action::SendAdvert { priority } => self.send_adverts(inst, priority),
@@ -127,21 +129,20 @@ impl Host {
         let Some(ifindex) = inst.ifindex else {
             return;
         };
-        let families: Vec<Family> = inst.cfg.families().collect();
-        for family in families {
-            let Some(src) = self.kernel.advert_source(&inst.cfg, inst.ifindex, family) else {
+        for family in Family::ALL {
+            if !inst.cfg.advertises(family) {
+                continue;
+            }
+            let Some(src) = inst.sources[slot(family)] else {
                 inst.counters.send_failed(SendFailure::NoSourceAddress, 1);
                 continue;
             };
             let Some(sock) = self.sockets.get(SocketKey { ifindex, family }) else {
                 continue;
             };
-            let repr = advert::build(&inst.cfg, family, priority);
             for dst in destinations(&inst.cfg, family) {
-                let sent = repr
-                    .to_bytes(src, dst)
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
-                    .and_then(|bytes| sock.send(&bytes, src, dst));
+                let sent = encoded(inst, family, priority, src, dst)
+                    .and_then(|bytes| sock.send(bytes, src, dst));
                 match sent {
                     Ok(()) => inst.counters.adverts_sent += 1,
                     Err(e) => {
@@ -180,6 +181,43 @@ impl Host {
         }
         inst.counters.send_failed(SendFailure::Announcement, failed);
     }
+}
+
+/// The advert's bytes, encoded once for a family, priority, source and
+/// destination and re-sent from the instance's cache after that.
+fn encoded(
+    inst: &mut Instance,
+    family: Family,
+    priority: u8,
+    src: IpAddr,
+    dst: IpAddr,
+) -> io::Result<&[u8]> {
+    let hit = inst
+        .encoded
+        .iter()
+        .position(|e| e.family == family && e.priority == priority && e.src == src && e.dst == dst);
+    let at = match hit {
+        Some(at) => at,
+        None => {
+            let bytes = advert::build(&inst.cfg, family, priority)
+                .to_bytes(src, dst)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+            // A few entries at most (priority 0 on leaving, a new source):
+            // drop the oldest beyond that.
+            if inst.encoded.len() >= 8 {
+                inst.encoded.remove(0);
+            }
+            inst.encoded.push(Encoded {
+                family,
+                priority,
+                src,
+                dst,
+                bytes,
+            });
+            inst.encoded.len() - 1
+        }
+    };
+    Ok(&inst.encoded[at].bytes)
 }
 
 /// Where the adverts of one family go: the unicast peers of that family,

@@ -29,6 +29,12 @@ pub struct Host {
     /// make necessary (group links, systemd's STATUS=) when it moved, not
     /// for every packet.
     pub transitions: u64,
+    /// Positions of the instances whose router was fed since the loop last
+    /// looked: only their deadlines can have moved.
+    pub touched: Vec<usize>,
+    /// An instance's interface appeared or went: who owns which VRID where
+    /// must be worked out again.
+    pub layout_changed: bool,
 }
 
 impl Host {
@@ -48,6 +54,8 @@ impl Host {
             hooks,
             epoch: Instant::now(),
             transitions: 0,
+            touched: Vec::new(),
+            layout_changed: false,
         }
     }
 

@@ -67,6 +67,33 @@ pub struct Instance {
     /// once the burst of deletions has been read (one restore, one
     /// announcement, however many were deleted).
     pub restore_pending: bool,
+    /// The advert source per family (IPv4, IPv6), kept current on every
+    /// change of the interface's addresses: sending does not search them.
+    pub sources: [Option<std::net::IpAddr>; 2],
+    /// Adverts as last encoded, by family, priority, source and destination:
+    /// a master re-sends the same bytes every interval. Cleared when the
+    /// configuration changes.
+    pub encoded: Vec<Encoded>,
+    /// Where the instance stands in the daemon's list (set whenever the list
+    /// changes): how the schedule knows which router a change touched.
+    pub position: usize,
+}
+
+/// One encoded advert.
+pub struct Encoded {
+    pub family: Family,
+    pub priority: u8,
+    pub src: std::net::IpAddr,
+    pub dst: std::net::IpAddr,
+    pub bytes: Vec<u8>,
+}
+
+/// The slot of a family in [`Instance::sources`].
+pub fn slot(family: Family) -> usize {
+    match family {
+        Family::V4 => 0,
+        Family::V6 => 1,
+    }
 }
 
 impl Instance {
@@ -81,6 +108,9 @@ impl Instance {
             created_device: None,
             gate: LinkGate::default(),
             restore_pending: false,
+            sources: [None, None],
+            encoded: Vec::new(),
+            position: 0,
         }
     }
 

@@ -23,7 +23,10 @@ impl Host {
             inst.problem = Some(Problem::InterfaceMissing { interface });
             return;
         };
-        inst.ifindex = Some(link.index);
+        if inst.ifindex != Some(link.index) {
+            inst.ifindex = Some(link.index);
+            self.layout_changed = true;
+        }
         if let Err(e) = self.ensure_device(inst, &link).await {
             error!(instance = %inst.name(), "{e}");
             inst.problem = Some(Problem::VipDevice(e.to_string()));
@@ -92,10 +95,13 @@ impl Host {
         Ok(())
     }
 
-    /// Our primary address per family, for the equal-priority tie-break.
+    /// Our advert source per family (kept for sending) and primary address
+    /// (the equal-priority tie-break).
     pub fn update_local_addresses(&self, inst: &mut Instance) {
         for family in Family::ALL {
-            if let Some(a) = self.kernel.advert_source(&inst.cfg, inst.ifindex, family) {
+            let source = self.kernel.advert_source(&inst.cfg, inst.ifindex, family);
+            inst.sources[super::instance::slot(family)] = source;
+            if let Some(a) = source {
                 inst.router.set_local_address(a);
             }
         }

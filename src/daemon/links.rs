@@ -7,7 +7,7 @@ use tracing::{info, warn};
 
 use super::Daemon;
 use super::host::Host;
-use super::instance::{Instance, Problem};
+use super::instance::{Instance, Problem, slot};
 use super::kernel::KernelChange;
 use super::link_gate::{DeviceCarrier, GateSignal};
 use crate::io::netlink::{AddrEntry, LinkState, NetlinkEvent};
@@ -33,10 +33,13 @@ impl Daemon {
                     self.interface_trackers_on(&g.name).await;
                 }
             }
-            KernelChange::AddressAdded(a) => self.refresh_sources_on(a.index),
+            KernelChange::AddressAdded(a) => self.refresh_sources_on(&a),
             KernelChange::AddressRemoved(a) => {
-                self.refresh_sources_on(a.index);
-                for inst in &mut self.instances {
+                self.refresh_sources_on(&a);
+                for &idx in self.owners.of_vip(a.address) {
+                    let Some(inst) = self.instances.get_mut(idx) else {
+                        continue;
+                    };
                     if self.host.owns_deleted_vip(inst, &a) {
                         warn!(instance = %inst.name(), vip = %a.address, "VIP deleted by someone else; restoring it");
                         inst.restore_pending = true;
@@ -48,13 +51,23 @@ impl Daemon {
     }
 
     /// Our addresses on `ifindex` changed: the tie-break address may too.
-    fn refresh_sources_on(&mut self, ifindex: u32) {
+    /// A VIP coming or going matters only to an instance that has no other
+    /// source, or uses one of its VIPs as one (the DHCP address briefly
+    /// gone): the others are not searched again, so installing hundreds of
+    /// VIPs costs no search per VIP per instance.
+    fn refresh_sources_on(&mut self, changed: &AddrEntry) {
+        let vip = !self.owners.of_vip(changed.address).is_empty();
         for inst in self
             .instances
             .iter_mut()
-            .filter(|i| i.ifindex == Some(ifindex))
+            .filter(|i| i.ifindex == Some(changed.index))
         {
-            self.host.update_local_addresses(inst);
+            let fallback = inst.cfg.families().any(|f| {
+                inst.sources[slot(f)].is_none_or(|a| inst.cfg.all_vips().any(|v| v.address == a))
+            });
+            if !vip || fallback {
+                self.host.update_local_addresses(inst);
+            }
         }
     }
 }
@@ -96,6 +109,7 @@ impl Host {
         if inst.ifindex == Some(index) {
             self.feed(inst, Event::InterfaceDown).await;
             inst.ifindex = None;
+            self.layout_changed = true;
             inst.problem = Some(Problem::InterfaceRemoved {
                 interface: inst.cfg.interface.clone(),
             });

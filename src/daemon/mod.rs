@@ -188,6 +188,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     d.host.hooks.configure(&d.config, d.script_user.clone());
     d.rebuild_board();
     d.start_runners();
+    d.reindex();
     // Health first: an instance whose tracker says FAULT never starts as master.
     d.reconcile_health().await;
     for inst in &mut d.instances {
@@ -219,23 +220,20 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
                 if reload {
                     notify.reloading();
                 }
-                let packets = matches!(input, Input::Packets(..));
+                let packets_only = matches!(input, Input::Packets(..));
                 d.handle_input(input).await;
-                if !packets {
-                    // Anything but adverts may have touched any instance
-                    // (links, health, reload): index them afresh.
-                    d.reindex();
-                }
+                d.sync_indexes();
                 if reload {
                     // READY=1 ends the reload, valid or not (an invalid
                     // file leaves the old configuration running).
                     notify.ready(d.status_line());
                 }
-                d.after_step(&mut notify, rx.is_empty()).await;
+                d.after_step(&mut notify, rx.is_empty(), packets_only).await;
             }
             _ = sleep_until_opt(&timer, deadline) => {
                 d.fire_timers().await;
-                d.after_step(&mut notify, rx.is_empty()).await;
+                d.sync_indexes();
+                d.after_step(&mut notify, rx.is_empty(), true).await;
             }
             _ = tick_opt(&mut watchdog) => notify.watchdog(),
         }
@@ -288,15 +286,34 @@ impl Daemon {
             };
             let actions = inst.router.handle_timeout(now);
             self.host.apply(inst, actions).await;
-            self.schedule.set(idx, inst.router.poll_at());
         }
     }
 
     /// The indexes of the instances (who owns a VRID, who is due when)
-    /// rebuilt from the instances as they are.
+    /// rebuilt from the instances as they are: at start and when the list
+    /// changes (reload).
     fn reindex(&mut self) {
+        for (position, inst) in self.instances.iter_mut().enumerate() {
+            inst.position = position;
+        }
         self.owners = Owners::new(&self.instances);
         self.schedule.rebuild(&self.instances);
+        self.host.touched.clear();
+        self.host.layout_changed = false;
+    }
+
+    /// The indexes brought up to date with what the last step changed: the
+    /// deadlines of the routers it fed, the owners if an interface came or
+    /// went. O(changed), not O(instances).
+    fn sync_indexes(&mut self) {
+        for position in std::mem::take(&mut self.host.touched) {
+            if let Some(inst) = self.instances.get(position) {
+                self.schedule.set(position, inst.router.poll_at());
+            }
+        }
+        if std::mem::take(&mut self.host.layout_changed) {
+            self.owners = Owners::new(&self.instances);
+        }
     }
 
     /// What only some steps make necessary, done when they did: VIPs a
@@ -304,7 +321,7 @@ impl Daemon {
     /// input is waiting; or after 64 more inputs under a flood); after a
     /// state change, the groups follow members whose link is down and
     /// systemd's STATUS= shows the new states.
-    async fn after_step(&mut self, notify: &mut Notifier, idle: bool) {
+    async fn after_step(&mut self, notify: &mut Notifier, idle: bool, packets_only: bool) {
         if self.restores_pending {
             self.steps_pending += 1;
             if idle || self.steps_pending > 64 {
@@ -314,19 +331,21 @@ impl Daemon {
                     if self.instances[idx].restore_pending {
                         let inst = &mut self.instances[idx];
                         self.host.restore_vips(inst).await;
-                        self.schedule.set(idx, inst.router.poll_at());
                     }
                 }
             }
         }
-        if self.host.transitions != self.seen_transitions {
+        let changed = self.host.transitions != self.seen_transitions;
+        if changed {
             self.seen_transitions = self.host.transitions;
             self.sync_group_links().await;
-            self.reindex();
-            if notify.enabled() {
-                notify.status(self.status_line());
-            }
         }
+        // STATUS= shows states and problems: only a state change or
+        // something other than adverts can have changed them.
+        if (changed || !packets_only) && notify.enabled() {
+            notify.status(self.status_line());
+        }
+        self.sync_indexes();
     }
 
     async fn handle_input(&mut self, input: Input) {

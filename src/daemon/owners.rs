@@ -1,34 +1,49 @@
 //! Whose advert is this: the instance for an interface, family and VRID
-//! (RFC 5798 7.3: a VRID is unique per interface and family), in O(1). The
-//! receive path looked it up by scanning every instance.
+//! (RFC 5798 7.3: a VRID is unique per interface and family), in O(1); and
+//! who moves an address, so a burst of deletions is matched to its owners
+//! without a scan. The receive path looked owners up by scanning every
+//! instance.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 use super::instance::Instance;
 use super::sockets::SocketKey;
 use crate::family::Family;
 
 #[derive(Debug, Default)]
-pub struct Owners(HashMap<(u32, Family, u8), usize>);
+pub struct Owners {
+    vrids: HashMap<(u32, Family, u8), usize>,
+    vips: HashMap<IpAddr, Vec<usize>>,
+}
 
 impl Owners {
     /// The owners of the instances as they are now (rebuilt when an
     /// interface appears or goes, or the list changes).
     pub fn new(instances: &[Instance]) -> Owners {
-        let mut map = HashMap::new();
+        let mut vrids = HashMap::new();
+        let mut vips: HashMap<IpAddr, Vec<usize>> = HashMap::new();
         for (idx, inst) in instances.iter().enumerate() {
+            for v in inst.cfg.all_vips() {
+                vips.entry(v.address).or_default().push(idx);
+            }
             let Some(ifindex) = inst.ifindex else {
                 continue;
             };
             for family in inst.cfg.families() {
-                map.entry((ifindex, family, inst.cfg.vrid)).or_insert(idx);
+                vrids.entry((ifindex, family, inst.cfg.vrid)).or_insert(idx);
             }
         }
-        Owners(map)
+        Owners { vrids, vips }
     }
 
     /// The instance that owns `vrid` on the socket `key`.
     pub fn get(&self, key: SocketKey, vrid: u8) -> Option<usize> {
-        self.0.get(&(key.ifindex, key.family, vrid)).copied()
+        self.vrids.get(&(key.ifindex, key.family, vrid)).copied()
+    }
+
+    /// The instances that move `addr` (empty: not a VIP).
+    pub fn of_vip(&self, addr: IpAddr) -> &[usize] {
+        self.vips.get(&addr).map_or(&[], Vec::as_slice)
     }
 }

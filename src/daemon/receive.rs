@@ -111,7 +111,6 @@ impl Daemon {
                 let inst = &mut self.instances[instance];
                 inst.counters.adverts_received += 1;
                 self.host.feed(inst, event).await;
-                self.schedule.set(instance, inst.router.poll_at());
             }
         }
     }

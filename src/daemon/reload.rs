@@ -252,6 +252,8 @@ impl Daemon {
                 }
             }
         }
+        // The list changed: positions first, so what follows is scheduled right.
+        self.reindex();
         self.prune_sockets();
         self.host
             .hooks
@@ -264,6 +266,7 @@ impl Daemon {
             self.host.activate(&mut self.instances[idx]).await;
         }
         self.sync_group_links().await;
+        self.reindex();
         outcome.log_and_answer()
     }
 
@@ -281,6 +284,7 @@ impl Daemon {
                 .await;
         }
         inst.cfg = cfg;
+        inst.encoded.clear();
         // unicast <-> multicast: the socket joins the group if now needed.
         if let Some(link) = inst.ifindex.and_then(|i| self.host.kernel.link(i)).cloned()
             && let Err(problem) = self.host.open_sockets(inst, &link)
