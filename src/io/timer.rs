@@ -22,6 +22,10 @@ impl AsRawFd for Fd {
 
 pub struct PreciseTimer {
     fd: AsyncFd<Fd>,
+    /// The deadline the timerfd is armed for, while it is: the daemon asks
+    /// for the same deadline after every packet, and re-arming it each time
+    /// would cost a system call per packet.
+    armed: std::cell::Cell<Option<Instant>>,
 }
 
 /// A non-blocking, close-on-exec timerfd on CLOCK_MONOTONIC: an hrtimer,
@@ -75,7 +79,10 @@ impl PreciseTimer {
         let fd = Fd(monotonic_timerfd()?);
         // SAFETY: the OwnedFd moves into the AsyncFd and lives exactly as long.
         let fd = unsafe { AsyncFd::register(fd) }.map_err(|e| e.into_parts().1)?;
-        Ok(PreciseTimer { fd })
+        Ok(PreciseTimer {
+            fd,
+            armed: std::cell::Cell::new(None),
+        })
     }
 
     /// Arms the timer (relative to now) and clears any earlier expiry.
@@ -86,9 +93,12 @@ impl PreciseTimer {
     }
 
     /// Sleeps until `deadline`. Cancel-safe: dropping the future leaves the
-    /// timer armed, and the next call re-arms it (which resets the count).
+    /// timer armed; the next call re-arms it only for another deadline.
     pub async fn sleep_until(&self, deadline: Instant) -> io::Result<()> {
-        self.arm(deadline.saturating_duration_since(Instant::now()))?;
+        if self.armed.get() != Some(deadline) {
+            self.arm(deadline.saturating_duration_since(Instant::now()))?;
+            self.armed.set(Some(deadline));
+        }
         loop {
             let mut guard = self.fd.readable().await?;
             let mut buf = [0u8; 8];
@@ -101,6 +111,8 @@ impl PreciseTimer {
                 )
             };
             if n == 8 {
+                // Fired: a timerfd without interval is disarmed now.
+                self.armed.set(None);
                 return Ok(());
             }
             let e = io::Error::last_os_error();
