@@ -43,9 +43,19 @@ pub struct Received {
     pub payload: Vec<u8>,
 }
 
+/// The receive buffers: the datagram and its control messages.
+struct Scratch {
+    data: [u8; 2048],
+    cmsg: Vec<u8>,
+}
+
 thread_local! {
-    /// The receive buffer, reused for every datagram read on this thread.
-    static SCRATCH: std::cell::RefCell<[u8; 2048]> = const { std::cell::RefCell::new([0u8; 2048]) };
+    /// Reused for every datagram read on this thread: no allocation per
+    /// packet but the payload's own.
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch {
+        data: [0u8; 2048],
+        cmsg: nix::cmsg_space!(libc::in6_pktinfo, libc::c_int),
+    });
 }
 
 pub struct VrrpSocket {
@@ -198,18 +208,26 @@ impl VrrpSocket {
     }
 
     fn recv_now(&self, sock: &Socket) -> io::Result<Option<Datagram>> {
-        SCRATCH.with_borrow_mut(|buf| self.recv_into(sock, buf))
+        SCRATCH.with_borrow_mut(|s| {
+            let Scratch { data, cmsg } = s;
+            self.recv_into(sock, data, cmsg)
+        })
     }
 
-    /// One datagram into `buf` (reused: no allocation but the payload's own).
-    fn recv_into(&self, sock: &Socket, buf: &mut [u8; 2048]) -> io::Result<Option<Datagram>> {
-        let mut cmsg = nix::cmsg_space!(libc::in6_pktinfo, libc::c_int);
+    /// One datagram into `buf` (reused, as `cmsg`: no allocation but the
+    /// payload's own).
+    fn recv_into(
+        &self,
+        sock: &Socket,
+        buf: &mut [u8; 2048],
+        cmsg: &mut Vec<u8>,
+    ) -> io::Result<Option<Datagram>> {
         let (len, src, ttl6, dst6) = {
             let mut iov = [IoSliceMut::new(&mut buf[..])];
             let msg = recvmsg::<SockaddrStorage>(
                 sock.as_raw_fd(),
                 &mut iov,
-                Some(&mut cmsg),
+                Some(cmsg),
                 MsgFlags::empty(),
             )
             .map_err(io::Error::from)?;
