@@ -220,7 +220,7 @@ impl VrrpSocket {
         &self,
         sock: &Socket,
         buf: &mut [u8; 2048],
-        cmsg: &mut Vec<u8>,
+        cmsg: &mut [u8],
     ) -> io::Result<Option<Datagram>> {
         let (len, src, ttl6, dst6) = {
             let mut iov = [IoSliceMut::new(&mut buf[..])];
