@@ -60,11 +60,18 @@
 //!
 //! `VIPD_BENCH_MODE=burst`: the deletion burst instead. In a converged pair
 //! (default 64 instances at 100 ms, `VIPD_BENCH_CELLS` to change), all the
-//! master's VIPs are deleted at once by one `ip -batch` in its namespace;
-//! from `ip -ts monitor address` on both routers: how often each VIP was
-//! added back on the master, the `vips_restored` delta (vipd), role changes,
-//! VIPs the backup took, and the time from the first delete until all VIPs
-//! are back on the master.
+//! master's VIPs are deleted at once by one `ip -batch` in its namespace,
+//! then observed until all are back on the master (and none on the backup)
+//! and 1 s more. From `ip -ts monitor address` on both routers:
+//!   - deleted: VIPs seen deleted, of all;
+//!   - adds/VIP: address notifications (RTM_NEWADDR) per VIP on the master
+//!     after the batch, min/median/max, and in total: 1 is one re-add; a
+//!     VIP added again while present (a replace) counts too;
+//!   - vips_restored: the delta of vipd's counter, all instances;
+//!   - to M r1/r2: instances that became MASTER on the master / the backup;
+//!   - backup took: VIPs added on the backup;
+//!   - all back ms: from the first delete to the last VIP's final re-add on
+//!     the master.
 //!
 //! Figures, not assertions. Run as root:
 //!     cargo bench --bench scale
@@ -404,8 +411,9 @@ fn window() -> Duration {
 }
 
 /// A converged pair in a fresh lab: the lab, the routers (master, backup),
-/// the address monitors of each, the master's and backup's switch ports,
-/// the convergence outcomes and when the window may start.
+/// the address monitors of each, the master's and backup's switch ports
+/// and the convergence outcomes. [`pair`] returns it when the window may
+/// start.
 struct Pair {
     lab: Lab,
     r1: Router,
@@ -417,7 +425,6 @@ struct Pair {
     vips: HashSet<IpAddr>,
     converge1: Outcome,
     converge2: Outcome,
-    ready_at: Instant,
 }
 
 fn pair(daemon: &Daemon, cell: &Cell, t0: Instant) -> Pair {
@@ -463,6 +470,7 @@ fn pair(daemon: &Daemon, cell: &Cell, t0: Instant) -> Pair {
     };
     let ready_at =
         (master_since + Duration::from_secs(6)).max(Instant::now() + Duration::from_secs(2));
+    std::thread::sleep(ready_at.saturating_duration_since(Instant::now()));
     Pair {
         lab,
         r1,
@@ -474,7 +482,6 @@ fn pair(daemon: &Daemon, cell: &Cell, t0: Instant) -> Pair {
         vips,
         converge1,
         converge2,
-        ready_at,
     }
 }
 
@@ -494,7 +501,6 @@ struct Window {
 fn measure(daemon: &Daemon, cell: &Cell, t0: Instant) -> Measured {
     let tag = format!("{} {}", cell.label(), daemon.name());
     let p = pair(daemon, cell, t0);
-    std::thread::sleep(p.ready_at.saturating_duration_since(Instant::now()));
 
     // The window: counters and socket drops read around it (vipctl costs
     // the daemon CPU), tcpdumps started before it.
@@ -825,7 +831,6 @@ struct Burst {
 fn burst(daemon: &Daemon, cell: &Cell, t0: Instant) -> Burst {
     let tag = format!("{} {} burst", cell.label(), daemon.name());
     let p = pair(daemon, cell, t0);
-    std::thread::sleep(p.ready_at.saturating_duration_since(Instant::now()));
     let before = (p.r1.counters(), p.r2.counters());
     let batch = p.lab.tmpdir().join("delete-all.batch");
     let lines: String = cell
@@ -907,9 +912,14 @@ fn burst_table(runs: usize, t0: Instant) {
         "deletion burst: all the master's VIPs deleted by one `ip -batch` in its namespace, {runs} run(s) each"
     );
     for cell in &cells {
+        // Measured first, printed after: the progress lines go to stderr.
+        let results: Vec<(&Daemon, Option<Burst>)> = (0..runs)
+            .flat_map(|_| daemons.iter())
+            .map(|d| (d, guarded(|| burst(d, cell, t0))))
+            .collect();
         println!("\ncell {}: {}", cell.label(), cell.describe());
         println!(
-            "{:<11} {:>9} {:>15} {:>11} {:>13} {:>11} {:>11} {:>16}",
+            "{:<11} {:>9} {:>15} {:>11} {:>13} {:>11} {:>11} {:>12}",
             "impl",
             "deleted",
             "adds/VIP m/md/M",
@@ -919,32 +929,30 @@ fn burst_table(runs: usize, t0: Instant) {
             "backup took",
             "all back ms"
         );
-        for _ in 0..runs {
-            for d in &daemons {
-                let Some(b) = guarded(|| burst(d, cell, t0)) else {
-                    println!("{:<11} failed (the panic above, on stderr)", d.name());
-                    continue;
-                };
-                let mut adds = b.adds.clone();
-                adds.sort();
-                let mmm = format!(
-                    "{}/{}/{}",
-                    adds.first().unwrap_or(&0),
-                    adds.get(adds.len() / 2).unwrap_or(&0),
-                    adds.last().unwrap_or(&0)
-                );
-                println!(
-                    "{:<11} {:>9} {:>15} {:>11} {:>13} {:>11} {:>11} {:>16}",
-                    d.name(),
-                    format!("{}/{}", b.deleted, b.vips),
-                    mmm,
-                    adds.iter().sum::<usize>(),
-                    b.restored.map_or("-".into(), |r| format!("+{r}")),
-                    format!("{}/{}", b.to_master.0, b.to_master.1),
-                    b.backup_took,
-                    show(&b.all_back)
-                );
-            }
+        for (d, b) in results {
+            let Some(b) = b else {
+                println!("{:<11} failed (the panic above, on stderr)", d.name());
+                continue;
+            };
+            let mut adds = b.adds.clone();
+            adds.sort();
+            let mmm = format!(
+                "{}/{}/{}",
+                adds.first().unwrap_or(&0),
+                adds.get(adds.len() / 2).unwrap_or(&0),
+                adds.last().unwrap_or(&0)
+            );
+            println!(
+                "{:<11} {:>9} {:>15} {:>11} {:>13} {:>11} {:>11} {:>12}",
+                d.name(),
+                format!("{}/{}", b.deleted, b.vips),
+                mmm,
+                adds.iter().sum::<usize>(),
+                b.restored.map_or("-".into(), |r| format!("+{r}")),
+                format!("{}/{}", b.to_master.0, b.to_master.1),
+                b.backup_took,
+                show(&b.all_back)
+            );
         }
     }
 }

@@ -72,16 +72,29 @@ pub(super) fn start(lab: &LabShared, ns: &str, iface: &str, filter: &str) -> Cap
     if !filter.trim().is_empty() {
         args.push(filter);
     }
-    let proc = lab.spawn(ns, &args, &[], &log);
+    let proc = spawn_tcpdump(
+        lab,
+        ns,
+        &args,
+        &log,
+        &format!("tcpdump on {ns}/{iface} (filter {filter:?})"),
+    );
+    Capture { proc, path }
+}
+
+/// Spawns tcpdump with `args` in namespace `ns` and returns once it says it
+/// is listening; panics with its log (naming it `what`) otherwise.
+fn spawn_tcpdump(lab: &LabShared, ns: &str, args: &[&str], log: &Path, what: &str) -> ProcHandle {
+    let proc = lab.spawn(ns, args, &[], log);
     let ok = super::wait_until(Duration::from_secs(5), Duration::from_millis(10), || {
         proc.log().contains("listening on") || !proc.is_running()
     });
     if !ok || !proc.is_running() {
         let log = proc.log();
         proc.kill();
-        panic!("lab: tcpdump on {ns}/{iface} (filter {filter:?}) did not start:\n{log}");
+        panic!("lab: {what} did not start:\n{log}");
     }
-    Capture { proc, path }
+    proc
 }
 
 impl Capture {
@@ -160,16 +173,10 @@ pub(super) fn start_count(lab: &LabShared, ns: &str, iface: &str, filter: &str) 
         "-n",
         &filter,
     ];
-    let proc = lab.spawn(ns, &args, &[], &log);
-    let ok = super::wait_until(Duration::from_secs(5), Duration::from_millis(10), || {
-        proc.log().contains("listening on") || !proc.is_running()
-    });
-    if !ok || !proc.is_running() {
-        let log = proc.log();
-        proc.kill();
-        panic!("lab: counting tcpdump on {ns}/{iface} (filter {filter:?}) did not start:\n{log}");
+    let what = format!("counting tcpdump on {ns}/{iface} (filter {filter:?})");
+    PacketCount {
+        proc: spawn_tcpdump(lab, ns, &args, &log, &what),
     }
-    PacketCount { proc }
 }
 
 /// The number before `what` ("packets received by filter", singular or
