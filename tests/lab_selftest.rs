@@ -361,3 +361,102 @@ fn pcap_reader_handles_both_byte_orders_and_nanos() {
     assert!(lab::parse_pcap(&[0u8; 30]).is_err());
     assert!(lab::parse_pcap(&[]).unwrap().1.is_empty());
 }
+
+#[test]
+fn second_nic_counting_capture_and_cable_cut() {
+    let lab = Lab::new("second_nic_counting_capture_and_cable_cut");
+    let a = lab.add_host("a", &["10.9.0.1/24"]);
+    let b = lab.add_host("b", &["10.9.0.2/24"]);
+    let pa = lab.add_nic(&a, "eth1", "br1", &["10.9.1.1/24", "fd00:9:1::1/64"]);
+    let _pb = lab.add_nic(&b, "eth1", "br1", &["10.9.1.2/24"]);
+    assert!(a.has_addr("eth1", "fd00:9:1::1/64"));
+    assert!(a.link_local("eth1").segments()[0] == 0xfe80);
+
+    // Frames a sends on eth1, and only those: the replies leave the port.
+    let count = lab.count_from(&pa, "icmp");
+    let c0 = count.snapshot();
+    assert!(a.ping(ip("10.9.1.2"), 4), "a -> b over eth1");
+    let c1 = count.snapshot();
+    count.stop();
+    assert_eq!(c1.matched - c0.matched, 4, "{c0:?} {c1:?}");
+    assert!(c1.at > c0.at);
+
+    // Cutting eth1's cable leaves eth0 alone.
+    lab.set_port(&pa, false);
+    assert!(
+        wait_until(Duration::from_secs(3), POLL, || a
+            .exec_ok(&["ip", "link", "show", "eth1"])
+            .contains("NO-CARRIER")),
+        "eth1 kept its carrier"
+    );
+    assert!(!a.ping(ip("10.9.1.2"), 1), "eth1 is cut");
+    assert!(a.ping(ip("10.9.0.2"), 2), "eth0 still works");
+    lab.set_port(&pa, true);
+    assert!(
+        wait_until(Duration::from_secs(5), POLL, || a.ping(ip("10.9.1.2"), 1)),
+        "eth1 back"
+    );
+    assert_eq!(b.raw_socket_drops(112), 0, "no VRRP socket, no drops");
+}
+
+#[test]
+fn address_monitor_reads_both_families() {
+    let lab = Lab::new("address_monitor_reads_both_families");
+    let a = lab.add_host("a", &["10.9.0.1/24"]);
+    let mon = a.start_addr_monitor("eth0");
+    a.exec_ok(&["ip", "addr", "add", "10.9.0.100/32", "dev", "eth0"]);
+    a.exec_ok(&[
+        "ip",
+        "addr",
+        "add",
+        "fd00:9::100/128",
+        "dev",
+        "eth0",
+        "nodad",
+    ]);
+    a.sh_ok("printf 'address del 10.9.0.100/32 dev eth0\\naddress del fd00:9::100/128 dev eth0\\n' | ip -batch -");
+    assert!(wait_until(Duration::from_secs(3), POLL, || {
+        lab::ipmon::addr_events(&mon.proc.log()).len() >= 4
+    }));
+    let ev: Vec<(IpAddr, u8, bool)> = lab::ipmon::addr_events(&mon.proc.log())
+        .into_iter()
+        .map(|e| (e.addr, e.prefix, e.added))
+        .collect();
+    assert_eq!(
+        ev,
+        [
+            (ip("10.9.0.100"), 32, true),
+            (ip("fd00:9::100"), 128, true),
+            (ip("10.9.0.100"), 32, false),
+            (ip("fd00:9::100"), 128, false),
+        ]
+    );
+    assert_eq!(mon.events("fd00:9::100/128").len(), 2);
+    assert_eq!(mon.events("10.9.0.100/32").len(), 2);
+    assert!(mon.events("10.9.0.100/24").is_empty());
+}
+
+#[test]
+fn process_tree_cpu_and_memory() {
+    let lab = Lab::new("process_tree_cpu_and_memory");
+    let a = lab.add_host("a", &["10.9.0.1/24"]);
+    // A shell with a busy child: the child's time counts for the tree.
+    let p = a.spawn(
+        &["sh", "-c", "sh -c 'while :; do :; done' & sleep 1000"],
+        "busy.log",
+    );
+    assert!(wait_until(Duration::from_secs(3), POLL, || {
+        lab::procstat::tree(p.pid()).len() >= 3
+    }));
+    let s0 = lab::procstat::CpuSample::take(p.pid());
+    std::thread::sleep(Duration::from_millis(600));
+    let s1 = lab::procstat::CpuSample::take(p.pid());
+    let used = s0.until(&s1);
+    assert!(s1.processes() >= 3, "{}", s1.processes());
+    assert!(
+        used >= Duration::from_millis(100) && used <= Duration::from_millis(1300),
+        "{used:?}"
+    );
+    assert!(lab::procstat::tree_rss_kib(p.pid()) > 0);
+    assert!(p.spawned_at() <= lab::now_epoch());
+}

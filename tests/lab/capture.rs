@@ -72,16 +72,29 @@ pub(super) fn start(lab: &LabShared, ns: &str, iface: &str, filter: &str) -> Cap
     if !filter.trim().is_empty() {
         args.push(filter);
     }
-    let proc = lab.spawn(ns, &args, &[], &log);
+    let proc = spawn_tcpdump(
+        lab,
+        ns,
+        &args,
+        &log,
+        &format!("tcpdump on {ns}/{iface} (filter {filter:?})"),
+    );
+    Capture { proc, path }
+}
+
+/// Spawns tcpdump with `args` in namespace `ns` and returns once it says it
+/// is listening; panics with its log (naming it `what`) otherwise.
+fn spawn_tcpdump(lab: &LabShared, ns: &str, args: &[&str], log: &Path, what: &str) -> ProcHandle {
+    let proc = lab.spawn(ns, args, &[], log);
     let ok = super::wait_until(Duration::from_secs(5), Duration::from_millis(10), || {
         proc.log().contains("listening on") || !proc.is_running()
     });
     if !ok || !proc.is_running() {
         let log = proc.log();
         proc.kill();
-        panic!("lab: tcpdump on {ns}/{iface} (filter {filter:?}) did not start:\n{log}");
+        panic!("lab: {what} did not start:\n{log}");
     }
-    Capture { proc, path }
+    proc
 }
 
 impl Capture {
@@ -107,6 +120,115 @@ impl Capture {
             .inner
             .stop_with(libc::SIGINT, Duration::from_secs(3));
         read_pcap(&self.path)
+    }
+}
+
+/// A running tcpdump that only counts (`-w /dev/null`), for rates too high
+/// to keep every frame: read its counters with [`PacketCount::snapshot`]
+/// at the start and the end of a window, and subtract. The lab stops it on
+/// drop.
+pub struct PacketCount {
+    proc: ProcHandle,
+}
+
+/// tcpdump's counters at one moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Counted {
+    /// "packets received by filter": what matched the (kernel) filter so
+    /// far, including what the ring could not hold. Frames that arrived
+    /// before the filter was attached count too, so only a difference
+    /// between two snapshots is exact.
+    pub matched: u64,
+    /// "packets dropped by kernel" (ring full).
+    pub dropped: u64,
+    /// Wall clock (since the epoch) when the counters were asked for.
+    pub at: Duration,
+}
+
+/// Starts a counting tcpdump on `iface` of namespace `ns`, only frames
+/// entering `iface` (on a switch port: what the host sent) that match
+/// `filter`, with a 96 byte snap length and a 16 MiB ring; returns once it
+/// listens. The direction is in the BPF program (`inbound`), so the
+/// kernel's match count honours it (`-Q in` would be applied by libpcap
+/// after the count).
+pub(super) fn start_count(lab: &LabShared, ns: &str, iface: &str, filter: &str) -> PacketCount {
+    require_tool("tcpdump");
+    let seq = lab.next_seq();
+    let log = PathBuf::from(format!("count-{seq}-{iface}.log"));
+    let filter = if filter.trim().is_empty() {
+        "inbound".to_string()
+    } else {
+        format!("inbound and ({filter})")
+    };
+    let args = [
+        "tcpdump",
+        "-i",
+        iface,
+        "-w",
+        "/dev/null",
+        "-s",
+        "96",
+        "-B",
+        "16384",
+        "-n",
+        &filter,
+    ];
+    let what = format!("counting tcpdump on {ns}/{iface} (filter {filter:?})");
+    PacketCount {
+        proc: spawn_tcpdump(lab, ns, &args, &log, &what),
+    }
+}
+
+/// The number before `what` ("packets received by filter", singular or
+/// plural) in a line of tcpdump's statistics.
+fn tcpdump_stat(line: &str, what: &str) -> Option<u64> {
+    let before = &line[..line.find(what)?];
+    let before = before
+        .trim_end()
+        .strip_suffix("packets")
+        .or_else(|| before.trim_end().strip_suffix("packet"))?;
+    before.split_whitespace().last()?.parse().ok()
+}
+
+impl PacketCount {
+    /// The counters now: SIGUSR1 makes tcpdump print them (one line,
+    /// "N packets captured, N packets received by filter, N packets
+    /// dropped by kernel"); waits up to 2 s for it, panics with the log
+    /// otherwise.
+    pub fn snapshot(&self) -> Counted {
+        let seen = |log: &str| {
+            log.lines()
+                .filter(|l| l.contains("received by filter"))
+                .count()
+        };
+        let before = seen(&self.proc.log());
+        let at = super::now_epoch();
+        self.proc.signal(libc::SIGUSR1);
+        let mut line = None;
+        super::wait_until(Duration::from_secs(2), Duration::from_millis(5), || {
+            let log = self.proc.log();
+            line = log
+                .lines()
+                .filter(|l| l.contains("received by filter"))
+                .nth(before)
+                .map(str::to_owned);
+            line.is_some()
+        });
+        let parsed = line.as_deref().and_then(|l| {
+            Some(Counted {
+                matched: tcpdump_stat(l, "received by filter")?,
+                dropped: tcpdump_stat(l, "dropped by kernel")?,
+                at,
+            })
+        });
+        parsed.unwrap_or_else(|| panic!("lab: tcpdump printed no statistics:\n{}", self.proc.log()))
+    }
+
+    /// Stops tcpdump (SIGINT, up to 5 s).
+    pub fn stop(self) {
+        self.proc
+            .inner
+            .stop_with(libc::SIGINT, Duration::from_secs(5));
     }
 }
 

@@ -12,6 +12,7 @@
 //! can read shorter than it was.
 
 use super::{Host, ProcHandle, now_epoch};
+use std::net::IpAddr;
 use std::process::Command;
 use std::time::Duration;
 
@@ -89,17 +90,51 @@ pub fn parse_ip_ts(s: &str) -> Option<Duration> {
     ))
 }
 
-/// (time, added) of every add/delete of `cidr` in an `ip -ts monitor address`
-/// log.
-pub fn vip_events(log: &str, cidr: &str) -> Vec<(Duration, bool)> {
-    let family = if cidr.contains(':') { "inet6" } else { "inet" };
-    let needle = format!(" {family} {cidr} ");
+/// One address notification of an `ip -ts monitor address` log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AddrEvent {
+    pub ts: Duration,
+    /// Added (or changed) when true, "Deleted" when false.
+    pub added: bool,
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+/// Every address notification (IPv4 and IPv6) in an `ip -ts monitor
+/// address` log, in order.
+pub fn addr_events(log: &str) -> Vec<AddrEvent> {
     log.lines()
-        .filter(|l| l.starts_with('[') && l.contains(&needle))
+        .filter(|l| l.starts_with('['))
         .filter_map(|l| {
             let (ts, rest) = l[1..].split_once(']')?;
-            Some((parse_ip_ts(ts)?, !rest.trim_start().starts_with("Deleted")))
+            let mut words = rest.split_whitespace().peekable();
+            let added = words.peek() != Some(&"Deleted");
+            words.find(|w| *w == "inet" || *w == "inet6")?;
+            let (addr, prefix) = words.next()?.split_once('/')?;
+            Some(AddrEvent {
+                ts: parse_ip_ts(ts)?,
+                added,
+                addr: addr.parse().ok()?,
+                prefix: prefix.parse().ok()?,
+            })
         })
+        .collect()
+}
+
+/// (time, added) of every add/delete of `cidr` ("ADDR/PREFIX", or "ADDR"
+/// for any prefix) in an `ip -ts monitor address` log.
+pub fn vip_events(log: &str, cidr: &str) -> Vec<(Duration, bool)> {
+    let (addr, prefix) = match cidr.split_once('/') {
+        Some((a, p)) => (a, p.parse::<u8>().ok()),
+        None => (cidr, None),
+    };
+    let Ok(addr) = addr.parse::<IpAddr>() else {
+        panic!("lab: bad address {cidr:?}");
+    };
+    addr_events(log)
+        .into_iter()
+        .filter(|e| e.addr == addr && prefix.is_none_or(|p| p == e.prefix))
+        .map(|e| (e.ts, e.added))
         .collect()
 }
 

@@ -27,11 +27,12 @@ pub mod keepalived;
 pub mod networkd;
 pub mod ping;
 pub mod probe;
+pub mod procstat;
 pub mod vipd;
 
 pub use capture::{
-    ArpPacket, Capture, Frame, NeighborAdvert, VrrpPacket, arps, garps, neighbor_adverts,
-    parse_pcap, read_pcap, unsolicited_nas, vrrp_adverts, vrrp_packets,
+    ArpPacket, Capture, Counted, Frame, NeighborAdvert, PacketCount, VrrpPacket, arps, garps,
+    neighbor_adverts, parse_pcap, read_pcap, unsolicited_nas, vrrp_adverts, vrrp_packets,
 };
 pub use keepalived::keepalived_bin;
 pub use ping::{PingObserver, PingStats};
@@ -162,6 +163,8 @@ struct ProcState {
 struct Proc {
     name: String,
     pid: u32,
+    /// Wall clock (since the epoch) just before the spawn.
+    spawned: Duration,
     log: PathBuf,
     state: Mutex<ProcState>,
 }
@@ -245,6 +248,10 @@ pub struct ProcHandle {
 impl ProcHandle {
     pub fn pid(&self) -> u32 {
         self.inner.pid
+    }
+    /// Wall clock (since the epoch, as [`now_epoch`]) just before the spawn.
+    pub fn spawned_at(&self) -> Duration {
+        self.inner.spawned
     }
     pub fn name(&self) -> &str {
         &self.inner.name
@@ -338,6 +345,7 @@ impl LabShared {
         }
         // `ip netns exec` execs the command in place, so the child's pid is the
         // command's pid.
+        let spawned = now_epoch();
         let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("lab: cannot spawn {args:?} in {ns}: {e}"));
@@ -352,6 +360,7 @@ impl LabShared {
         let proc = Arc::new(Proc {
             name,
             pid: child.id(),
+            spawned,
             log,
             state: Mutex::new(ProcState {
                 child,
@@ -525,6 +534,48 @@ fn claim_lab_id() -> (String, PathBuf) {
     panic!("lab: could not find a free lab id");
 }
 
+/// Adds bridge `name` in the switch namespace `sw_ns` (up, STP off, forward
+/// delay 0, multicast snooping off so VRRP multicast floods).
+fn add_bridge(sw_ns: &str, name: &str) {
+    run_ok(&[
+        "ip",
+        "-n",
+        sw_ns,
+        "link",
+        "add",
+        name,
+        "type",
+        "bridge",
+        "stp_state",
+        "0",
+        "forward_delay",
+        "0",
+        "mcast_snooping",
+        "0",
+    ]);
+    // Belt and braces, as the documented way to turn snooping off.
+    run_ok(&[
+        "ip",
+        "-n",
+        sw_ns,
+        "link",
+        "set",
+        name,
+        "type",
+        "bridge",
+        "mcast_snooping",
+        "0",
+    ]);
+    run_ok(&["ip", "-n", sw_ns, "link", "set", name, "up"]);
+}
+
+/// Sets switch port `port` (in `sw_ns`) up or down: the host end of its veth
+/// gains or loses carrier.
+fn set_switch_port(sw_ns: &str, port: &str, up: bool) {
+    let state = if up { "up" } else { "down" };
+    run_ok(&["ip", "-n", sw_ns, "link", "set", port, state]);
+}
+
 impl Lab {
     /// Creates the lab: switch namespace `<id>-sw` with bridge `br0` (up, STP
     /// off, forward delay 0, multicast snooping off so VRRP multicast floods).
@@ -561,36 +612,7 @@ impl Lab {
         sysctl("net.ipv6.conf.all.disable_ipv6=1");
         sysctl("net.ipv6.conf.default.disable_ipv6=1");
         run_ok(&["ip", "-n", &sw_ns, "link", "set", "lo", "up"]);
-        run_ok(&[
-            "ip",
-            "-n",
-            &sw_ns,
-            "link",
-            "add",
-            BRIDGE,
-            "type",
-            "bridge",
-            "stp_state",
-            "0",
-            "forward_delay",
-            "0",
-            "mcast_snooping",
-            "0",
-        ]);
-        // Belt and braces, as the documented way to turn snooping off.
-        run_ok(&[
-            "ip",
-            "-n",
-            &sw_ns,
-            "link",
-            "set",
-            BRIDGE,
-            "type",
-            "bridge",
-            "mcast_snooping",
-            "0",
-        ]);
-        run_ok(&["ip", "-n", &sw_ns, "link", "set", BRIDGE, "up"]);
+        add_bridge(&sw_ns, BRIDGE);
         lab
     }
 
@@ -647,7 +669,6 @@ impl Lab {
         add_netns(&ns);
         let mut peer = format!("p{idx}-{name}");
         peer.truncate(15);
-        let sw = self.shared.sw_ns.clone();
 
         let sysctl = |kv: &str| run_ok(&["ip", "netns", "exec", &ns, "sysctl", "-qw", kv]);
         for kv in [
@@ -667,62 +688,101 @@ impl Lab {
             sysctl(kv);
         }
         run_ok(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
+        let host = Host {
+            name: name.to_owned(),
+            ns,
+            peer: peer.clone(),
+            addrs: addrs.iter().map(|s| s.to_string()).collect(),
+            lab: self.shared.clone(),
+        };
+        self.plug(&host, HOST_IF, &peer, BRIDGE, addrs);
+        host
+    }
+
+    /// Gives `host` another NIC, `ifname`, plugged into bridge `bridge` of the
+    /// switch (created on first use, like `br0`), with the given CIDR
+    /// addresses, set up as `add_host` sets up eth0. Returns the switch-side
+    /// port (for [`Lab::set_port`]). The lab removes it with the namespaces.
+    pub fn add_nic(&self, host: &Host, ifname: &str, bridge: &str, addrs: &[&str]) -> String {
+        assert!(
+            ifname != HOST_IF && bridge != BRIDGE,
+            "lab: add_nic is for a NIC besides eth0/br0"
+        );
+        let idx = lock(&self.shared.host_ns)
+            .iter()
+            .position(|n| *n == host.ns)
+            .expect("lab: add_nic on a host of another lab");
+        let sw = &self.shared.sw_ns;
+        let o = ns_exec(sw, &["ip", "link", "show", "dev", bridge]);
+        if !o.status.success() {
+            add_bridge(sw, bridge);
+        }
+        let mut peer = format!("p{idx}-{ifname}-{}", host.name);
+        peer.truncate(15);
+        self.plug(host, ifname, &peer, bridge, addrs);
+        peer
+    }
+
+    /// Switch port `port` (`host.peer`, or what [`Lab::add_nic`] returned)
+    /// up or down: the cable of that NIC cut or reconnected at the switch.
+    pub fn set_port(&self, port: &str, up: bool) {
+        set_switch_port(&self.shared.sw_ns, port, up);
+    }
+
+    /// A veth `ifname` in `host` whose peer `peer` is a port of `bridge`:
+    /// DAD, RAs, forwarding and rp_filter off on it, both ends up, `addrs`
+    /// added (IPv6 `nodad`); returns once the port forwards and `ifname` has
+    /// a non-tentative link-local and its addresses.
+    fn plug(&self, host: &Host, ifname: &str, peer: &str, bridge: &str, addrs: &[&str]) {
+        let (ns, sw, name) = (&host.ns, &self.shared.sw_ns, &host.name);
         // Create the pair directly in its two namespaces (never in the host's
         // own namespace).
         run_ok(&[
-            "ip", "link", "add", HOST_IF, "netns", &ns, "type", "veth", "peer", "name", &peer,
-            "netns", &sw,
+            "ip", "link", "add", ifname, "netns", ns, "type", "veth", "peer", "name", peer,
+            "netns", sw,
         ]);
         for kv in [
-            "net.ipv6.conf.eth0.accept_dad=0",
-            "net.ipv6.conf.eth0.dad_transmits=0",
-            "net.ipv6.conf.eth0.forwarding=0",
-            "net.ipv6.conf.eth0.accept_ra=0",
-            "net.ipv4.conf.eth0.rp_filter=0",
+            "net.ipv6.conf.IF.accept_dad=0",
+            "net.ipv6.conf.IF.dad_transmits=0",
+            "net.ipv6.conf.IF.forwarding=0",
+            "net.ipv6.conf.IF.accept_ra=0",
+            "net.ipv4.conf.IF.rp_filter=0",
         ] {
-            sysctl(kv);
+            host.sysctl_kv(&kv.replace("IF", ifname));
         }
-        run_ok(&["ip", "-n", &sw, "link", "set", &peer, "master", BRIDGE]);
-        run_ok(&["ip", "-n", &sw, "link", "set", &peer, "up"]);
-        run_ok(&["ip", "-n", &ns, "link", "set", HOST_IF, "up"]);
+        run_ok(&["ip", "-n", sw, "link", "set", peer, "master", bridge]);
+        run_ok(&["ip", "-n", sw, "link", "set", peer, "up"]);
+        run_ok(&["ip", "-n", ns, "link", "set", ifname, "up"]);
         for a in addrs {
             if a.contains(':') {
-                run_ok(&["ip", "-n", &ns, "addr", "add", a, "dev", HOST_IF, "nodad"]);
+                run_ok(&["ip", "-n", ns, "addr", "add", a, "dev", ifname, "nodad"]);
             } else {
-                run_ok(&["ip", "-n", &ns, "addr", "add", a, "dev", HOST_IF]);
+                run_ok(&["ip", "-n", ns, "addr", "add", a, "dev", ifname]);
             }
         }
         // The switch port must be forwarding before the host is usable (with
         // STP off and forward_delay 0 it should be at once).
         let fwd = wait_until(Duration::from_secs(3), Duration::from_millis(10), || {
-            let o = ns_exec(&sw, &["bridge", "link", "show", "dev", &peer]);
+            let o = ns_exec(sw, &["bridge", "link", "show", "dev", peer]);
             String::from_utf8_lossy(&o.stdout).contains("state forwarding")
         });
         assert!(
             fwd,
             "lab: switch port {peer} of host {name} not forwarding after 3 s"
         );
-        let host = Host {
-            name: name.to_owned(),
-            ns,
-            peer,
-            addrs: addrs.iter().map(|s| s.to_string()).collect(),
-            lab: self.shared.clone(),
-        };
         let ok = wait_until(Duration::from_secs(3), Duration::from_millis(20), || {
-            host.addrs(HOST_IF).iter().any(|a| {
+            host.addrs(ifname).iter().any(|a| {
                 matches!(a.addr, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80)
                     && !a.flags.iter().any(|f| f == "tentative")
-            }) && addrs.iter().all(|a| host.has_addr(HOST_IF, a))
+            }) && addrs.iter().all(|a| host.has_addr(ifname, a))
         });
         if !ok {
             panic!(
-                "lab: host {name}: eth0 did not get a non-tentative link-local (or its \
+                "lab: host {name}: {ifname} did not get a non-tentative link-local (or its \
                  addresses) within 3 s:\n{}",
                 out_text(&host.exec(&["ip", "addr", "show"]))
             );
         }
-        host
     }
 
     /// Captures on `br0` (sees every frame crossing the switch) with a
@@ -734,6 +794,13 @@ impl Lab {
     /// Captures on any interface of the switch namespace (e.g. `host.peer`).
     pub fn capture_on(&self, iface: &str, filter: &str) -> Capture {
         capture::start(&self.shared, &self.shared.sw_ns.clone(), iface, filter)
+    }
+
+    /// Counts the frames matching `filter` that enter the switch through
+    /// `port` (`host.peer`, or a port from [`Lab::add_nic`]): what that host
+    /// sent on it. Only counts (tcpdump `-w /dev/null`), for high rates.
+    pub fn count_from(&self, port: &str, filter: &str) -> PacketCount {
+        capture::start_count(&self.shared, &self.shared.sw_ns.clone(), port, filter)
     }
 
     /// Spawns a process in the switch namespace.
@@ -962,7 +1029,12 @@ impl Host {
 
     /// Sets a sysctl inside the namespace (`key` like `net.ipv4.ip_forward`).
     pub fn sysctl(&self, key: &str, value: &str) {
-        self.exec_ok(&["sysctl", "-qw", &format!("{key}={value}")]);
+        self.sysctl_kv(&format!("{key}={value}"));
+    }
+
+    /// Sets a sysctl given as `key=value`.
+    fn sysctl_kv(&self, kv: &str) {
+        self.exec_ok(&["sysctl", "-qw", kv]);
     }
 
     /// Addresses on `dev` (empty if the device does not exist).
@@ -1034,20 +1106,12 @@ impl Host {
     /// Cuts the cable at the switch: the switch-side peer goes down, so the
     /// host's eth0 loses carrier (NO-CARRIER / operstate DOWN).
     pub fn link_down(&self) {
-        run_ok(&[
-            "ip",
-            "-n",
-            &self.lab.sw_ns,
-            "link",
-            "set",
-            &self.peer,
-            "down",
-        ]);
+        set_switch_port(&self.lab.sw_ns, &self.peer, false);
     }
 
     /// Reconnects the cable cut by `link_down`.
     pub fn link_up(&self) {
-        run_ok(&["ip", "-n", &self.lab.sw_ns, "link", "set", &self.peer, "up"]);
+        set_switch_port(&self.lab.sw_ns, &self.peer, true);
     }
 
     /// The host keeps carrier but nothing passes the switch port any more in
@@ -1081,6 +1145,22 @@ impl Host {
     /// Captures on this host's switch port (frames to and from this host).
     pub fn capture(&self, filter: &str) -> Capture {
         capture::start(&self.lab, &self.lab.sw_ns, &self.peer, filter)
+    }
+
+    /// Packets the kernel dropped on this namespace's raw sockets of IP
+    /// protocol `proto`, IPv4 and IPv6 summed (the `drops` column of
+    /// /proc/net/raw and /proc/net/raw6: mostly a full receive buffer). A
+    /// socket closed takes its count with it.
+    pub fn raw_socket_drops(&self, proto: u8) -> u64 {
+        let o = self.exec_ok(&["cat", "/proc/net/raw", "/proc/net/raw6"]);
+        o.lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                let (_, p) = f.get(1)?.rsplit_once(':')?;
+                let p = u16::from_str_radix(p, 16).ok()?;
+                (p == u16::from(proto)).then(|| f.last()?.parse::<u64>().ok())?
+            })
+            .sum()
     }
 
     /// Starts a fast ping (`ping -D -i interval -W 1 -n`) to `target`.
