@@ -78,7 +78,7 @@ impl Sockets {
 
 /// Datagrams read in one go (what arrived meanwhile): one trip through the
 /// daemon's channel and one wake-up for many adverts under load.
-const MAX_BATCH: usize = 64;
+const MAX_BATCH: usize = crate::io::vrrp_socket::RECV_BATCH;
 
 /// Reads until the daemon goes away; a failing socket is reported and
 /// retried after a pause (never a busy loop).

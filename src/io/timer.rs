@@ -92,10 +92,17 @@ impl PreciseTimer {
         set_timerfd(self.fd.get_ref(), 0, after, Duration::ZERO)
     }
 
-    /// Sleeps until `deadline`. Cancel-safe: dropping the future leaves the
-    /// timer armed; the next call re-arms it only for another deadline.
+    /// Sleeps until `deadline` or earlier, never later: the caller must
+    /// check what is due when it wakes. Cancel-safe: dropping the future
+    /// leaves the timer armed.
+    ///
+    /// The timer is re-armed only for an earlier deadline. A later one (a
+    /// backup's Master_Down deadline moves out with every advert it hears,
+    /// and the earliest of many instances moves with them) keeps the armed
+    /// expiry: the loop then wakes once early and finds nothing due, instead
+    /// of a timerfd_settime(2) per received advert.
     pub async fn sleep_until(&self, deadline: Instant) -> io::Result<()> {
-        if self.armed.get() != Some(deadline) {
+        if self.armed.get().is_none_or(|armed| deadline < armed) {
             self.arm(deadline.saturating_duration_since(Instant::now()))?;
             self.armed.set(Some(deadline));
         }
@@ -124,5 +131,71 @@ impl PreciseTimer {
                 return Err(e);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    /// A later deadline keeps the earlier expiry armed (no re-arm per
+    /// packet): the sleep ends at the earlier one, and the caller, finding
+    /// nothing due, asks again.
+    #[test]
+    fn a_later_deadline_wakes_at_the_armed_one() {
+        rt().block_on(async {
+            let timer = PreciseTimer::new().unwrap();
+            let start = Instant::now();
+            let early = start + Duration::from_millis(50);
+            // Armed for `early`, then abandoned (the loop took a packet).
+            let abandoned =
+                tokio::time::timeout(Duration::from_millis(1), timer.sleep_until(early)).await;
+            assert!(abandoned.is_err(), "50 ms timer fired after 1 ms");
+            timer
+                .sleep_until(start + Duration::from_secs(30))
+                .await
+                .unwrap();
+            let woke = Instant::now();
+            assert!(woke >= early, "woke before any deadline");
+            assert!(
+                woke < start + Duration::from_secs(10),
+                "the armed 50 ms expiry was replaced by the later deadline"
+            );
+            // Disarmed by the expiry: the later deadline is armed now.
+            let r = tokio::time::timeout(
+                Duration::from_millis(100),
+                timer.sleep_until(start + Duration::from_secs(30)),
+            )
+            .await;
+            assert!(r.is_err(), "woke again without an armed expiry");
+        });
+    }
+
+    /// An earlier deadline re-arms: the sleep never ends late.
+    #[test]
+    fn an_earlier_deadline_rearms() {
+        rt().block_on(async {
+            let timer = PreciseTimer::new().unwrap();
+            let start = Instant::now();
+            let _ = tokio::time::timeout(
+                Duration::from_millis(1),
+                timer.sleep_until(start + Duration::from_secs(30)),
+            )
+            .await;
+            let r = tokio::time::timeout(
+                Duration::from_secs(10),
+                timer.sleep_until(start + Duration::from_millis(20)),
+            )
+            .await;
+            assert!(r.is_ok(), "the 20 ms deadline waited for the 30 s one");
+            assert!(Instant::now() >= start + Duration::from_millis(20));
+        });
     }
 }

@@ -8,13 +8,11 @@
 //! Sending uses IP_PKTINFO / IPV6_PKTINFO to pick the source address per
 //! packet, since several instances with different sources share a socket.
 
-use std::io::{self, IoSlice, IoSliceMut};
+use std::io::{self, IoSlice};
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsFd, AsRawFd};
 
-use nix::sys::socket::{
-    ControlMessage, ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, sendmsg,
-};
+use nix::sys::socket::{ControlMessage, MsgFlags, SockaddrStorage, sendmsg};
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
 use tokio::io::unix::AsyncFd;
 
@@ -43,19 +41,119 @@ pub struct Received {
     pub payload: Vec<u8>,
 }
 
-/// The receive buffers: the datagram and its control messages.
-struct Scratch {
-    data: [u8; 2048],
-    cmsg: Vec<u8>,
+/// Datagrams one recvmmsg(2) reads at most.
+pub const RECV_BATCH: usize = 64;
+
+/// Bytes of one datagram's buffer: a VRRP advert with 255 IPv6 addresses
+/// and an IPv4 header is 60 + 8 + 255 * 16 = 4148 bytes; adverts that
+/// large are refused anyway (more than 1500 bytes cannot come over
+/// Ethernet unfragmented), so 2 KiB holds every advert worth reading.
+const DATAGRAM_BYTES: usize = 2048;
+
+/// Control-message space per datagram, in u64 words (the kernel's
+/// cmsghdr alignment): IPV6_HOPLIMIT (an int) and IPV6_PKTINFO (20
+/// bytes), each with its 16-byte header and padding, is 64 bytes.
+const CMSG_WORDS: usize = 16;
+
+/// The buffers of one recvmmsg(2) call, reused for every call on this
+/// thread: no allocation per packet but the payload's own. The headers
+/// point into the buffers, so they are filled in again for each call (the
+/// kernel also overwrites the name and control lengths).
+struct Batch {
+    data: Box<[[u8; DATAGRAM_BYTES]; RECV_BATCH]>,
+    cmsg: Box<[[u64; CMSG_WORDS]; RECV_BATCH]>,
+    names: Box<[libc::sockaddr_storage; RECV_BATCH]>,
+    iov: Box<[libc::iovec; RECV_BATCH]>,
+    headers: Box<[libc::mmsghdr; RECV_BATCH]>,
+}
+
+impl Batch {
+    fn new() -> Batch {
+        Batch {
+            data: Box::new([[0; DATAGRAM_BYTES]; RECV_BATCH]),
+            cmsg: Box::new([[0; CMSG_WORDS]; RECV_BATCH]),
+            // SAFETY: all-zero is a valid sockaddr_storage (family AF_UNSPEC).
+            names: Box::new([unsafe { std::mem::zeroed() }; RECV_BATCH]),
+            iov: Box::new(
+                [libc::iovec {
+                    iov_base: std::ptr::null_mut(),
+                    iov_len: 0,
+                }; RECV_BATCH],
+            ),
+            headers: Box::new(
+                [libc::mmsghdr {
+                    // SAFETY: all-zero is a valid msghdr (null pointers,
+                    // zero lengths), filled in before each call.
+                    msg_hdr: unsafe { std::mem::zeroed() },
+                    msg_len: 0,
+                }; RECV_BATCH],
+            ),
+        }
+    }
 }
 
 thread_local! {
-    /// Reused for every datagram read on this thread: no allocation per
-    /// packet but the payload's own.
-    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch {
-        data: [0u8; 2048],
-        cmsg: nix::cmsg_space!(libc::in6_pktinfo, libc::c_int),
-    });
+    static BATCH: std::cell::RefCell<Batch> = std::cell::RefCell::new(Batch::new());
+}
+
+/// What the kernel said about one datagram, before it becomes a
+/// [`Datagram`].
+struct Meta {
+    src: Option<IpAddr>,
+    hop_limit: Option<u8>,
+    dst6: Option<Ipv6Addr>,
+}
+
+/// The source address in `name` (as recvmmsg filled it).
+fn source_of(name: &libc::sockaddr_storage) -> Option<IpAddr> {
+    match libc::c_int::from(name.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: ss_family says the storage holds a sockaddr_in, and
+            // sockaddr_storage is large and aligned enough for it.
+            let sin = unsafe { &*(name as *const _ as *const libc::sockaddr_in) };
+            Some(IpAddr::from(
+                u32::from_be(sin.sin_addr.s_addr).to_be_bytes(),
+            ))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: as above, for sockaddr_in6.
+            let sin6 = unsafe { &*(name as *const _ as *const libc::sockaddr_in6) };
+            Some(IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr)))
+        }
+        _ => None,
+    }
+}
+
+/// The IPv6 hop limit and destination in the control messages of `hdr`.
+fn ipv6_meta(hdr: &libc::msghdr) -> (Option<u8>, Option<Ipv6Addr>) {
+    let mut hop = None;
+    let mut dst = None;
+    // SAFETY: `hdr` is a header the kernel filled in: msg_control points
+    // to our buffer and msg_controllen says how much of it holds control
+    // messages; CMSG_FIRSTHDR/NXTHDR stay within that, and each payload
+    // is read unaligned with its length checked against the type read.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(hdr);
+        while !c.is_null() {
+            let data = libc::CMSG_DATA(c);
+            let len = (*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
+            if (*c).cmsg_level == libc::IPPROTO_IPV6 {
+                if (*c).cmsg_type == libc::IPV6_HOPLIMIT
+                    && len >= std::mem::size_of::<libc::c_int>()
+                {
+                    let h = std::ptr::read_unaligned(data as *const libc::c_int);
+                    hop = Some(h.clamp(0, 255) as u8);
+                } else if (*c).cmsg_type == libc::IPV6_PKTINFO
+                    && len >= std::mem::size_of::<libc::in6_pktinfo>()
+                {
+                    let pi = std::ptr::read_unaligned(data as *const libc::in6_pktinfo);
+                    dst = Some(Ipv6Addr::from(pi.ipi6_addr.s6_addr));
+                }
+            }
+            c = libc::CMSG_NXTHDR(hdr, c);
+        }
+    }
+    (hop, dst)
 }
 
 pub struct VrrpSocket {
@@ -181,90 +279,114 @@ impl VrrpSocket {
     }
 
     /// Waits for datagrams, then returns all that are there (at most
-    /// `max`): under load one wake-up reads many.
+    /// `max`, at most [`RECV_BATCH`]) from one recvmmsg(2): under load one
+    /// wake-up and one system call read many.
     pub async fn recv_batch(&self, max: usize) -> io::Result<Vec<Datagram>> {
-        let mut out = Vec::new();
+        let max = max.clamp(1, RECV_BATCH);
         loop {
             let mut guard = self.fd.readable().await?;
-            loop {
-                match guard.try_io(|fd| self.recv_now(fd.get_ref())) {
-                    Ok(Ok(Some(d))) => {
-                        out.push(d);
-                        if out.len() >= max {
-                            return Ok(out);
-                        }
+            let mut out = Vec::new();
+            match self.recv_many(self.fd.get_ref(), max, &mut out) {
+                Ok(read) => {
+                    // Fewer than asked: the queue was empty when the kernel
+                    // looked, as a would-block says. Clearing here saves
+                    // the system call that would only say so; a datagram
+                    // arriving meanwhile raises a new edge (tokio's
+                    // readiness tick keeps it from being lost).
+                    if read < max {
+                        guard.clear_ready();
                     }
-                    Ok(Ok(None)) => {}
-                    Ok(Err(e)) if out.is_empty() => return Err(e),
-                    Ok(Err(_)) => return Ok(out),
-                    // Drained: readiness is cleared, wait for more.
-                    Err(_would_block) => break,
+                    if !out.is_empty() {
+                        return Ok(out);
+                    }
                 }
-            }
-            if !out.is_empty() {
-                return Ok(out);
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => guard.clear_ready(),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
             }
         }
     }
 
-    fn recv_now(&self, sock: &Socket) -> io::Result<Option<Datagram>> {
-        SCRATCH.with_borrow_mut(|s| {
-            let Scratch { data, cmsg } = s;
-            self.recv_into(sock, data, cmsg)
+    /// One non-blocking recvmmsg(2) of up to `max` datagrams into `out`;
+    /// returns how many the kernel handed over (some may not become
+    /// datagrams: an IPv6 one without its control messages).
+    fn recv_many(&self, sock: &Socket, max: usize, out: &mut Vec<Datagram>) -> io::Result<usize> {
+        BATCH.with_borrow_mut(|b| {
+            let Batch {
+                data,
+                cmsg,
+                names,
+                iov,
+                headers,
+            } = b;
+            for i in 0..max {
+                iov[i] = libc::iovec {
+                    iov_base: data[i].as_mut_ptr().cast(),
+                    iov_len: DATAGRAM_BYTES,
+                };
+                let h = &mut headers[i];
+                h.msg_len = 0;
+                h.msg_hdr.msg_name = (&mut names[i] as *mut libc::sockaddr_storage).cast();
+                h.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as _;
+                h.msg_hdr.msg_iov = &mut iov[i];
+                h.msg_hdr.msg_iovlen = 1;
+                h.msg_hdr.msg_control = cmsg[i].as_mut_ptr().cast();
+                h.msg_hdr.msg_controllen = std::mem::size_of::<[u64; CMSG_WORDS]>() as _;
+                h.msg_hdr.msg_flags = 0;
+            }
+            // SAFETY: the first `max` headers point to live buffers of the
+            // lengths given (all owned by `b`, borrowed for this call); a
+            // null timeout; the kernel writes only within them.
+            let rc = unsafe {
+                libc::recvmmsg(
+                    sock.as_raw_fd(),
+                    headers.as_mut_ptr(),
+                    max as libc::c_uint,
+                    libc::MSG_DONTWAIT,
+                    std::ptr::null_mut(),
+                )
+            };
+            if rc < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let read = rc as usize;
+            for i in 0..read {
+                let h = &headers[i];
+                let len = (h.msg_len as usize).min(DATAGRAM_BYTES);
+                let (hop_limit, dst6) = match self.family {
+                    Family::V6 => ipv6_meta(&h.msg_hdr),
+                    Family::V4 => (None, None),
+                };
+                let meta = Meta {
+                    src: source_of(&names[i]),
+                    hop_limit,
+                    dst6,
+                };
+                if let Some(d) = self.datagram(&data[i][..len], meta) {
+                    out.push(d);
+                }
+            }
+            Ok(read)
         })
     }
 
-    /// One datagram into `buf` (reused, as `cmsg`: no allocation but the
-    /// payload's own).
-    fn recv_into(
-        &self,
-        sock: &Socket,
-        buf: &mut [u8; 2048],
-        cmsg: &mut [u8],
-    ) -> io::Result<Option<Datagram>> {
-        let (len, src, ttl6, dst6) = {
-            let mut iov = [IoSliceMut::new(&mut buf[..])];
-            let msg = recvmsg::<SockaddrStorage>(
-                sock.as_raw_fd(),
-                &mut iov,
-                Some(cmsg),
-                MsgFlags::empty(),
-            )
-            .map_err(io::Error::from)?;
-            let mut hop = None;
-            let mut dst = None;
-            if let Ok(cmsgs) = msg.cmsgs() {
-                for c in cmsgs {
-                    match c {
-                        ControlMessageOwned::Ipv6HopLimit(h) => hop = Some(h),
-                        ControlMessageOwned::Ipv6PacketInfo(pi) => {
-                            dst = Some(Ipv6Addr::from(pi.ipi6_addr.s6_addr));
-                        }
-                        _ => {}
-                    }
-                }
+    /// A datagram from the bytes read and what the kernel said of them.
+    fn datagram(&self, buf: &[u8], meta: Meta) -> Option<Datagram> {
+        match self.family {
+            Family::V6 => {
+                let (Some(src), Some(hop), Some(dst)) = (meta.src, meta.hop_limit, meta.dst6)
+                else {
+                    return None;
+                };
+                Some(Datagram::Vrrp(Received {
+                    src,
+                    dst: IpAddr::V6(dst),
+                    ttl: hop,
+                    payload: buf.to_vec(),
+                }))
             }
-            let src = msg.address.as_ref().and_then(|a| {
-                a.as_sockaddr_in6()
-                    .map(|s| IpAddr::V6(s.ip()))
-                    .or_else(|| a.as_sockaddr_in().map(|s| IpAddr::V4(s.ip())))
-            });
-            (msg.bytes, src, hop, dst)
-        };
-        let buf = &buf[..len.min(buf.len())];
-        if self.family == Family::V6 {
-            let (Some(src), Some(hop), Some(dst)) = (src, ttl6, dst6) else {
-                return Ok(None);
-            };
-            Ok(Some(Datagram::Vrrp(Received {
-                src,
-                dst: IpAddr::V6(dst),
-                ttl: hop.clamp(0, 255) as u8,
-                payload: buf.to_vec(),
-            })))
-        } else {
             // IPv4 raw sockets deliver the IP header.
-            Ok(Some(match crate::wire::ipv4::parse_ipv4(buf) {
+            Family::V4 => Some(match crate::wire::ipv4::parse_ipv4(buf) {
                 Ok((h, payload)) => Datagram::Vrrp(Received {
                     src: IpAddr::V4(h.src),
                     dst: IpAddr::V4(h.dst),
@@ -272,7 +394,7 @@ impl VrrpSocket {
                     payload: payload.to_vec(),
                 }),
                 Err(e) => Datagram::BadIpHeader(e),
-            }))
+            }),
         }
     }
 
