@@ -185,6 +185,35 @@ fn setsockopt_int(
     }
 }
 
+/// Receive buffer asked for: room for about a thousand adverts (an
+/// advert's buffer costs the kernel about 1 KiB), so 255 dual-stack
+/// instances at 10 ms (25,500 adverts a second per socket) can wait 40 ms
+/// for a daemon the scheduler put aside. The default (net.core.rmem_default,
+/// 208 KiB) held about 200 and overflowed in the scale benchmark on a
+/// loaded 2-core machine.
+const RECEIVE_BUFFER_BYTES: libc::c_int = 1 << 20;
+
+/// SO_RCVBUFFORCE (CAP_NET_ADMIN, which vipd has: not capped by
+/// net.core.rmem_max), else SO_RCVBUF as far as rmem_max allows; a
+/// failure leaves the default, which works at lower rates.
+fn set_receive_buffer(sock: &Socket) {
+    if setsockopt_int(
+        sock,
+        libc::SOL_SOCKET,
+        libc::SO_RCVBUFFORCE,
+        RECEIVE_BUFFER_BYTES,
+    )
+    .is_err()
+    {
+        let _ = setsockopt_int(
+            sock,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            RECEIVE_BUFFER_BYTES,
+        );
+    }
+}
+
 /// IP_MULTICAST_IF by interface index (struct ip_mreqn), which socket2 only
 /// offers by address; the interface may have no IPv4 address of its own.
 fn set_multicast_if_index_v4(sock: &Socket, ifindex: u32) -> io::Result<()> {
@@ -230,6 +259,7 @@ impl VrrpSocket {
         )?;
         sock.set_nonblocking(true)?;
         sock.bind_device(Some(ifname.as_bytes()))?;
+        set_receive_buffer(&sock);
         if family == Family::V6 {
             sock.set_multicast_hops_v6(255)?;
             sock.set_unicast_hops_v6(255)?;
