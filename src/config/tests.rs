@@ -206,6 +206,7 @@ fn raw() -> RawInstance {
         preempt_delay: Duration::ZERO,
         advert_interval: Duration::from_secs(1),
         initial_state: InitialState::Backup,
+        auth_type: None,
         auth_pass: None,
         vips: vec![vip("192.0.2.10/24")],
         excluded_vips: Vec::new(),
@@ -320,6 +321,22 @@ fn try_from_names_the_field_of_each_rule() {
             },
             "auth_pass",
             "auth_pass must be 1-8 ASCII characters",
+        ),
+        (
+            |r| {
+                r.version = VrrpVersion::V2;
+                r.auth_type = Some(AuthType::Ah)
+            },
+            "auth_type",
+            "auth_type: ah needs auth_pass",
+        ),
+        (
+            |r| {
+                r.auth_type = Some(AuthType::Ah);
+                r.auth_pass = Some("pw".into())
+            },
+            "auth_type",
+            "auth_type exists only in VRRPv2",
         ),
         (|r| r.vips.clear(), "vips", "vips is empty"),
         (
