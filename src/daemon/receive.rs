@@ -27,8 +27,13 @@ pub enum Verdict {
         instance: Option<usize>,
         reason: DropReason,
     },
-    /// A valid advert for the instance at this position.
-    Deliver { instance: usize, event: Event },
+    /// A valid advert for the instance at this position; with AH, the
+    /// sequence number it carried, to be recorded.
+    Deliver {
+        instance: usize,
+        event: Event,
+        ah_seq: Option<u32>,
+    },
 }
 
 /// Decides what a datagram read on socket `key` is (RFC 5798 7.1, RFC 3768
@@ -50,6 +55,12 @@ pub fn classify(
                 reason: DropReason::Malformed(ParseError::BadIpHeader),
             };
         }
+        Datagram::BadAh(e) => {
+            return Verdict::Drop {
+                instance: None,
+                reason: DropReason::Malformed(*e),
+            };
+        }
     };
     let owner = |vrid: u8| owners.get(key, vrid);
     let repr = match vrrp::parse(&pkt.payload, pkt.src, pkt.dst) {
@@ -67,7 +78,24 @@ pub fn classify(
             reason: DropReason::UnknownVrid,
         };
     };
-    let verdict = advert::check(&instances[idx].cfg, &repr, pkt.src, pkt.ttl, |a| {
+    let inst = &instances[idx];
+    // Nothing in an AH advert is believed before its ICV is checked.
+    let ah_seq = match advert::check_ah(
+        &inst.cfg,
+        pkt.ah.as_ref(),
+        &pkt.payload,
+        pkt.src,
+        &inst.ah_seq,
+    ) {
+        Ok(seq) => seq,
+        Err(r) => {
+            return Verdict::Drop {
+                instance: Some(idx),
+                reason: DropReason::Rejected(r),
+            };
+        }
+    };
+    let verdict = advert::check(&inst.cfg, &repr, pkt.src, pkt.ttl, |a| {
         kernel.is_own_address(a)
     });
     match verdict {
@@ -82,6 +110,7 @@ pub fn classify(
                 priority: repr.priority,
                 max_adver_int: repr.max_adver_int,
             },
+            ah_seq,
         },
     }
 }
@@ -105,11 +134,19 @@ impl Daemon {
                         debug!(src = %p.src, reason = reason.key(), "dropped VRRP packet")
                     }
                     Datagram::BadIpHeader(e) => debug!("dropped packet: bad IP header: {e}"),
+                    Datagram::BadAh(e) => debug!("dropped packet: {e}"),
                 }
             }
-            Verdict::Deliver { instance, event } => {
+            Verdict::Deliver {
+                instance,
+                event,
+                ah_seq,
+            } => {
                 let inst = &mut self.instances[instance];
                 inst.counters.adverts_received += 1;
+                if let Some(seq) = ah_seq {
+                    inst.ah_seq.accepted(seq);
+                }
                 self.host.feed(inst, event).await;
             }
         }
@@ -174,6 +211,7 @@ mod tests {
             dst,
             ttl,
             payload: repr.to_bytes(src, dst).unwrap(),
+            ah: None,
         })
     }
 
@@ -199,7 +237,8 @@ mod tests {
                     src: "192.0.2.2".parse().unwrap(),
                     priority: 200,
                     max_adver_int: 100
-                }
+                },
+                ah_seq: None,
             }
         );
     }

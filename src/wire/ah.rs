@@ -134,6 +134,16 @@ impl AhHeader {
     }
 }
 
+/// What came in front of a received VRRP message on the AH socket: what the
+/// receiver needs to check its ICV (against the instance's key) and its
+/// sequence number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AhEnvelope {
+    /// The IPv4 header as received, options included.
+    pub ip_header: Vec<u8>,
+    pub header: AhHeader,
+}
+
 /// Splits what follows the IPv4 header of a protocol-51 datagram into the
 /// AH header and the VRRP message it protects. Only the 96-bit ICV form
 /// (payload length 4) is understood; another next header means the packet is
@@ -255,7 +265,7 @@ pub fn build_datagram(key: &AhKey, send: &AhSend, msg: &[u8]) -> Vec<u8> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::wire::ipv4::parse_ipv4;
 
