@@ -340,6 +340,59 @@ fn ah_keepalived_master_vipd_backup() {
     );
 }
 
+/// Unicast AH (keepalived zeroes the TTL in the ICV there, as a router on
+/// the way may change it): vipd (150) and keepalived (100) each name the
+/// other as their only peer; keepalived follows vipd, and vipd's stop hands
+/// the VIP over.
+#[test]
+fn ah_unicast_vipd_master_keepalived_backup() {
+    let c = Case {
+        vrid: 67,
+        subnet: 67,
+    };
+    let lab = Lab::new("ka_ah_uni");
+    let (r1, r2, obs) = c.hosts(&lab);
+    let cap = lab.capture("ip proto 51 or ip proto 112");
+    let yaml = c.vipd_yaml(150, PASSWORD) + &format!("    unicast: {{peers: [{}]}}\n", c.addr(2));
+    let conf = c.keepalived_conf(100).replace(
+        "    advert_int 1\n",
+        &format!(
+            "    advert_int 1\n    unicast_src_ip {}\n    unicast_peer {{\n        {}\n    }}\n",
+            c.addr(2),
+            c.addr(1)
+        ),
+    );
+    let v = r1.start_vipd(&yaml);
+    let ka = r2.start_keepalived(&conf);
+    v.expect_state("web", "MASTER", TAKEOVER);
+    std::thread::sleep(TAKEOVER);
+    assert_eq!(v.state("web"), "MASTER");
+    assert!(
+        !r2.has_addr("eth0", c.cidr(100)),
+        "keepalived must follow vipd's unicast AH adverts:\n{}",
+        ka.log_tail(20)
+    );
+    assert!(obs.ping(c.vip(), 3));
+    v.proc.stop();
+    assert!(
+        r2.wait_addr("eth0", c.cidr(100), true, Duration::from_millis(2500)),
+        "keepalived takes over on vipd's priority 0:\n{}",
+        ka.log_tail(20)
+    );
+    assert!(obs.ping(c.vip(), 3));
+    let adverts = ah_adverts(&cap.stop());
+    let r1_addr: Ipv4Addr = c.addr(1).parse().unwrap();
+    assert_well_formed(&adverts, r1_addr);
+    assert!(
+        adverts
+            .iter()
+            .filter(|a| a.src == r1_addr)
+            .all(|a| a.datagram[16..20] == c.addr(2).parse::<Ipv4Addr>().unwrap().octets()),
+        "unicast to the peer"
+    );
+    no_ah_complaints(&ka);
+}
+
 fn import(fixture: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/keepalived")
