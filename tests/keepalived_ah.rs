@@ -4,9 +4,9 @@
 //! configuration imported by `vipctl import-keepalived` and run against
 //! keepalived on the other half of the same write-up; a wrong password and
 //! a replayed advert dropped, counted by reason and never obeyed; and
-//! tshark's decoding of vipd's AH adverts. Run as root with keepalived
-//! installed (tshark and python3 for the decode and the replay injector:
-//! those parts skip with a printed reason when the tool is missing).
+//! tshark's decoding of vipd's AH adverts. Run as root with keepalived,
+//! tshark and python3 (the replay injector) installed; a missing one fails
+//! the test naming its package, as the lab does for keepalived.
 
 mod lab;
 
@@ -524,12 +524,9 @@ fn wrong_password_is_dropped_and_counted() {
 /// master although the advert outranks it.
 #[test]
 fn replayed_advert_is_dropped_and_counted() {
-    let Some(python) = which("python3") else {
-        println!(
-            "SKIPPED replayed_advert_is_dropped_and_counted: python3 (the injector) not found"
-        );
-        return;
-    };
+    let python = which("python3").expect(
+        "lab: python3 (the packet injector) not found (Debian: apt-get install python3; .ci/install-deps does)",
+    );
     let c = Case {
         vrid: 66,
         subnet: 66,
@@ -608,10 +605,8 @@ fn which(tool: &str) -> Option<String> {
 /// packet, the VRRP checksum correct (tshark cannot check the ICV without
 /// the key).
 fn tshark_decodes(pcap: &Path, from: Ipv4Addr) {
-    let Some(tshark) = which("tshark") else {
-        println!("SKIPPED tshark decode: tshark not found (Debian: apt-get install tshark)");
-        return;
-    };
+    let tshark = which("tshark")
+        .expect("lab: tshark not found (Debian: apt-get install tshark; .ci/install-deps does)");
     let out = Command::new(&tshark)
         .args(["-r", pcap.to_str().unwrap(), "-V", "-Y"])
         .arg(format!("ip.src == {from} && ah"))
