@@ -342,8 +342,9 @@ fn ah_keepalived_master_vipd_backup() {
 
 /// Unicast AH (keepalived zeroes the TTL in the ICV there, as a router on
 /// the way may change it): vipd (150) and keepalived (100) each name the
-/// other as their only peer; keepalived follows vipd, and vipd's stop hands
-/// the VIP over.
+/// other as their only peer; keepalived follows vipd, vipd's stop hands
+/// the VIP over, and the restarted vipd follows keepalived's adverts until
+/// it preempts.
 #[test]
 fn ah_unicast_vipd_master_keepalived_backup() {
     let c = Case {
@@ -380,6 +381,31 @@ fn ah_unicast_vipd_master_keepalived_backup() {
         ka.log_tail(20)
     );
     assert!(obs.ping(c.vip(), 3));
+
+    // vipd restarts (its counter from 0): it verifies keepalived's unicast
+    // AH adverts (TTL zeroed in their ICV), takes their sequence numbers
+    // over, and preempts with numbers keepalived accepts.
+    drop(v);
+    let v = r1.start_vipd(&yaml);
+    // Same log file and socket path as the first run: wait for the new one.
+    assert!(wait_until(5 * SEC, Duration::from_millis(50), || v
+        .vipctl(&["status", "--json"])
+        .status
+        .success()));
+    v.expect_state("web", "MASTER", TAKEOVER);
+    assert!(
+        r2.wait_addr("eth0", c.cidr(100), false, TAKEOVER),
+        "keepalived steps down for the restarted vipd:\n{}",
+        ka.log_tail(20)
+    );
+    let st = v.instance("web");
+    assert!(
+        st["adverts_received"].as_u64().unwrap() > 0,
+        "vipd heard keepalived's unicast AH adverts: {st}"
+    );
+    assert_eq!(st["drops"].as_object().map(|d| d.len()), Some(0), "{st}");
+    assert!(obs.ping(c.vip(), 3));
+
     let adverts = ah_adverts(&cap.stop());
     let r1_addr: Ipv4Addr = c.addr(1).parse().unwrap();
     assert_well_formed(&adverts, r1_addr);
