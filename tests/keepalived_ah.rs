@@ -517,6 +517,7 @@ fn wrong_password_is_dropped_and_counted() {
     let (r1, r2, _obs) = c.hosts(&lab);
     let ka = r1.start_keepalived(&c.keepalived_conf(150));
     assert!(r1.wait_addr("eth0", c.cidr(100), true, TAKEOVER));
+    let cap = r2.capture("ip proto 51");
     let v = r2.start_vipd(&c.vipd_yaml(100, "wrong"));
     // Never obeyed: vipd hears nothing valid, so it becomes master itself
     // (a misconfigured group splits, as two keepalived would).
@@ -526,7 +527,19 @@ fn wrong_password_is_dropped_and_counted() {
     assert_eq!(st["state"], "MASTER", "{st}");
     assert_eq!(st["adverts_received"], 0, "nothing accepted: {st}");
     let bad = drop_count(&v, "web", "ah_icv_mismatch");
-    assert!(bad >= 3, "every advert counted as ah_icv_mismatch: {st}");
+    let r1_addr: Ipv4Addr = c.addr(1).parse().unwrap();
+    let sent = ah_adverts(&cap.frames())
+        .iter()
+        .filter(|a| a.src == r1_addr)
+        .count() as u64;
+    // Every advert of keepalived that reached vipd's port is counted (one
+    // may be on the wire while the status is read). keepalived 2.2.7 stops
+    // advertising while it receives an invalid advert every second (its
+    // master timer restarts on each packet read), so there are few.
+    assert!(
+        bad >= 3 && bad + 1 >= sent && bad <= sent,
+        "every advert counted as ah_icv_mismatch: {bad} of {sent} sent: {st}"
+    );
     assert_eq!(
         drops(&v).as_object().map(|d| d.len()),
         Some(1),
@@ -542,7 +555,7 @@ fn wrong_password_is_dropped_and_counted() {
     let text = v.vipctl(&["status"]);
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("ah_icv_mismatch"), "{text}");
-    println!("wrong password: {bad} adverts dropped as ah_icv_mismatch");
+    println!("wrong password: {bad} of keepalived's {sent} adverts dropped as ah_icv_mismatch");
 }
 
 /// keepalived's captured AH advert (priority 150) re-sent after keepalived
