@@ -79,6 +79,14 @@ pub fn classify(
         };
     };
     let inst = &instances[idx];
+    // Our own advert come back (a unicast peer list naming us): said as
+    // such, not as the replay its sequence number would make it.
+    if kernel.is_own_address(pkt.src) {
+        return Verdict::Drop {
+            instance: Some(idx),
+            reason: DropReason::Rejected(advert::Reject::OwnPacket),
+        };
+    }
     // Nothing in an AH advert is believed before its ICV is checked.
     let ah_seq = match advert::check_ah(
         &inst.cfg,
@@ -240,6 +248,81 @@ mod tests {
                 },
                 ah_seq: None,
             }
+        );
+    }
+
+    /// keepalived's captured AH advert as the AH socket hands it over.
+    fn keepalived_ah() -> Datagram {
+        let d = crate::wire::ah::tests::KEEPALIVED;
+        let (h, rest) = crate::wire::ipv4::parse_ipv4(&d).unwrap();
+        let (header, msg) = crate::wire::ah::parse(rest).unwrap();
+        Datagram::Vrrp(Received {
+            src: IpAddr::V4(h.src),
+            dst: IpAddr::V4(h.dst),
+            ttl: h.ttl,
+            payload: msg.to_vec(),
+            ah: Some(crate::wire::ah::AhEnvelope {
+                ip_header: d[..20].to_vec(),
+                header,
+            }),
+        })
+    }
+
+    fn ah_instances(auth_type: &str) -> Vec<Instance> {
+        let text = format!(
+            "instances:\n  - name: a\n    interface: eth0\n    vrid: 51\n    version: 2\n    auth_type: {auth_type}\n    auth_pass: '12345678'\n    vips: [1.2.3.4/32]\n"
+        );
+        Config::parse(&text, Path::new("t"))
+            .unwrap()
+            .instances
+            .into_iter()
+            .map(|c| {
+                let mut i = Instance::new(c);
+                i.ifindex = Some(1);
+                i
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ah_adverts_are_verified_then_delivered_once() {
+        let k = kernel();
+        let mut i = ah_instances("ah");
+        let v = classify(V4, &keepalived_ah(), &i, &Owners::new(&i), &k);
+        assert_eq!(
+            v,
+            Verdict::Deliver {
+                instance: 0,
+                event: Event::Advert {
+                    src: "10.9.60.1".parse().unwrap(),
+                    priority: 100,
+                    max_adver_int: 1
+                },
+                ah_seq: Some(1),
+            }
+        );
+        // Once recorded, the same advert is a replay.
+        i[0].ah_seq.accepted(1);
+        assert_eq!(
+            classify(V4, &keepalived_ah(), &i, &Owners::new(&i), &k),
+            drop(Some(0), DropReason::Rejected(Reject::AhReplay))
+        );
+        // The password instance does not take AH.
+        let p = ah_instances("pass");
+        assert_eq!(
+            classify(V4, &keepalived_ah(), &p, &Owners::new(&p), &k),
+            drop(Some(0), DropReason::Rejected(Reject::AhUnexpected))
+        );
+        // A bad AH header is counted where unmatched packets are.
+        assert_eq!(
+            classify(
+                V4,
+                &Datagram::BadAh(ParseError::BadAhHeader),
+                &i,
+                &Owners::new(&i),
+                &k
+            ),
+            drop(None, DropReason::Malformed(ParseError::BadAhHeader))
         );
     }
 
