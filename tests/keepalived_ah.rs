@@ -71,6 +71,8 @@ const TAKEOVER: Duration = Duration::from_secs(6);
 /// the crate under test).
 #[derive(Debug, Clone)]
 struct AhAdvert {
+    /// Capture time (the bridge's clock, the same for every frame).
+    ts: Duration,
     src: Ipv4Addr,
     ttl: u8,
     next_header: u8,
@@ -97,6 +99,7 @@ fn ah_adverts(frames: &[Frame]) -> Vec<AhAdvert> {
             let ah = p.get(ihl..ihl + 24)?;
             let v = p.get(ihl + 24..total)?;
             Some(AhAdvert {
+                ts: f.ts,
                 src: Ipv4Addr::new(p[12], p[13], p[14], p[15]),
                 ttl: p[8],
                 next_header: ah[0],
@@ -134,6 +137,20 @@ fn assert_well_formed(adverts: &[AhAdvert], from: Ipv4Addr) {
             w[1].seq
         );
     }
+}
+
+/// From `from`'s priority 0 advert to the first advert of the router that
+/// took over, on the wire.
+fn handover(adverts: &[AhAdvert], from: Ipv4Addr) -> Duration {
+    let zero = adverts
+        .iter()
+        .find(|a| a.src == from && a.priority == 0)
+        .expect("a priority 0 advert");
+    let next = adverts
+        .iter()
+        .find(|a| a.src != from && a.ts > zero.ts)
+        .expect("an advert of the new master");
+    next.ts - zero.ts
 }
 
 fn drops(v: &Vipd) -> serde_json::Value {
@@ -249,9 +266,10 @@ fn ah_vipd_master_keepalived_backup() {
     );
     no_ah_complaints(&ka);
     println!(
-        "vipd master / keepalived backup: {} AH adverts from vipd, {} from keepalived; takeover on priority 0 in {took:?}",
+        "vipd master / keepalived backup: {} AH adverts from vipd, {} from keepalived; vipd's priority 0 -> keepalived's first advert {:?} on the wire (VIP on keepalived {took:?} after SIGTERM)",
         adverts.iter().filter(|a| a.src == r1_addr).count(),
-        adverts.iter().filter(|a| a.src != r1_addr).count()
+        adverts.iter().filter(|a| a.src != r1_addr).count(),
+        handover(&adverts, r1_addr)
     );
 
     tshark_decodes(&pcap, r1_addr);
@@ -336,7 +354,8 @@ fn ah_keepalived_master_vipd_backup() {
     );
     no_ah_complaints(&ka);
     println!(
-        "keepalived master / vipd backup: vipd took over on keepalived's priority 0 in {took:?}"
+        "keepalived master / vipd backup: keepalived's priority 0 -> vipd's first advert {:?} on the wire (vipd MASTER {took:?} after SIGTERM, keepalived's exit included)",
+        handover(&adverts, r1_addr)
     );
 }
 
