@@ -438,6 +438,48 @@ fn ah_unicast_vipd_master_keepalived_backup() {
     no_ah_complaints(&ka);
 }
 
+/// Migrating a vipd from `auth_type: pass` to `ah` next to a keepalived AH
+/// group by reload: before, vipd hears nothing it accepts (keepalived's
+/// adverts are AH, protocol 51) and both are master; after `vipctl reload`
+/// (an in-place update that opens the AH socket), vipd follows keepalived.
+#[test]
+fn reload_from_pass_to_ah_joins_the_group() {
+    let c = Case {
+        vrid: 68,
+        subnet: 68,
+    };
+    let lab = Lab::new("ka_ah_reload");
+    let (r1, r2, obs) = c.hosts(&lab);
+    let ka = r1.start_keepalived(&c.keepalived_conf(150));
+    assert!(r1.wait_addr("eth0", c.cidr(100), true, TAKEOVER));
+    let ah = c.vipd_yaml(100, PASSWORD);
+    let v = r2.start_vipd(&ah.replace("auth_type: ah", "auth_type: pass"));
+    v.expect_state("web", "MASTER", TAKEOVER);
+    // Split: keepalived listens on protocol 51 only and never sees vipd's
+    // plain adverts either.
+    assert!(r1.has_addr("eth0", c.cidr(100)) && r2.has_addr("eth0", c.cidr(100)));
+    assert_eq!(v.instance("web")["adverts_received"], 0);
+
+    v.rewrite_config(&ah);
+    let out = v.vipctl(&["reload"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("1 updated in place") && text.contains("auth_type"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    v.expect_state("web", "BACKUP", TAKEOVER);
+    assert!(r2.wait_addr("eth0", c.cidr(100), false, SEC));
+    let received = v.instance("web")["adverts_received"].as_u64().unwrap();
+    std::thread::sleep(3 * SEC);
+    let st = v.instance("web");
+    assert_eq!(st["state"], "BACKUP", "{st}");
+    assert!(st["adverts_received"].as_u64().unwrap() > received, "{st}");
+    assert!(r1.has_addr("eth0", c.cidr(100)));
+    assert!(obs.ping(c.vip(), 3));
+    no_ah_complaints(&ka);
+}
+
 fn import(fixture: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/keepalived")

@@ -449,6 +449,11 @@ mod tests {
             plan_of(&v2, &v2.replace("auth_pass: one", "auth_pass: two")),
             update(&["auth_pass"], &[], false)
         );
+        // So does the authentication type (the AH socket opens with it).
+        assert_eq!(
+            plan_of(&v2, &(v2.clone() + "    auth_type: ah\n")),
+            update(&["auth_type"], &[], false)
+        );
         // Several fields at once stay one in-place update.
         assert_eq!(
             plan_of(BASE, &BASE.replace("150", "120").replace("100ms", "200ms")),
