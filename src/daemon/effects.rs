@@ -177,6 +177,9 @@ impl Host {
         } else {
             TtlCoverage::Covered
         };
+        // One number per advert round, the same to every unicast peer, as
+        // keepalived does (each peer sees them rise).
+        let (seq, ip_id) = inst.ah_seq.next_send();
         for dst in destinations(&inst.cfg, Family::V4) {
             let IpAddr::V4(dst4) = dst else {
                 continue;
@@ -185,7 +188,6 @@ impl Host {
                 .to_bytes(src, dst)
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
                 .and_then(|msg| {
-                    let (seq, ip_id) = inst.ah_seq.next_send();
                     let send = AhSend {
                         src: src4,
                         dst: dst4,
