@@ -220,18 +220,28 @@ fn seed002_openstack_unicast_pair_with_use_vmac() {
     assert_eq!(a.mac("vrrp.1"), [0, 0, 0x5e, 0, 1, 1]);
 }
 
+/// Both halves of seed 003 on vipd: AH (`auth_type: ah`) between two vipd.
 #[test]
-fn seed003_master_backup_with_ah_imported_without_auth() {
+fn seed003_master_backup_with_ah() {
     let lab = Lab::new("seed003");
     let scripts = Scripts::new("seed003");
     let a = host(&lab, "m", "eth0", &["192.0.2.1/24"], &[]);
     let b = host(&lab, "b", "eth0", &["192.0.2.2/24"], &[]);
-    run_pair(
+    let (m, bk) = run_pair(
         &scripts,
         "seed003",
         ("seed003_master.conf", a),
         ("seed003_backup.conf", b),
         Some(true),
+    );
+    // The backup follows the master's AH adverts: ICV, SPI and sequence
+    // numbers all pass.
+    let st = bk.instance("DIENST1");
+    assert!(st["adverts_received"].as_u64().unwrap() > 0, "{st}");
+    assert_eq!(st["drops"].as_object().map(|d| d.len()), Some(0), "{st}");
+    assert_eq!(
+        m.instance("DIENST1")["drops"].as_object().map(|d| d.len()),
+        Some(0)
     );
 }
 

@@ -262,7 +262,23 @@ fn status(socket: &Path, json: bool) -> ExitCode {
             println!("{}: {p}", i.name);
         }
     }
+    // Why packets were dropped, by reason (the JSON has them all, always).
+    for i in &st.instances {
+        if let Some(line) = render_drops(&i.name, &i.drops) {
+            println!("{line}");
+        }
+    }
     ExitCode::SUCCESS
+}
+
+/// `NAME: dropped reason=count, ...`, or nothing when nothing was dropped.
+fn render_drops(name: &str, drops: &std::collections::BTreeMap<String, u64>) -> Option<String> {
+    let counted: Vec<String> = drops
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{k}={n}"))
+        .collect();
+    (!counted.is_empty()).then(|| format!("{name}: dropped {}", counted.join(", ")))
 }
 
 /// Prints the event stream, a line per event; stops quietly when stdout
@@ -712,6 +728,15 @@ mod tests {
             notify_ok: 0,
             notify_failed: 0,
         };
+        assert_eq!(render_drops("web", &i.drops), None);
+        let drops = std::collections::BTreeMap::from([
+            ("ah_icv_mismatch".to_string(), 3),
+            ("ah_replay".to_string(), 10),
+        ]);
+        assert_eq!(
+            render_drops("web", &drops).as_deref(),
+            Some("web: dropped ah_icv_mismatch=3, ah_replay=10")
+        );
         let t = render_table(&[i], 112.0);
         let lines: Vec<&str> = t.lines().collect();
         assert!(

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::duration_text;
 use super::health::{NotifyConfig, TrackUse};
 use super::types::{
-    GarpConfig, InitialState, UnicastConfig, Vip, VipDevice, VipDeviceKind, VrrpVersion,
+    AuthType, GarpConfig, InitialState, UnicastConfig, Vip, VipDevice, VipDeviceKind, VrrpVersion,
 };
 use super::validate::RawInstance;
 use crate::family::Family;
@@ -27,7 +27,11 @@ pub struct InstanceConfig {
     #[serde(with = "duration_text")]
     pub advert_interval: Duration,
     pub initial_state: InitialState,
-    /// VRRPv2 simple password (RFC 3768 5.3.6.1), for keepalived `auth_type PASS`.
+    /// What `auth_pass` is used for: the cleartext password (keepalived
+    /// `auth_type PASS`) or the key of an IPsec AH header (`auth_type AH`).
+    #[serde(skip_serializing_if = "AuthType::is_pass")]
+    pub auth_type: AuthType,
+    /// VRRPv2 password (RFC 2338 5.3.6), 1-8 characters.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_pass: Option<String>,
     pub vips: Vec<Vip>,
@@ -68,6 +72,16 @@ impl InstanceConfig {
     /// The families the instance advertises, IPv4 first.
     pub fn families(&self) -> impl Iterator<Item = Family> + '_ {
         Family::ALL.into_iter().filter(|f| self.advertises(*f))
+    }
+
+    /// The AH key when the instance authenticates with AH (VRRPv2 only).
+    pub fn ah_key(&self) -> Option<crate::wire::ah::AhKey> {
+        match (&self.version, self.auth_type, &self.auth_pass) {
+            (VrrpVersion::V2, AuthType::Ah, Some(p)) => {
+                Some(crate::wire::ah::AhKey::from_password(p))
+            }
+            _ => None,
+        }
     }
 
     /// The family whose virtual MAC (RFC 5798 7.3) a MACVLAN VIP device

@@ -87,6 +87,23 @@ fn version_rules() {
     assert_eq!(ok.instances[0].auth_pass.as_deref(), Some("secret"));
     let e = parse(&format!("{v2}    auth_pass: waytoolongpassword\n")).unwrap_err();
     assert!(e.message.contains("1-8 ASCII"), "{e}");
+    // auth_type: ah with its password; each misuse located and explained.
+    let ah = parse(&format!(
+        "{v2}    auth_type: ah\n    auth_pass: '12345678'\n"
+    ))
+    .unwrap();
+    assert_eq!(ah.instances[0].auth_type, AuthType::Ah);
+    assert!(ah.instances[0].ah_key().is_some());
+    assert_eq!(ok.instances[0].auth_type, AuthType::Pass, "the default");
+    assert!(ok.instances[0].ah_key().is_none());
+    let e = parse(&format!("{v2}    auth_type: ah\n")).unwrap_err();
+    assert!(e.message.contains("auth_type: ah needs auth_pass"), "{e}");
+    assert!(e.line.is_some(), "{e}");
+    let e = parse(&format!("{v2}    auth_type: esp\n    auth_pass: x\n")).unwrap_err();
+    assert!(e.message.contains("unknown variant `esp`"), "{e}");
+    assert_eq!(e.line, Some(7), "{e}");
+    let e = parse(&format!("{MINIMAL}    auth_type: ah\n    auth_pass: x\n")).unwrap_err();
+    assert!(e.message.contains("auth_type exists only in VRRPv2"), "{e}");
     let e = parse(&v2.replace("192.0.2.10/24", "2001:db8::1/64")).unwrap_err();
     assert!(e.message.contains("IPv4 only"), "{e}");
     let e = parse(&format!("{MINIMAL}    version: 4\n")).unwrap_err();
@@ -206,6 +223,7 @@ fn raw() -> RawInstance {
         preempt_delay: Duration::ZERO,
         advert_interval: Duration::from_secs(1),
         initial_state: InitialState::Backup,
+        auth_type: None,
         auth_pass: None,
         vips: vec![vip("192.0.2.10/24")],
         excluded_vips: Vec::new(),
@@ -320,6 +338,22 @@ fn try_from_names_the_field_of_each_rule() {
             },
             "auth_pass",
             "auth_pass must be 1-8 ASCII characters",
+        ),
+        (
+            |r| {
+                r.version = VrrpVersion::V2;
+                r.auth_type = Some(AuthType::Ah)
+            },
+            "auth_type",
+            "auth_type: ah needs auth_pass",
+        ),
+        (
+            |r| {
+                r.auth_type = Some(AuthType::Ah);
+                r.auth_pass = Some("pw".into())
+            },
+            "auth_type",
+            "auth_type exists only in VRRPv2",
         ),
         (|r| r.vips.clear(), "vips", "vips is empty"),
         (

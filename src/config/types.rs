@@ -13,6 +13,28 @@ use serde::{Deserialize, Serialize};
 use super::duration_text;
 use crate::family::Family;
 
+/// How a VRRPv2 instance authenticates its adverts with `auth_pass`
+/// (keepalived's `auth_type`; see docs/authentication.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthType {
+    /// RFC 2338 5.3.6.1: the password in clear in every advert. Guards
+    /// against misconfiguration only.
+    #[default]
+    Pass,
+    /// RFC 2338 5.3.6.2: an IPsec AH header with an HMAC-MD5-96 of the
+    /// advert keyed with the password, and a sequence number against
+    /// replays, as keepalived builds it.
+    Ah,
+}
+
+impl AuthType {
+    /// The default is not written out (configurations read back unchanged).
+    pub fn is_pass(&self) -> bool {
+        *self == AuthType::Pass
+    }
+}
+
 /// VRRP protocol version of an instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum VrrpVersion {

@@ -152,6 +152,22 @@ mod tests {
             ),
             (DropReason::Rejected(Reject::UnknownPeer), "unknown_peer"),
             (DropReason::Rejected(Reject::OwnPacket), "own_packet"),
+            (DropReason::Rejected(Reject::AhMissing), "ah_missing"),
+            (DropReason::Rejected(Reject::AhUnexpected), "ah_unexpected"),
+            (
+                DropReason::Rejected(Reject::AhIcvMismatch),
+                "ah_icv_mismatch",
+            ),
+            (DropReason::Rejected(Reject::AhBadSpi), "ah_bad_spi"),
+            (DropReason::Rejected(Reject::AhReplay), "ah_replay"),
+            (
+                DropReason::Malformed(ParseError::BadAhHeader),
+                "bad_ah_header",
+            ),
+            (
+                DropReason::Malformed(ParseError::AhNotVrrp(6)),
+                "ah_not_vrrp",
+            ),
             (DropReason::UnknownVrid, "unknown_vrid"),
         ];
         for (reason, key) in cases {

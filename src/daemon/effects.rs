@@ -21,6 +21,7 @@ use crate::family::Family;
 use crate::notify::Facts;
 use crate::vrrp::{Action, Event, Reason, State};
 use crate::watch;
+use crate::wire::ah::{self, AhKey, AhSend, TtlCoverage};
 use crate::wire::vrrp::{VRRP_MCAST_V4, VRRP_MCAST_V6};
 
 impl Host {
@@ -137,6 +138,10 @@ impl Host {
                 inst.counters.send_failed(SendFailure::NoSourceAddress, 1);
                 continue;
             };
+            if let Some(key) = inst.cfg.ah_key() {
+                self.send_ah_adverts(inst, &key, ifindex, priority, src);
+                continue;
+            }
             let Some(sock) = self.sockets.get(SocketKey { ifindex, family }) else {
                 continue;
             };
@@ -149,6 +154,54 @@ impl Host {
                         inst.counters.send_failed(SendFailure::Advert, 1);
                         debug!(instance = %inst.cfg.name, %dst, "advert not sent: {e}");
                     }
+                }
+            }
+        }
+    }
+
+    /// VRRPv2 adverts in AH (IPv4 only), each with the next sequence number
+    /// and its own ICV: never from the cache.
+    fn send_ah_adverts(
+        &self,
+        inst: &mut Instance,
+        key: &AhKey,
+        ifindex: u32,
+        priority: u8,
+        src: IpAddr,
+    ) {
+        let (Some(sock), IpAddr::V4(src4)) = (self.sockets.get_ah(ifindex), src) else {
+            return;
+        };
+        let ttl = if inst.cfg.unicast.is_some() {
+            TtlCoverage::Zeroed
+        } else {
+            TtlCoverage::Covered
+        };
+        // One number per advert round, the same to every unicast peer, as
+        // keepalived does (each peer sees them rise).
+        let (seq, ip_id) = inst.ah_seq.next_send();
+        for dst in destinations(&inst.cfg, Family::V4) {
+            let IpAddr::V4(dst4) = dst else {
+                continue;
+            };
+            let sent = advert::build(&inst.cfg, Family::V4, priority)
+                .to_bytes(src, dst)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
+                .and_then(|msg| {
+                    let send = AhSend {
+                        src: src4,
+                        dst: dst4,
+                        ip_id,
+                        seq,
+                        ttl,
+                    };
+                    sock.send_datagram(&ah::build_datagram(key, &send, &msg), dst4)
+                });
+            match sent {
+                Ok(()) => inst.counters.adverts_sent += 1,
+                Err(e) => {
+                    inst.counters.send_failed(SendFailure::Advert, 1);
+                    debug!(instance = %inst.cfg.name, %dst, "AH advert not sent: {e}");
                 }
             }
         }

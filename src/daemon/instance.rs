@@ -6,6 +6,7 @@ use std::fmt;
 use super::counters::Counters;
 use super::link_gate::LinkGate;
 use super::sockets::SocketKey;
+use crate::advert::AhSequence;
 use crate::config::InstanceConfig;
 use crate::control::Transition;
 use crate::family::Family;
@@ -74,6 +75,9 @@ pub struct Instance {
     /// a master re-sends the same bytes every interval. Cleared when the
     /// configuration changes.
     pub encoded: Vec<Encoded>,
+    /// The AH sequence number, sent and received (AH instances only; kept
+    /// across reloads, as peers remember the numbers they saw).
+    pub ah_seq: AhSequence,
     /// Where the instance stands in the daemon's list (set whenever the list
     /// changes): how the schedule knows which router a change touched.
     pub position: usize,
@@ -110,6 +114,7 @@ impl Instance {
             restore_pending: false,
             sources: [None, None],
             encoded: Vec::new(),
+            ah_seq: AhSequence::default(),
             position: 0,
         }
     }
@@ -126,6 +131,11 @@ impl Instance {
                 .families()
                 .map(move |family| SocketKey { ifindex, family })
         })
+    }
+
+    /// The interface whose AH socket the instance uses, if it uses AH.
+    pub fn ah_socket(&self) -> Option<u32> {
+        self.cfg.ah_key().and(self.ifindex)
     }
 
     /// Whether `interface` is the instance's interface or a device one of

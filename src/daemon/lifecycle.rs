@@ -70,6 +70,15 @@ impl Host {
                     error: e.to_string(),
                 })?;
         }
+        if inst.cfg.ah_key().is_some() {
+            self.sockets
+                .ensure_ah(link, multicast)
+                .map_err(|e| Problem::Socket {
+                    family: Family::V4,
+                    interface: link.name.clone(),
+                    error: format!("AH (IP protocol 51) socket: {e}"),
+                })?;
+        }
         Ok(())
     }
 

@@ -404,7 +404,12 @@ impl Daemon {
             .iter()
             .flat_map(Instance::socket_keys)
             .collect();
-        self.host.sockets.retain(&needed);
+        let needed_ah: Vec<u32> = self
+            .instances
+            .iter()
+            .filter_map(Instance::ah_socket)
+            .collect();
+        self.host.sockets.retain(&needed, &needed_ah);
     }
 
     async fn shutdown(&mut self) {

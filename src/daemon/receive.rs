@@ -27,8 +27,13 @@ pub enum Verdict {
         instance: Option<usize>,
         reason: DropReason,
     },
-    /// A valid advert for the instance at this position.
-    Deliver { instance: usize, event: Event },
+    /// A valid advert for the instance at this position; with AH, the
+    /// sequence number it carried, to be recorded.
+    Deliver {
+        instance: usize,
+        event: Event,
+        ah_seq: Option<u32>,
+    },
 }
 
 /// Decides what a datagram read on socket `key` is (RFC 5798 7.1, RFC 3768
@@ -50,6 +55,12 @@ pub fn classify(
                 reason: DropReason::Malformed(ParseError::BadIpHeader),
             };
         }
+        Datagram::BadAh(e) => {
+            return Verdict::Drop {
+                instance: None,
+                reason: DropReason::Malformed(*e),
+            };
+        }
     };
     let owner = |vrid: u8| owners.get(key, vrid);
     let repr = match vrrp::parse(&pkt.payload, pkt.src, pkt.dst) {
@@ -67,7 +78,32 @@ pub fn classify(
             reason: DropReason::UnknownVrid,
         };
     };
-    let verdict = advert::check(&instances[idx].cfg, &repr, pkt.src, pkt.ttl, |a| {
+    let inst = &instances[idx];
+    // Our own advert come back (a unicast peer list naming us): said as
+    // such, not as the replay its sequence number would make it.
+    if kernel.is_own_address(pkt.src) {
+        return Verdict::Drop {
+            instance: Some(idx),
+            reason: DropReason::Rejected(advert::Reject::OwnPacket),
+        };
+    }
+    // Nothing in an AH advert is believed before its ICV is checked.
+    let ah_seq = match advert::check_ah(
+        &inst.cfg,
+        pkt.ah.as_ref(),
+        &pkt.payload,
+        pkt.src,
+        &inst.ah_seq,
+    ) {
+        Ok(seq) => seq,
+        Err(r) => {
+            return Verdict::Drop {
+                instance: Some(idx),
+                reason: DropReason::Rejected(r),
+            };
+        }
+    };
+    let verdict = advert::check(&inst.cfg, &repr, pkt.src, pkt.ttl, |a| {
         kernel.is_own_address(a)
     });
     match verdict {
@@ -82,6 +118,7 @@ pub fn classify(
                 priority: repr.priority,
                 max_adver_int: repr.max_adver_int,
             },
+            ah_seq,
         },
     }
 }
@@ -105,11 +142,19 @@ impl Daemon {
                         debug!(src = %p.src, reason = reason.key(), "dropped VRRP packet")
                     }
                     Datagram::BadIpHeader(e) => debug!("dropped packet: bad IP header: {e}"),
+                    Datagram::BadAh(e) => debug!("dropped packet: {e}"),
                 }
             }
-            Verdict::Deliver { instance, event } => {
+            Verdict::Deliver {
+                instance,
+                event,
+                ah_seq,
+            } => {
                 let inst = &mut self.instances[instance];
                 inst.counters.adverts_received += 1;
+                if let Some(seq) = ah_seq {
+                    inst.ah_seq.accepted(seq);
+                }
                 self.host.feed(inst, event).await;
             }
         }
@@ -174,6 +219,7 @@ mod tests {
             dst,
             ttl,
             payload: repr.to_bytes(src, dst).unwrap(),
+            ah: None,
         })
     }
 
@@ -199,8 +245,84 @@ mod tests {
                     src: "192.0.2.2".parse().unwrap(),
                     priority: 200,
                     max_adver_int: 100
-                }
+                },
+                ah_seq: None,
             }
+        );
+    }
+
+    /// keepalived's captured AH advert as the AH socket hands it over.
+    fn keepalived_ah() -> Datagram {
+        let d = crate::wire::ah::tests::KEEPALIVED;
+        let (h, rest) = crate::wire::ipv4::parse_ipv4(&d).unwrap();
+        let (header, msg) = crate::wire::ah::parse(rest).unwrap();
+        Datagram::Vrrp(Received {
+            src: IpAddr::V4(h.src),
+            dst: IpAddr::V4(h.dst),
+            ttl: h.ttl,
+            payload: msg.to_vec(),
+            ah: Some(crate::wire::ah::AhEnvelope {
+                ip_header: d[..20].to_vec(),
+                header,
+            }),
+        })
+    }
+
+    fn ah_instances(auth_type: &str) -> Vec<Instance> {
+        let text = format!(
+            "instances:\n  - name: a\n    interface: eth0\n    vrid: 51\n    version: 2\n    auth_type: {auth_type}\n    auth_pass: '12345678'\n    vips: [1.2.3.4/32]\n"
+        );
+        Config::parse(&text, Path::new("t"))
+            .unwrap()
+            .instances
+            .into_iter()
+            .map(|c| {
+                let mut i = Instance::new(c);
+                i.ifindex = Some(1);
+                i
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ah_adverts_are_verified_then_delivered_once() {
+        let k = kernel();
+        let mut i = ah_instances("ah");
+        let v = classify(V4, &keepalived_ah(), &i, &Owners::new(&i), &k);
+        assert_eq!(
+            v,
+            Verdict::Deliver {
+                instance: 0,
+                event: Event::Advert {
+                    src: "10.9.60.1".parse().unwrap(),
+                    priority: 100,
+                    max_adver_int: 1
+                },
+                ah_seq: Some(1),
+            }
+        );
+        // Once recorded, the same advert is a replay.
+        i[0].ah_seq.accepted(1);
+        assert_eq!(
+            classify(V4, &keepalived_ah(), &i, &Owners::new(&i), &k),
+            drop(Some(0), DropReason::Rejected(Reject::AhReplay))
+        );
+        // The password instance does not take AH.
+        let p = ah_instances("pass");
+        assert_eq!(
+            classify(V4, &keepalived_ah(), &p, &Owners::new(&p), &k),
+            drop(Some(0), DropReason::Rejected(Reject::AhUnexpected))
+        );
+        // A bad AH header is counted where unmatched packets are.
+        assert_eq!(
+            classify(
+                V4,
+                &Datagram::BadAh(ParseError::BadAhHeader),
+                &i,
+                &Owners::new(&i),
+                &k
+            ),
+            drop(None, DropReason::Malformed(ParseError::BadAhHeader))
         );
     }
 

@@ -126,6 +126,7 @@ fn in_place(old: &InstanceConfig, new: &InstanceConfig) -> InPlace {
         preempt_delay,
         advert_interval,
         initial_state,
+        auth_type,
         auth_pass,
         vips,
         excluded_vips,
@@ -146,6 +147,7 @@ fn in_place(old: &InstanceConfig, new: &InstanceConfig) -> InPlace {
     note(old.preempt_delay != *preempt_delay, "preempt_delay");
     note(old.advert_interval != *advert_interval, "advert_interval");
     note(old.initial_state != *initial_state, "initial_state");
+    note(old.auth_type != *auth_type, "auth_type");
     note(old.auth_pass != *auth_pass, "auth_pass");
     note(old.vips != *vips, "vips");
     note(old.excluded_vips != *excluded_vips, "excluded_vips");
@@ -446,6 +448,11 @@ mod tests {
         assert_eq!(
             plan_of(&v2, &v2.replace("auth_pass: one", "auth_pass: two")),
             update(&["auth_pass"], &[], false)
+        );
+        // So does the authentication type (the AH socket opens with it).
+        assert_eq!(
+            plan_of(&v2, &(v2.clone() + "    auth_type: ah\n")),
+            update(&["auth_type"], &[], false)
         );
         // Several fields at once stay one in-place update.
         assert_eq!(

@@ -104,6 +104,7 @@ pub fn replay_adverts(instances: usize, rounds: usize) -> usize {
                         dst,
                         ttl: 255,
                         payload,
+                        ah: None,
                     }),
                 )
             })
@@ -119,7 +120,9 @@ pub fn replay_adverts(instances: usize, rounds: usize) -> usize {
         // As the daemon does per advert: classify, feed, re-schedule, and
         // the loop asks for the next deadline.
         for (key, d) in &datagrams {
-            if let Verdict::Deliver { instance, event } = classify(*key, d, &list, &owners, &kernel)
+            if let Verdict::Deliver {
+                instance, event, ..
+            } = classify(*key, d, &list, &owners, &kernel)
             {
                 let inst = &mut list[instance];
                 inst.counters.adverts_received += 1;

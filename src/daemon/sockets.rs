@@ -35,6 +35,9 @@ impl Drop for SocketEntry {
 
 pub struct Sockets {
     open: HashMap<SocketKey, SocketEntry>,
+    /// The AH (protocol 51) sockets, by interface index; what they read
+    /// goes to the daemon as if read on that interface's IPv4 socket.
+    ah: HashMap<u32, SocketEntry>,
     tx: mpsc::UnboundedSender<Input>,
 }
 
@@ -42,6 +45,7 @@ impl Sockets {
     pub fn new(tx: mpsc::UnboundedSender<Input>) -> Sockets {
         Sockets {
             open: HashMap::new(),
+            ah: HashMap::new(),
             tx,
         }
     }
@@ -70,9 +74,34 @@ impl Sockets {
         Ok(())
     }
 
+    /// The AH socket of an interface.
+    pub fn get_ah(&self, ifindex: u32) -> Option<&VrrpSocket> {
+        self.ah.get(&ifindex).map(|e| e.sock.as_ref())
+    }
+
+    /// Opens the AH socket for `link` unless it is open; joins the VRRP
+    /// group when `multicast`.
+    pub fn ensure_ah(&mut self, link: &LinkState, multicast: bool) -> io::Result<()> {
+        if let Some(e) = self.ah.get(&link.index) {
+            if multicast {
+                e.sock.join_multicast()?;
+            }
+            return Ok(());
+        }
+        let key = SocketKey {
+            ifindex: link.index,
+            family: Family::V4,
+        };
+        let sock = Arc::new(VrrpSocket::open_ah(&link.name, link.index, multicast)?);
+        let reader = tokio::spawn(read_loop(key, sock.clone(), self.tx.clone()));
+        self.ah.insert(link.index, SocketEntry { sock, reader });
+        Ok(())
+    }
+
     /// Closes the sockets no instance needs any more.
-    pub fn retain(&mut self, needed: &[SocketKey]) {
+    pub fn retain(&mut self, needed: &[SocketKey], needed_ah: &[u32]) {
         self.open.retain(|k, _| needed.contains(k));
+        self.ah.retain(|k, _| needed_ah.contains(k));
     }
 }
 

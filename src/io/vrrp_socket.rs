@@ -1,4 +1,12 @@
-//! Raw IP sockets for VRRP (IP protocol 112), one per interface and family.
+//! Raw IP sockets for VRRP (IP protocol 112), one per interface and family,
+//! and for VRRPv2 with AH authentication (IP protocol 51, IPv4), one per
+//! interface that has an AH instance.
+//!
+//! The AH socket sends whole datagrams (IP_HDRINCL): the AH ICV covers the
+//! IP header, its identification field included, so the header must be
+//! fixed before the ICV is computed ([`crate::wire::ah::build_datagram`]).
+//! The kernel needs no AH (XFRM) support for this: without an AH security
+//! association it hands protocol 51 to raw sockets like any other protocol.
 //!
 //! Receiving needs what the kernel knows about each packet: for IPv4 the
 //! raw socket hands over the IP header (TTL, source, destination); for IPv6
@@ -17,7 +25,18 @@ use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
 use tokio::io::unix::AsyncFd;
 
 use crate::family::Family;
+pub use crate::wire::ah::AhEnvelope;
+use crate::wire::ah::{self, IPPROTO_AH};
 use crate::wire::vrrp::{IPPROTO_VRRP, ParseError, VRRP_MCAST_V4, VRRP_MCAST_V6};
+
+/// Which IP protocol a socket carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RawProto {
+    /// VRRP itself (112), IPv4 or IPv6.
+    Vrrp,
+    /// VRRPv2 inside IPsec AH (51), IPv4 only.
+    Ah,
+}
 
 /// What a VRRP socket read.
 #[derive(Debug, Clone)]
@@ -28,6 +47,8 @@ pub enum Datagram {
     /// hand the header over; IPv6 ones strip it): counted as a drop, never
     /// passed on as a message from nowhere.
     BadIpHeader(ParseError),
+    /// A protocol-51 datagram whose AH header is not keepalived's VRRP form.
+    BadAh(ParseError),
 }
 
 /// A packet as received, before VRRP parsing.
@@ -37,8 +58,10 @@ pub struct Received {
     pub dst: IpAddr,
     /// IPv4 TTL or IPv6 hop limit; RFC 5798 7.1 requires 255.
     pub ttl: u8,
-    /// The VRRP message (IP header removed).
+    /// The VRRP message (IP header, and AH header if any, removed).
     pub payload: Vec<u8>,
+    /// The AH header it came with (read on the AH socket), if any.
+    pub ah: Option<AhEnvelope>,
 }
 
 /// Datagrams one recvmmsg(2) reads at most.
@@ -160,6 +183,7 @@ pub struct VrrpSocket {
     fd: AsyncFd<Socket>,
     family: Family,
     ifindex: u32,
+    proto: RawProto,
 }
 
 fn setsockopt_int(
@@ -248,15 +272,33 @@ impl VrrpSocket {
         family: Family,
         multicast: bool,
     ) -> io::Result<VrrpSocket> {
+        Self::open_proto(ifname, ifindex, family, multicast, RawProto::Vrrp)
+    }
+
+    /// The AH socket of `ifname` (IPv4, protocol 51, IP_HDRINCL).
+    pub fn open_ah(ifname: &str, ifindex: u32, multicast: bool) -> io::Result<VrrpSocket> {
+        Self::open_proto(ifname, ifindex, Family::V4, multicast, RawProto::Ah)
+    }
+
+    fn open_proto(
+        ifname: &str,
+        ifindex: u32,
+        family: Family,
+        multicast: bool,
+        proto: RawProto,
+    ) -> io::Result<VrrpSocket> {
         let domain = match family {
             Family::V4 => Domain::IPV4,
             Family::V6 => Domain::IPV6,
         };
-        let sock = Socket::new(
-            domain,
-            Type::RAW,
-            Some(Protocol::from(i32::from(IPPROTO_VRRP))),
-        )?;
+        let number = match proto {
+            RawProto::Vrrp => IPPROTO_VRRP,
+            RawProto::Ah => IPPROTO_AH,
+        };
+        let sock = Socket::new(domain, Type::RAW, Some(Protocol::from(i32::from(number))))?;
+        if proto == RawProto::Ah {
+            sock.set_header_included_v4(true)?;
+        }
         sock.set_nonblocking(true)?;
         sock.bind_device(Some(ifname.as_bytes()))?;
         set_receive_buffer(&sock);
@@ -288,6 +330,7 @@ impl VrrpSocket {
             fd,
             family,
             ifindex,
+            proto,
         })
     }
 
@@ -413,19 +456,47 @@ impl VrrpSocket {
                     dst: IpAddr::V6(dst),
                     ttl: hop,
                     payload: buf.to_vec(),
+                    ah: None,
                 }))
             }
             // IPv4 raw sockets deliver the IP header.
-            Family::V4 => Some(match crate::wire::ipv4::parse_ipv4(buf) {
-                Ok((h, payload)) => Datagram::Vrrp(Received {
+            Family::V4 => {
+                let (h, payload) = match crate::wire::ipv4::parse_ipv4(buf) {
+                    Ok(parsed) => parsed,
+                    Err(e) => return Some(Datagram::BadIpHeader(e)),
+                };
+                let received = |payload: &[u8], ah| Received {
                     src: IpAddr::V4(h.src),
                     dst: IpAddr::V4(h.dst),
                     ttl: h.ttl,
                     payload: payload.to_vec(),
-                }),
-                Err(e) => Datagram::BadIpHeader(e),
-            }),
+                    ah,
+                };
+                Some(match self.proto {
+                    RawProto::Vrrp => Datagram::Vrrp(received(payload, None)),
+                    RawProto::Ah => {
+                        // The header is what precedes the payload (options included).
+                        let header_len = usize::from(buf.first().map_or(0, |b| b & 0x0f)) * 4;
+                        match ah::parse(payload) {
+                            Ok((header, msg)) => Datagram::Vrrp(received(
+                                msg,
+                                Some(AhEnvelope {
+                                    ip_header: buf.get(..header_len).unwrap_or(&[]).to_vec(),
+                                    header,
+                                }),
+                            )),
+                            Err(e) => Datagram::BadAh(e),
+                        }
+                    }
+                })
+            }
         }
+    }
+
+    /// Sends a whole IPv4 datagram, header included (the AH socket).
+    pub fn send_datagram(&self, datagram: &[u8], dst: std::net::Ipv4Addr) -> io::Result<()> {
+        let to = socket2::SockAddr::from(SocketAddrV4::new(dst, 0));
+        self.fd.get_ref().send_to(datagram, &to).map(|_| ())
     }
 
     /// Sends one VRRP message from `src` to `dst` (multicast group or a unicast peer).

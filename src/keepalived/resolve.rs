@@ -15,7 +15,7 @@ use super::instance::{Auth, RawKeepalivedInstance};
 use super::lex::{Loc, error};
 use super::{ImportError, Warnings};
 use crate::config::{
-    GarpConfig, InitialState, RawInstance, UnicastConfig, Vip, VipDevice, VipDeviceKind,
+    AuthType, GarpConfig, InitialState, RawInstance, UnicastConfig, Vip, VipDevice, VipDeviceKind,
     VrrpVersion, duration_text,
 };
 use crate::family::Family;
@@ -113,7 +113,10 @@ impl<'a> Resolver<'a> {
         let priority = self.priority();
         let initial_state = self.initial_state(priority, version);
         let preempt_delay = self.preempt_delay(initial_state);
-        let auth_pass = r.auth.as_ref().and_then(|a| self.auth_pass(a, version));
+        let (auth_type, auth_pass) = match r.auth.as_ref() {
+            Some(a) => self.auth(a, version),
+            None => (None, None),
+        };
         let vip_device = self.vip_device(vrid);
         // A VIP explicitly on the interface is the default, unless a VIP
         // device would otherwise take it.
@@ -136,6 +139,7 @@ impl<'a> Resolver<'a> {
             preempt_delay,
             advert_interval,
             initial_state,
+            auth_type,
             auth_pass,
             vips,
             excluded_vips: excluded,
@@ -313,19 +317,18 @@ impl<'a> Resolver<'a> {
         *delay
     }
 
-    /// The password vipd sends, if any: only VRRPv2 `auth_type PASS` has one.
-    fn auth_pass(&mut self, a: &Auth, version: VrrpVersion) -> Option<String> {
+    /// The authentication vipd uses, if any: VRRPv2 `auth_type PASS`
+    /// (vipd's default `auth_type`, not written out) or `auth_type AH`
+    /// (`auth_type: ah`), each with its password.
+    fn auth(&mut self, a: &Auth, version: VrrpVersion) -> (Option<AuthType>, Option<String>) {
         let kind = a.kind.as_ref().map(|(k, _)| k.to_ascii_uppercase());
         let kind_loc = a.kind.as_ref().map(|(_, l)| l).unwrap_or(&a.loc);
         match kind.as_deref() {
             Some("AH") => {
-                self.warn(
-                    kind_loc,
-                    "auth_type AH: AH authentication is not supported by vipd (and not by this kernel): the instance is imported without authentication; peers must drop AH too",
-                );
-                None
+                let pass = self.password(a, version, "AH");
+                (pass.as_ref().map(|_| AuthType::Ah), pass)
             }
-            Some("PASS") => self.simple_password(a, version),
+            Some("PASS") => (None, self.password(a, version, "PASS")),
             Some(other) => {
                 self.warn(
                     kind_loc,
@@ -333,20 +336,20 @@ impl<'a> Resolver<'a> {
                         "auth_type {other}: unknown authentication type, not carried over (keepalived knows PASS and AH)"
                     ),
                 );
-                None
+                (None, None)
             }
             None => {
                 self.warn(
                     &a.loc,
                     "authentication without auth_type: not carried over (keepalived ignores it too)",
                 );
-                None
+                (None, None)
             }
         }
     }
 
-    /// `auth_type PASS`: never echo the password in a warning.
-    fn simple_password(&mut self, a: &Auth, version: VrrpVersion) -> Option<String> {
+    /// The password of `auth_type PASS` or `AH`: never echo it in a warning.
+    fn password(&mut self, a: &Auth, version: VrrpVersion, kind: &str) -> Option<String> {
         if version == VrrpVersion::V3 {
             self.warn(
                 &a.loc,
@@ -357,7 +360,9 @@ impl<'a> Resolver<'a> {
         let Some((pass, loc)) = &a.pass else {
             self.warn(
                 &a.loc,
-                "authentication: auth_type PASS without auth_pass: not carried over (keepalived ignores it too)",
+                format_args!(
+                    "authentication: auth_type {kind} without auth_pass: not carried over (keepalived ignores it too)"
+                ),
             );
             return None;
         };

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use super::*;
 use crate::config::{
-    Command, GarpConfig, InitialState, ProcessMatch, TrackUse, TrackerConfig, TrackerKind,
-    UnicastConfig, Vip, VipDevice, VipDeviceKind, VrrpVersion,
+    AuthType, Command, GarpConfig, InitialState, ProcessMatch, TrackUse, TrackerConfig,
+    TrackerKind, UnicastConfig, Vip, VipDevice, VipDeviceKind, VrrpVersion,
 };
 use crate::family::Family;
 use crate::health::Status;
@@ -221,16 +221,12 @@ fn seed003_ah_pair() {
     let i = &master.config.instances[0];
     assert_eq!((i.name.as_str(), i.vrid, i.priority), ("DIENST1", 51, 100));
     assert_eq!(i.version, VrrpVersion::V2);
-    assert_eq!(i.auth_pass, None);
+    // AH is carried over with its password.
+    assert_eq!(i.auth_type, AuthType::Ah);
+    assert_eq!(i.auth_pass.as_deref(), Some("12345678"));
     assert_eq!(i.vips, vec![vip("1.2.3.4/32")]);
     // keepalived clears state MASTER when AH is configured.
     assert_eq!(i.initial_state, InitialState::Backup);
-    warned(
-        &master,
-        &[
-            "seed003_master.conf:14: vrrp_instance DIENST1: auth_type AH: AH authentication is not supported by vipd (and not by this kernel): the instance is imported without authentication; peers must drop AH too",
-        ],
-    );
     warned(
         &master,
         &[
@@ -243,7 +239,7 @@ fn seed003_ah_pair() {
         &master,
         &["seed003_master.conf:5: vrrp_instance DIENST1: smtp_alert: not carried over"],
     );
-    assert_eq!(master.warnings.len(), 3, "{:#?}", master.warnings);
+    assert_eq!(master.warnings.len(), 2, "{:#?}", master.warnings);
 
     let backup = fixture("seed003_backup.conf");
     let i = &backup.config.instances[0];
@@ -251,15 +247,9 @@ fn seed003_ah_pair() {
         (i.vrid, i.priority, i.initial_state),
         (51, 99, InitialState::Backup)
     );
-    assert_eq!(i.auth_pass, None);
-    warned(
-        &backup,
-        &[
-            "seed003_backup.conf:13:",
-            "AH authentication is not supported by vipd",
-        ],
-    );
-    assert_eq!(backup.warnings.len(), 1, "{:#?}", backup.warnings);
+    assert_eq!(i.auth_type, AuthType::Ah);
+    assert_eq!(i.auth_pass.as_deref(), Some("12345678"));
+    assert_eq!(backup.warnings.len(), 0, "{:#?}", backup.warnings);
 }
 
 #[test]
@@ -286,10 +276,7 @@ fn seed003_global_defs_follow_the_include() {
         &imp,
         &["seed003_conf.d/DIENST1.conf:5: vrrp_instance DIENST1: smtp_alert"],
     );
-    warned(
-        &imp,
-        &["seed003_conf.d/DIENST1.conf:14:", "AH authentication"],
-    );
+    assert_eq!(imp.config.instances[0].auth_type, AuthType::Ah);
 }
 
 /// A use of `tracker` without a weight of its own.
@@ -997,15 +984,21 @@ fn authentication() {
     let imp = ok(&with(
         "  authentication {\n    auth_type AH\n    auth_pass 1234\n  }",
     ));
-    assert_eq!(imp.config.instances[0].auth_pass, None);
-    warned(
-        &imp,
-        &[
-            "keepalived.conf:8: vrrp_instance web: auth_type AH: AH authentication is not supported by vipd",
-        ],
-    );
+    assert_eq!(imp.config.instances[0].auth_type, AuthType::Ah);
+    assert_eq!(imp.config.instances[0].auth_pass.as_deref(), Some("1234"));
+    assert!(imp.warnings.is_empty(), "{:#?}", imp.warnings);
     let imp = ok(&with("  authentication {\n    auth_type PASS\n  }"));
     warned(&imp, &["auth_type PASS without auth_pass"]);
+    let imp = ok(&with("  authentication {\n    auth_type AH\n  }"));
+    assert_eq!(imp.config.instances[0].auth_pass, None);
+    warned(&imp, &["auth_type AH without auth_pass"]);
+    // VRRPv3 has no authentication: AH is dropped with a warning.
+    let imp = ok(&with(
+        "  version 3\n  authentication {\n    auth_type AH\n    auth_pass 1234\n  }",
+    ));
+    assert_eq!(imp.config.instances[0].auth_type, AuthType::Pass);
+    assert_eq!(imp.config.instances[0].auth_pass, None);
+    warned(&imp, &["VRRPv3 has no authentication"]);
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! Everything here must be total on arbitrary input, because it is the
 //! first code to see bytes from the network.
 
+pub mod ah;
 pub mod arp;
 pub mod checksum;
 pub mod ipv4;

@@ -93,9 +93,9 @@ pub enum Auth {
     None,
     /// Type 1, RFC 2338 5.3.6 / 10.2: an 8-octet cleartext key, zero padded.
     Password([u8; 8]),
-    /// Type 2, RFC 2338 5.3.6 / 10.3: the real authentication is an IPsec AH
-    /// header, not in this message. Recognised on receive so that the drop
-    /// can be reported precisely by the caller, never emitted.
+    /// Type 2, RFC 2338 5.3.6.2 / 10.3: the real authentication is the IPsec
+    /// AH header in front of this message ([`super::ah`]); the 8 auth data
+    /// octets are zero on send and ignored on receive, as keepalived does.
     Ah,
 }
 
@@ -155,6 +155,10 @@ pub enum ParseError {
     BadIpVersion(u8),
     #[error("IP header length or total length inconsistent")]
     BadIpHeader,
+    #[error("IPsec AH header truncated or not HMAC-96 sized (payload length 4)")]
+    BadAhHeader,
+    #[error("IPsec AH header protects protocol {0}, not VRRP (112)")]
+    AhNotVrrp(u8),
 }
 
 impl ParseError {
@@ -172,6 +176,8 @@ impl ParseError {
             ParseError::V2OverIpv6 => "v2_over_ipv6",
             ParseError::BadIpVersion(_) => "bad_ip_version",
             ParseError::BadIpHeader => "bad_ip_header",
+            ParseError::BadAhHeader => "bad_ah_header",
+            ParseError::AhNotVrrp(_) => "ah_not_vrrp",
         }
     }
 }
@@ -193,8 +199,6 @@ pub enum EmitError {
     TooManyAddresses(usize),
     #[error("advertisement interval {0} out of range (v3: 0..=4095 cs, v2: 0..=255 s)")]
     AdverIntOutOfRange(u16),
-    #[error("VRRPv2 AH authentication is not supported")]
-    AhUnsupported,
     #[error("VRRPv3 has no authentication")]
     AuthOnV3,
 }
@@ -600,7 +604,10 @@ impl VrrpRepr {
             (Version::V3, _) => return Err(EmitError::AuthOnV3),
             (Version::V2, Auth::None) => (AUTH_TYPE_NONE, [0u8; AUTH_DATA_LEN]),
             (Version::V2, Auth::Password(key)) => (AUTH_TYPE_PASSWORD, *key),
-            (Version::V2, Auth::Ah) => return Err(EmitError::AhUnsupported),
+            // RFC 2338 5.3.6.2: the authentication is the AH header in
+            // front of this message; its own auth data stays zero (as
+            // keepalived sends it).
+            (Version::V2, Auth::Ah) => (AUTH_TYPE_AH, [0u8; AUTH_DATA_LEN]),
         };
 
         let len = self.buffer_len();
@@ -865,17 +872,15 @@ mod tests {
     }
 
     #[test]
-    fn v2_ah_parses_but_is_not_emitted() {
+    fn v2_ah_round_trips_with_zero_auth_data() {
         let mut msg = V2_NONE.to_vec();
         msg[4] = 2; // auth type 2 (AH)
         let sum = checksum::checksum(&with_checksum(msg.clone(), 0));
         let msg = with_checksum(msg, sum);
         let repr = parse(&msg, SRC4, DST4).unwrap();
         assert_eq!(repr.auth, Auth::Ah);
-        assert_eq!(
-            repr.emit(&mut [0u8; 64], SRC4, DST4),
-            Err(EmitError::AhUnsupported)
-        );
+        // Emitted as received: type 2, auth data zero (as keepalived sends).
+        assert_eq!(repr.to_bytes(SRC4, DST4).unwrap(), msg);
     }
 
     #[test]
@@ -1064,6 +1069,8 @@ mod tests {
             (ParseError::V2OverIpv6, "v2_over_ipv6"),
             (ParseError::BadIpVersion(6), "bad_ip_version"),
             (ParseError::BadIpHeader, "bad_ip_header"),
+            (ParseError::BadAhHeader, "bad_ah_header"),
+            (ParseError::AhNotVrrp(6), "ah_not_vrrp"),
         ];
         for (e, r) in all {
             assert_eq!(e.reason(), r);

@@ -22,6 +22,15 @@ pub fn find_keepalived() -> Option<&'static str> {
     .find(|p| Path::new(p).is_file())
 }
 
+/// What a failing `keepalived -t` means to the lab.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ConfigCheck {
+    /// The test fails.
+    Strict,
+    /// Printed; keepalived starts anyway.
+    Report,
+}
+
 impl Host {
     /// Writes `conf` into the lab tmpdir, checks it with `keepalived -t`,
     /// starts keepalived (VRRP subsystem only, foreground, logging to its log
@@ -36,6 +45,22 @@ impl Host {
     /// [`Host::start_keepalived`], also returning the configuration file it
     /// runs on (rewrite it and send SIGHUP to reload).
     pub fn start_keepalived_conf(&self, conf: &str) -> (ProcHandle, std::path::PathBuf) {
+        self.start_keepalived_checked(conf, ConfigCheck::Strict)
+    }
+
+    /// [`Host::start_keepalived`] for a configuration `keepalived -t`
+    /// rejects over something keepalived itself then corrects at startup
+    /// (a verbatim operator configuration): the check runs, its output goes
+    /// to the test's output, and keepalived is started anyway.
+    pub fn start_keepalived_unchecked(&self, conf: &str) -> ProcHandle {
+        self.start_keepalived_checked(conf, ConfigCheck::Report).0
+    }
+
+    fn start_keepalived_checked(
+        &self,
+        conf: &str,
+        check_mode: ConfigCheck,
+    ) -> (ProcHandle, std::path::PathBuf) {
         let bin = keepalived_bin();
         let seq = self.shared().next_seq();
         let dir = self.tmpdir();
@@ -48,7 +73,13 @@ impl Host {
         // Config check first: keepalived otherwise only logs config errors and
         // runs with whatever it understood.
         let check = self.exec(&[&bin, "-t", "-f", &conf_s]);
-        if !check.status.success() {
+        if !check.status.success() && check_mode == ConfigCheck::Report {
+            println!(
+                "lab: keepalived -t on {} says (started anyway):\n{}",
+                self.name,
+                super::out_text(&check)
+            );
+        } else if !check.status.success() {
             panic!(
                 "lab: keepalived config check failed for {}:\n{}\n--- config ---\n{conf}",
                 self.name,

@@ -8,7 +8,7 @@ use super::RuleError;
 use super::raw::{PRIORITY, RawInstance, VRID};
 use crate::config::InstanceConfig;
 use crate::config::duration_text;
-use crate::config::types::{InitialState, Vip, VrrpVersion, check_ifname};
+use crate::config::types::{AuthType, InitialState, Vip, VrrpVersion, check_ifname};
 use crate::family::Family;
 
 type InstanceRule = fn(&RawInstance) -> Result<(), RuleError>;
@@ -22,6 +22,7 @@ const INSTANCE_RULES: &[InstanceRule] = &[
     v2_advert_interval,
     v2_carries_ipv4_only,
     auth_pass_length,
+    auth_type_needs_pass,
     vips_not_empty,
     addresses_once_and_labels_named,
     owner_preempts,
@@ -51,6 +52,7 @@ impl TryFrom<RawInstance> for InstanceConfig {
             preempt_delay: raw.preempt_delay,
             advert_interval: raw.advert_interval,
             initial_state: raw.initial_state,
+            auth_type: raw.auth_type.unwrap_or_default(),
             auth_pass: raw.auth_pass,
             vips: raw.vips,
             excluded_vips: raw.excluded_vips,
@@ -132,6 +134,12 @@ fn v3_advert_interval(raw: &RawInstance) -> Result<(), RuleError> {
 }
 
 fn v3_has_no_auth(raw: &RawInstance) -> Result<(), RuleError> {
+    if raw.version == VrrpVersion::V3 && raw.auth_type.is_some() {
+        return Err(RuleError::new(
+            "auth_type",
+            "auth_type exists only in VRRPv2 (RFC 5798 removed authentication): remove it or set version: 2",
+        ));
+    }
     if raw.version == VrrpVersion::V3 && raw.auth_pass.is_some() {
         return Err(RuleError::new(
             "auth_pass",
@@ -175,6 +183,25 @@ fn auth_pass_length(raw: &RawInstance) -> Result<(), RuleError> {
         return Err(RuleError::new(
             "auth_pass",
             "auth_pass must be 1-8 ASCII characters (RFC 3768 5.3.10); keepalived also truncates to 8",
+        ));
+    }
+    Ok(())
+}
+
+/// `auth_type` says what the password is for: without one it means nothing.
+fn auth_type_needs_pass(raw: &RawInstance) -> Result<(), RuleError> {
+    if let Some(t) = raw.auth_type
+        && raw.auth_pass.is_none()
+    {
+        let name = match t {
+            AuthType::Pass => "pass",
+            AuthType::Ah => "ah",
+        };
+        return Err(RuleError::new(
+            "auth_type",
+            format!(
+                "auth_type: {name} needs auth_pass (the password, 1-8 characters, the same on every router of the group)"
+            ),
         ));
     }
     Ok(())
