@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::duration_text;
 use super::health::{NotifyConfig, TrackUse};
 use super::types::{
-    GarpConfig, InitialState, UnicastConfig, Vip, VipDevice, VipDeviceKind, VrrpVersion,
+    FoundVips, GarpConfig, InitialState, UnicastConfig, Vip, VipDevice, VipDeviceKind, VrrpVersion,
 };
 use super::validate::RawInstance;
 use crate::family::Family;
@@ -27,6 +27,9 @@ pub struct InstanceConfig {
     #[serde(with = "duration_text")]
     pub advert_interval: Duration,
     pub initial_state: InitialState,
+    /// VIPs found in place at startup: kept (warm start) or removed.
+    #[serde(skip_serializing_if = "FoundVips::is_default")]
+    pub found_vips: FoundVips,
     /// VRRPv2 simple password (RFC 3768 5.3.6.1), for keepalived `auth_type PASS`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_pass: Option<String>,

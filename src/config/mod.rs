@@ -34,7 +34,7 @@ pub use health::{
 };
 pub use instance::InstanceConfig;
 pub use types::{
-    GarpConfig, InitialState, UnicastConfig, Vip, VipDevice, VipDeviceKind, VrrpVersion,
+    FoundVips, GarpConfig, InitialState, UnicastConfig, Vip, VipDevice, VipDeviceKind, VrrpVersion,
     check_ifname, parse_cidr,
 };
 pub use validate::{Place, RawInstance, RuleError, validate_health, validate_instances};

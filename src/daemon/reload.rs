@@ -126,6 +126,7 @@ fn in_place(old: &InstanceConfig, new: &InstanceConfig) -> InPlace {
         preempt_delay,
         advert_interval,
         initial_state,
+        found_vips,
         auth_pass,
         vips,
         excluded_vips,
@@ -146,6 +147,7 @@ fn in_place(old: &InstanceConfig, new: &InstanceConfig) -> InPlace {
     note(old.preempt_delay != *preempt_delay, "preempt_delay");
     note(old.advert_interval != *advert_interval, "advert_interval");
     note(old.initial_state != *initial_state, "initial_state");
+    note(old.found_vips != *found_vips, "found_vips");
     note(old.auth_pass != *auth_pass, "auth_pass");
     note(old.vips != *vips, "vips");
     note(old.excluded_vips != *excluded_vips, "excluded_vips");

@@ -136,6 +136,7 @@ impl<'a> Resolver<'a> {
             preempt_delay,
             advert_interval,
             initial_state,
+            found_vips: Default::default(),
             auth_pass,
             vips,
             excluded_vips: excluded,

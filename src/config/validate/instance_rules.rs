@@ -51,6 +51,7 @@ impl TryFrom<RawInstance> for InstanceConfig {
             preempt_delay: raw.preempt_delay,
             advert_interval: raw.advert_interval,
             initial_state: raw.initial_state,
+            found_vips: raw.found_vips,
             auth_pass: raw.auth_pass,
             vips: raw.vips,
             excluded_vips: raw.excluded_vips,

@@ -10,7 +10,8 @@ use serde::de::{self, Deserializer, Visitor};
 use crate::config::duration_text;
 use crate::config::health::{NotifyConfig, TrackUse, unit_name};
 use crate::config::types::{
-    GarpConfig, InitialState, UnicastConfig, Vip, VipDevice, VrrpVersion, deserialize_ifname,
+    FoundVips, GarpConfig, InitialState, UnicastConfig, Vip, VipDevice, VrrpVersion,
+    deserialize_ifname,
 };
 
 /// One instance as written, with the defaults filled in: every value has
@@ -39,6 +40,8 @@ pub struct RawInstance {
     pub advert_interval: Duration,
     #[serde(default)]
     pub initial_state: InitialState,
+    #[serde(default)]
+    pub found_vips: FoundVips,
     #[serde(default)]
     pub auth_pass: Option<String>,
     pub vips: Vec<Vip>,
