@@ -125,6 +125,23 @@ fn unit_runs_the_binaries_with_flags_they_have() {
         reload,
         format!("/usr/sbin/vipctl --socket {DEFAULT_SOCKET_PATH} reload")
     );
+    // ExecStopPost: vipctl cleanup on the same socket and configuration,
+    // deciding by this unit's Restart= (%n), never failing the unit.
+    assert_eq!(
+        unit_value("ExecStopPost"),
+        format!(
+            "-/usr/sbin/vipctl --socket {DEFAULT_SOCKET_PATH} cleanup --config {DEFAULT_CONFIG_PATH} --unit %n"
+        )
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_vipctl"))
+        .args(["cleanup", "--help"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && text(&out).contains("--config") && text(&out).contains("--unit"),
+        "vipctl cleanup takes the unit's flags: {}",
+        text(&out)
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_vipctl"))
         .args(["--socket", "/nonexistent/vipd.sock", "reload"])
         .output()

@@ -20,6 +20,7 @@ pub(crate) const DEST: &str = "org.freedesktop.systemd1";
 const MANAGER_PATH: &str = "/org/freedesktop/systemd1";
 const MANAGER_IFACE: &str = "org.freedesktop.systemd1.Manager";
 pub(crate) const UNIT_IFACE: &str = "org.freedesktop.systemd1.Unit";
+const SERVICE_IFACE: &str = "org.freedesktop.systemd1.Service";
 
 /// How long a read (connect, LoadUnit, a property) may take: systemd answers
 /// in microseconds unless it is hung, and a tracker must not wait longer
@@ -179,6 +180,32 @@ pub async fn stop_unit(name: &str) -> Result<(), String> {
     job(None, "StopUnit", name)
         .await
         .map_err(|e| format!("cannot stop {name}: {e}"))
+}
+
+/// A unit's `Restart=` policy and whether a job is queued on it (the
+/// unit's `Job` property: id 0 when none), for `vipctl cleanup` run as
+/// `ExecStopPost=` (a stop job queued means `systemctl stop`: no restart).
+pub async fn restart_policy(bus: Option<&str>, unit: &str) -> Result<(String, bool), SystemdError> {
+    with_timeout("GetUnit", CALL_TIMEOUT, async {
+        let conn = connect(bus).await?;
+        let m = manager(&conn).await?;
+        let path: zbus::OwnedObjectPath = m
+            .call("LoadUnit", &(unit,))
+            .await
+            .map_err(|e| call_error("LoadUnit", unit, e))?;
+        let service = proxy(&conn, path.to_string(), SERVICE_IFACE).await?;
+        let restart: String = service
+            .get_property("Restart")
+            .await
+            .map_err(|e| call_error("Get", unit, e))?;
+        let u = proxy(&conn, path.to_string(), UNIT_IFACE).await?;
+        let (job, _): (u32, zbus::OwnedObjectPath) = u
+            .get_property("Job")
+            .await
+            .map_err(|e| call_error("Get", unit, e))?;
+        Ok((restart, job != 0))
+    })
+    .await
 }
 
 /// Queues a StartUnit/StopUnit job for `unit` on `bus`.
