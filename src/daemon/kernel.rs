@@ -121,6 +121,13 @@ impl KernelView {
         })
     }
 
+    /// The entry of `addr` on link `index`, when there.
+    pub fn address_on(&self, index: u32, addr: IpAddr) -> Option<&AddrEntry> {
+        self.addrs
+            .iter()
+            .find(|e| e.index == index && e.address == addr)
+    }
+
     /// How many of an instance's VIPs are not in place.
     pub fn missing_vips(&self, cfg: &InstanceConfig) -> usize {
         cfg.all_vips().filter(|v| !self.vip_present(cfg, v)).count()

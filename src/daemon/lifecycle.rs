@@ -8,7 +8,7 @@ use super::instance::{Instance, Problem};
 use crate::family::Family;
 use crate::io::netlink::LinkState;
 use crate::io::vip_device::{VipDeviceOutcome, ensure_vip_device};
-use crate::vrrp::{Event, Found, State};
+use crate::vrrp::{Event, Found, Reason, State};
 
 impl Host {
     /// Brings an instance up: finds its interface, creates its VIP device
@@ -53,6 +53,12 @@ impl Host {
             Found::Nothing => {}
             Found::AllVips if inst.router.state() == State::Master => {
                 info!(instance = %inst.name(), "all VIPs found in place at startup (vipd restarted?): kept, resuming as master");
+                // The VIP device the previous vipd made is ours now: a
+                // clean stop removes it, as that vipd's would have.
+                let warm = inst.router.last_transition().map(|t| t.1) == Some(Reason::WarmStart);
+                if warm && inst.created_device.is_none() && !self.networkd_makes_devices {
+                    inst.created_device = inst.cfg.vip_device_name();
+                }
             }
             Found::AllVips | Found::Stray => {
                 let kept = inst.router.state() == State::Master;
