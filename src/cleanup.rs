@@ -13,7 +13,9 @@
 //!
 //! So the cleanup asks whether systemd restarts the unit: the unit's
 //! `Restart=` policy against `$SERVICE_RESULT` (systemd.service(5)'s table),
-//! and no stop job queued on the unit (`systemctl stop` never restarts).
+//! and the job running on the unit: a stop job (`systemctl stop`) never
+//! restarts, a restart job always starts again, a start job that failed
+//! leaves it to `Restart=`.
 //! When a restart follows, it leaves everything in place; otherwise, and
 //! whenever it cannot tell (no D-Bus answer), it removes. Nothing to do
 //! after a clean stop (vipd removed its VIPs itself). The residual case:
@@ -89,16 +91,20 @@ pub struct StopFacts {
     /// The unit's `Restart=` (no, always, on-success, on-failure,
     /// on-abnormal, on-abort, on-watchdog).
     pub restart: String,
-    /// A job is queued on the unit (a `systemctl stop`: no restart then).
-    pub job_pending: bool,
+    /// The type of the job running on the unit, if any: `stop` (a
+    /// `systemctl stop`: no restart), `restart` (`systemctl restart`: a
+    /// start follows), `start` (a start that failed: `Restart=` decides).
+    pub job: Option<String>,
 }
 
 /// Whether systemd restarts the unit after this stop (systemd.service(5),
 /// the table under `Restart=`). Unknown policies and results say no: the
 /// cleanup then removes (no VIP left behind).
 pub fn restart_follows(f: &StopFacts) -> bool {
-    if f.job_pending {
-        return false;
+    match f.job.as_deref() {
+        Some("stop") => return false,
+        Some("restart" | "try-restart" | "reload-or-restart") => return true,
+        _ => {}
     }
     let r = f.service_result.as_str();
     let clean = r == "success";
@@ -155,11 +161,11 @@ pub mod cli {
             // Run by systemd as ExecStopPost=: a restart may follow.
             if let Ok(result) = std::env::var("SERVICE_RESULT") {
                 match crate::io::systemd::restart_policy(None, unit).await {
-                    Ok((restart, job_pending)) => {
+                    Ok((restart, job)) => {
                         let facts = StopFacts {
                             service_result: result.clone(),
                             restart,
-                            job_pending,
+                            job,
                         };
                         if restart_follows(&facts) {
                             println!(
@@ -226,11 +232,11 @@ mod tests {
     use super::*;
     use std::path::Path;
 
-    fn facts(result: &str, restart: &str, job_pending: bool) -> StopFacts {
+    fn facts(result: &str, restart: &str, job: Option<&str>) -> StopFacts {
         StopFacts {
             service_result: result.into(),
             restart: restart.into(),
-            job_pending,
+            job: job.map(Into::into),
         }
     }
 
@@ -257,18 +263,24 @@ mod tests {
         ];
         for (policy, row) in table {
             for (result, want) in results.iter().zip(row) {
-                assert_eq!(
-                    restart_follows(&facts(result, policy, false)),
-                    want,
-                    "Restart={policy}, SERVICE_RESULT={result}"
-                );
-                // `systemctl stop` (a job queued): never.
-                assert!(!restart_follows(&facts(result, policy, true)));
+                // No job (the process died by itself), or a start job
+                // that failed (a restart that could not start): Restart=
+                // decides.
+                for job in [None, Some("start")] {
+                    assert_eq!(
+                        restart_follows(&facts(result, policy, job)),
+                        want,
+                        "Restart={policy}, SERVICE_RESULT={result}, job {job:?}"
+                    );
+                }
+                // `systemctl stop`: never; `systemctl restart`: always.
+                assert!(!restart_follows(&facts(result, policy, Some("stop"))));
+                assert!(restart_follows(&facts(result, policy, Some("restart"))));
             }
         }
         // Unknown: clean up.
-        assert!(!restart_follows(&facts("signal", "sometimes", false)));
-        assert!(!restart_follows(&facts("", "on-failure", false)));
+        assert!(!restart_follows(&facts("signal", "sometimes", None)));
+        assert!(!restart_follows(&facts("", "on-failure", None)));
     }
 
     fn link(index: u32, name: &str, mac: [u8; 6]) -> LinkState {
