@@ -10,6 +10,7 @@
 
 pub mod advert;
 pub mod assets;
+pub mod cleanup;
 pub mod config;
 pub mod control;
 pub mod daemon;

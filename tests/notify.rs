@@ -254,8 +254,10 @@ fn watchdog_for_another_pid_is_ignored() {
 fn restart_after_a_crash_as_backup_drops_stale_vips() {
     // What systemd's watchdog (or SIGKILL, or the OOM killer) leaves: a
     // master killed without cleanup keeps its VIP on the interface. The
-    // peer takes over; the restarted vipd starts as backup and must remove
-    // the stale VIP, or both routers answer for it.
+    // peer takes over; the restarted vipd finds the VIP and resumes as
+    // master (warm start, docs/restart.md), but the peer is the better
+    // master now: on its first advert the restarted vipd steps down and
+    // removes the stale VIP, or both routers would answer for it.
     let lab = Lab::new("crash_restart");
     let r1 = lab.add_host("r1", &["10.9.0.1/24"]);
     let r2 = lab.add_host("r2", &["10.9.0.2/24"]);
@@ -286,6 +288,10 @@ fn restart_after_a_crash_as_backup_drops_stale_vips() {
         a2.proc.log_tail(20)
     );
     a2.expect_state("web", "BACKUP", 3 * SEC);
+    assert_eq!(
+        a2.instance("web")["last_transition"]["reason"],
+        "higher_priority_master"
+    );
     assert!(
         r1.wait_addr("eth0", "10.9.0.100/24", false, SEC),
         "the restarted backup still holds the stale VIP:\n{}",

@@ -125,6 +125,35 @@ fn unit_runs_the_binaries_with_flags_they_have() {
         reload,
         format!("/usr/sbin/vipctl --socket {DEFAULT_SOCKET_PATH} reload")
     );
+    // ExecStopPost: vipctl cleanup on the same socket and configuration,
+    // deciding by this unit's Restart= (%n), never failing the unit.
+    assert_eq!(
+        unit_value("ExecStopPost"),
+        format!(
+            "-/usr/sbin/vipctl --socket {DEFAULT_SOCKET_PATH} cleanup --config {DEFAULT_CONFIG_PATH} --unit %n"
+        )
+    );
+    // Once systemd gives up restarting vipd, the cleanup unit removes what
+    // the last crash left; it runs the same command (no $SERVICE_RESULT
+    // there: it removes).
+    assert_eq!(unit_value("OnFailure"), "vipd-cleanup.service");
+    let cleanup_unit = std::fs::read_to_string(repo("units/vipd-cleanup.service")).unwrap();
+    assert!(
+        cleanup_unit.lines().any(|l| l
+            == format!(
+                "ExecStart=/usr/sbin/vipctl --socket {DEFAULT_SOCKET_PATH} cleanup --config {DEFAULT_CONFIG_PATH} --unit vipd.service"
+            )),
+        "{cleanup_unit}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_vipctl"))
+        .args(["cleanup", "--help"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && text(&out).contains("--config") && text(&out).contains("--unit"),
+        "vipctl cleanup takes the unit's flags: {}",
+        text(&out)
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_vipctl"))
         .args(["--socket", "/nonexistent/vipd.sock", "reload"])
         .output()
@@ -212,9 +241,19 @@ fn systemd_analyze_verify_accepts_the_unit() {
         );
     let path = dir.join("vipd.service");
     std::fs::write(&path, copy).unwrap();
+    // The OnFailure= cleanup unit, beside it (verify loads it from there).
+    let cleanup = std::fs::read_to_string(repo("units/vipd-cleanup.service"))
+        .unwrap()
+        .replace(
+            "/usr/sbin/vipctl ",
+            &format!("{} ", env!("CARGO_BIN_EXE_vipctl")),
+        );
+    let cleanup_path = dir.join("vipd-cleanup.service");
+    std::fs::write(&cleanup_path, cleanup).unwrap();
     let out = Command::new("systemd-analyze")
         .args(["verify", "--man=no"])
         .arg(&path)
+        .arg(&cleanup_path)
         .output()
         .unwrap();
     assert!(

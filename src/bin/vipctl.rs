@@ -47,6 +47,18 @@ enum Cmd {
     /// are updated in place (a master stays master) unless their vrid, interface, address families,
     /// version or vip_device changed, which restarts them.
     Reload,
+    /// Remove what a vipd that died without cleaning up left behind: its VIPs and the
+    /// VIP devices it makes, as the configuration names them (nothing else). The unit runs it
+    /// as ExecStopPost=; run by systemd ($SERVICE_RESULT set), it leaves everything in place
+    /// when systemd restarts vipd (the unit's Restart= and no stop job queued), so the
+    /// restarted vipd keeps its VIPs (warm restart). Refuses while vipd answers on --socket.
+    Cleanup {
+        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
+        config: PathBuf,
+        /// The unit whose Restart= policy and jobs decide (ExecStopPost= passes %n).
+        #[arg(long, default_value = "vipd.service")]
+        unit: String,
+    },
     /// Re-check every master's VIPs (of one interface, or all) and restore what is missing.
     Resync {
         /// Only instances on this interface or with VIPs on this device.
@@ -175,6 +187,7 @@ fn main() -> ExitCode {
         Cmd::Status { json } => status(&args.socket, json),
         Cmd::Watch { json } => watch(&args.socket, json),
         Cmd::Reload => reload(&args.socket),
+        Cmd::Cleanup { config, unit } => vipd::cleanup::cli::run(&args.socket, &config, &unit),
         Cmd::Resync {
             interface: Some(iface),
             create_devices: true,

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::duration_text;
 use super::health::{NotifyConfig, TrackUse};
 use super::types::{
-    AuthType, GarpConfig, InitialState, UnicastConfig, Vip, VipDevice, VipDeviceKind, VrrpVersion,
+    AuthType, FoundVips, GarpConfig, InitialState, UnicastConfig, Vip, VipDevice, VipDeviceKind,
+    VrrpVersion,
 };
 use super::validate::RawInstance;
 use crate::family::Family;
@@ -27,6 +28,9 @@ pub struct InstanceConfig {
     #[serde(with = "duration_text")]
     pub advert_interval: Duration,
     pub initial_state: InitialState,
+    /// VIPs found in place at startup: kept (warm start) or removed.
+    #[serde(skip_serializing_if = "FoundVips::is_default")]
+    pub found_vips: FoundVips,
     /// What `auth_pass` is used for: the cleartext password (keepalived
     /// `auth_type PASS`) or the key of an IPsec AH header (`auth_type AH`).
     #[serde(skip_serializing_if = "AuthType::is_pass")]

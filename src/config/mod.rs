@@ -34,8 +34,8 @@ pub use health::{
 };
 pub use instance::InstanceConfig;
 pub use types::{
-    AuthType, GarpConfig, InitialState, UnicastConfig, Vip, VipDevice, VipDeviceKind, VrrpVersion,
-    check_ifname, parse_cidr,
+    AuthType, FoundVips, GarpConfig, InitialState, UnicastConfig, Vip, VipDevice, VipDeviceKind,
+    VrrpVersion, check_ifname, parse_cidr,
 };
 pub use validate::{Place, RawInstance, RuleError, validate_health, validate_instances};
 

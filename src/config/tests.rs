@@ -224,6 +224,7 @@ fn raw() -> RawInstance {
         advert_interval: Duration::from_secs(1),
         initial_state: InitialState::Backup,
         auth_type: None,
+        found_vips: Default::default(),
         auth_pass: None,
         vips: vec![vip("192.0.2.10/24")],
         excluded_vips: Vec::new(),
@@ -680,4 +681,23 @@ fn health_rules_across_the_file_point_at_their_instance_or_group() {
     assert!(e.message.contains("not a systemd unit name"), "{e}");
     let e = parse(&HEALTH.replace("[/usr/local/bin/page]", "[page]")).unwrap_err();
     assert!(e.message.contains("absolute path"), "{e}");
+}
+
+#[test]
+fn found_vips_defaults_to_keep_and_is_checked_where_it_stands() {
+    let c = parse(MINIMAL).unwrap();
+    assert_eq!(c.instances[0].found_vips, FoundVips::Keep);
+    let c = parse(&format!("{MINIMAL}    found_vips: remove\n")).unwrap();
+    assert_eq!(c.instances[0].found_vips, FoundVips::Remove);
+    let e = parse(&format!("{MINIMAL}    found_vips: release\n")).unwrap_err();
+    assert_eq!(e.line, Some(6), "{e}");
+    assert!(e.message.contains("`keep` or `remove`"), "{e}");
+    // Written back only when not the default (round trip).
+    let text = serde_norway::to_string(&c).unwrap();
+    assert!(text.contains("found_vips: remove"), "{text}");
+    assert!(
+        !serde_norway::to_string(&parse(MINIMAL).unwrap())
+            .unwrap()
+            .contains("found_vips")
+    );
 }

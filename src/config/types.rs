@@ -101,6 +101,31 @@ pub enum InitialState {
     Master,
 }
 
+/// What a starting vipd does with this instance's VIPs when it finds all of
+/// them already in place (a vipd restarted after SIGKILL, the watchdog or
+/// the OOM killer left them there: it was master a moment ago). See
+/// docs/restart.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum FoundVips {
+    /// Warm start: keep them and resume as master at once (advert and
+    /// announcements right away); the RFC 5798 6.4.3 master rules then
+    /// settle any other master heard. A restart inside the backup's
+    /// Master_Down_Interval costs no outage and no role change.
+    #[default]
+    Keep,
+    /// Cold start: remove them and start as backup (as vipd did before
+    /// warm restarts; a non-preempting router never takes mastership back
+    /// after a restart).
+    Remove,
+}
+
+impl FoundVips {
+    pub fn is_default(&self) -> bool {
+        *self == FoundVips::Keep
+    }
+}
+
 /// Which device carries an instance's VIPs.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]

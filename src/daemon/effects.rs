@@ -114,11 +114,26 @@ impl Host {
     }
 
     /// Removes these VIPs of the instance from their devices (absent ones
-    /// are fine).
+    /// are fine). An address found there with another prefix length (left
+    /// by a different configuration, docs/restart.md) is removed as it is:
+    /// the kernel deletes an IPv6 address only with its own prefix length.
     pub async fn remove_vips<'a>(&self, cfg: &InstanceConfig, vips: impl Iterator<Item = &'a Vip>) {
         for vip in vips {
-            if let Some(l) = self.kernel.vip_link(cfg, vip)
-                && let Err(e) = self.nl.del_vip(l.index, &l.name, vip).await
+            let Some(l) = self.kernel.vip_link(cfg, vip) else {
+                continue;
+            };
+            let as_found = self
+                .kernel
+                .address_on(l.index, vip.address)
+                .filter(|e| e.prefix_len != vip.prefix_len)
+                .map(|e| Vip {
+                    prefix_len: e.prefix_len,
+                    ..vip.clone()
+                });
+            if let Err(e) = self
+                .nl
+                .del_vip(l.index, &l.name, as_found.as_ref().unwrap_or(vip))
+                .await
             {
                 error!(instance = %cfg.name, "{e}");
             }

@@ -35,6 +35,9 @@ pub struct Host {
     /// An instance's interface appeared or went: who owns which VRID where
     /// must be worked out again.
     pub layout_changed: bool,
+    /// `networkd: {manage_files: true}`: networkd makes the VIP devices
+    /// (from vipd's .netdev files), so they are networkd's, not ours.
+    pub networkd_makes_devices: bool,
 }
 
 impl Host {
@@ -56,6 +59,7 @@ impl Host {
             transitions: 0,
             touched: Vec::new(),
             layout_changed: false,
+            networkd_makes_devices: false,
         }
     }
 

@@ -9,9 +9,10 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 
-use crate::config::{InstanceConfig, Vip};
+use crate::config::{InstanceConfig, Vip, VipDeviceKind};
 use crate::family::Family;
-use crate::io::netlink::{AddrEntry, LinkState, NetlinkEvent};
+use crate::io::netlink::{AddrEntry, LinkState, NetlinkEvent, virtual_mac};
+use crate::vrrp::Found;
 
 /// What a netlink notification changed, with what was there before.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,9 +121,51 @@ impl KernelView {
         })
     }
 
+    /// The entry of `addr` on link `index`, when there.
+    pub fn address_on(&self, index: u32, addr: IpAddr) -> Option<&AddrEntry> {
+        self.addrs
+            .iter()
+            .find(|e| e.index == index && e.address == addr)
+    }
+
     /// How many of an instance's VIPs are not in place.
     pub fn missing_vips(&self, cfg: &InstanceConfig) -> usize {
         cfg.all_vips().filter(|v| !self.vip_present(cfg, v)).count()
+    }
+
+    /// What of an instance is on the host before it starts (the router's
+    /// warm-start input; the rule is the router's, see [`Found`]). All
+    /// VIPs only when each one is on its device with its configured prefix
+    /// length and the VIP device, if any, is one vipd would make (a MACVLAN
+    /// carries the RFC virtual MAC of the VRID); a VIP address on another
+    /// link of the host also makes the find stray.
+    pub fn found_vips(&self, cfg: &InstanceConfig) -> Found {
+        let device_as_made = match (&cfg.vip_device, cfg.vip_device_name()) {
+            (Some(d), Some(name)) if d.kind == VipDeviceKind::Macvlan => {
+                self.link_by_name(&name).is_none_or(|l| {
+                    l.mac
+                        .is_none_or(|m| m == virtual_mac(cfg.vrid, cfg.mac_family()))
+                })
+            }
+            _ => true,
+        };
+        let (mut exact, mut other) = (0, 0);
+        let total = cfg.all_vips().count();
+        for vip in cfg.all_vips() {
+            let link = self.vip_link(cfg, vip).map(|l| l.index);
+            for e in self.addrs.iter().filter(|e| e.address == vip.address) {
+                if Some(e.index) == link && e.prefix_len == vip.prefix_len {
+                    exact += 1;
+                } else {
+                    other += 1;
+                }
+            }
+        }
+        match (exact, other) {
+            (0, 0) => Found::Nothing,
+            (n, 0) if n == total && device_as_made => Found::AllVips,
+            _ => Found::Stray,
+        }
     }
 
     /// Whether an instance runs on, or puts VIPs on, link `index`.
@@ -317,5 +360,64 @@ mod tests {
             "addresses go with the link"
         );
         assert_eq!(k.link_local_of(1), None);
+    }
+
+    // What found_vips reports for each leftover (docs/restart.md).
+    #[test]
+    fn found_vips_per_leftover() {
+        let c = cfg("", "[192.0.2.100/24, \"2001:db8::100/64\"]");
+        let v6 = |i, p| AddrEntry {
+            prefix_len: p,
+            ..addr(i, "2001:db8::100")
+        };
+        let base = || vec![addr(1, "192.0.2.1")];
+        let with = |extra: Vec<AddrEntry>| {
+            let mut a = base();
+            a.extend(extra);
+            KernelView::new(vec![link(1, "eth0"), link(2, "eth1")], a)
+        };
+        assert_eq!(with(vec![]).found_vips(&c), Found::Nothing);
+        assert_eq!(
+            with(vec![addr(1, "192.0.2.100"), v6(1, 64)]).found_vips(&c),
+            Found::AllVips
+        );
+        // Only some of them.
+        assert_eq!(
+            with(vec![addr(1, "192.0.2.100")]).found_vips(&c),
+            Found::Stray
+        );
+        // All, but one with another prefix length.
+        assert_eq!(
+            with(vec![addr(1, "192.0.2.100"), v6(1, 128)]).found_vips(&c),
+            Found::Stray
+        );
+        // All, and one also on another link.
+        assert_eq!(
+            with(vec![addr(1, "192.0.2.100"), v6(1, 64), v6(2, 64)]).found_vips(&c),
+            Found::Stray
+        );
+        // On another link only.
+        assert_eq!(with(vec![v6(2, 64)]).found_vips(&c), Found::Stray);
+
+        // A MACVLAN VIP device: with the RFC virtual MAC it is vipd's.
+        let m = cfg("    vip_device: {kind: macvlan}\n", "[192.0.2.100/24]");
+        let dev = |mac| LinkState {
+            mac: Some(mac),
+            ..link(5, "vrrp.7")
+        };
+        let vmac = virtual_mac(7, Family::V4);
+        let k = KernelView::new(
+            vec![link(1, "eth0"), dev(vmac)],
+            vec![addr(5, "192.0.2.100")],
+        );
+        assert_eq!(k.found_vips(&m), Found::AllVips);
+        let k = KernelView::new(
+            vec![link(1, "eth0"), dev([2, 0, 0, 0, 0, 9])],
+            vec![addr(5, "192.0.2.100")],
+        );
+        assert_eq!(k.found_vips(&m), Found::Stray, "not a device vipd makes");
+        // The VIP on the interface while the configuration wants the MACVLAN.
+        let k = KernelView::new(vec![link(1, "eth0")], vec![addr(1, "192.0.2.100")]);
+        assert_eq!(k.found_vips(&m), Found::Stray);
     }
 }

@@ -8,7 +8,7 @@ use super::instance::{Instance, Problem};
 use crate::family::Family;
 use crate::io::netlink::LinkState;
 use crate::io::vip_device::{VipDeviceOutcome, ensure_vip_device};
-use crate::vrrp::{Action, Event, State};
+use crate::vrrp::{Event, Found, Reason, State};
 
 impl Host {
     /// Brings an instance up: finds its interface, creates its VIP device
@@ -44,17 +44,29 @@ impl Host {
         if !link.running() {
             actions.extend(inst.router.handle(now, Event::InterfaceDown));
         }
-        actions.extend(inst.router.handle(now, Event::Startup));
-        self.apply(inst, actions).await;
         // A vipd that died without cleaning up (SIGKILL, systemd's watchdog,
-        // OOM) leaves its VIPs behind; the restarted one starts as backup
-        // and must not hold them while another router is master.
-        if inst.router.state() != State::Master
-            && self.kernel.missing_vips(&inst.cfg) < inst.cfg.all_vips().count()
-        {
-            warn!(instance = %inst.name(), "VIPs found on the interface at startup (left by a vipd that did not stop cleanly?); removing them");
-            self.apply(inst, vec![Action::RemoveVips]).await;
+        // OOM) leaves its VIPs behind. What we found is only observed here;
+        // the router decides (warm start as master, or cold and removed).
+        let found = self.kernel.found_vips(&inst.cfg);
+        actions.extend(inst.router.handle(now, Event::StartupWith(found)));
+        match found {
+            Found::Nothing => {}
+            Found::AllVips if inst.router.state() == State::Master => {
+                info!(instance = %inst.name(), "all VIPs found in place at startup (vipd restarted?): kept, resuming as master");
+                // The VIP device the previous vipd made is ours now: a
+                // clean stop removes it, as that vipd's would have.
+                let warm = inst.router.last_transition().map(|t| t.1) == Some(Reason::WarmStart);
+                if warm && inst.created_device.is_none() && !self.networkd_makes_devices {
+                    inst.created_device = inst.cfg.vip_device_name();
+                }
+            }
+            Found::AllVips | Found::Stray => {
+                let kept = inst.router.state() == State::Master;
+                warn!(instance = %inst.name(), ?found, kept, "VIPs found at startup (left by a vipd that did not stop cleanly, or another configuration); {}",
+                    if kept { "master anyway: kept" } else { "starting as backup: removing them" });
+            }
         }
+        self.apply(inst, actions).await;
     }
 
     /// The instance's sockets (one per family), joined to the group unless

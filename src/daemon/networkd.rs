@@ -88,7 +88,8 @@ impl Daemon {
     /// With `networkd: {manage_files: true}`: writes networkd's files as
     /// `vipctl networkd install` does and, when they changed, asks networkd
     /// to reload (in the background: D-Bus must never hold up VRRP).
-    pub(super) fn manage_networkd_files(&self) {
+    pub(super) fn manage_networkd_files(&mut self) {
+        self.host.networkd_makes_devices = self.config.networkd.manage_files;
         if !self.config.networkd.manage_files {
             return;
         }

@@ -127,6 +127,7 @@ fn in_place(old: &InstanceConfig, new: &InstanceConfig) -> InPlace {
         advert_interval,
         initial_state,
         auth_type,
+        found_vips,
         auth_pass,
         vips,
         excluded_vips,
@@ -148,6 +149,7 @@ fn in_place(old: &InstanceConfig, new: &InstanceConfig) -> InPlace {
     note(old.advert_interval != *advert_interval, "advert_interval");
     note(old.initial_state != *initial_state, "initial_state");
     note(old.auth_type != *auth_type, "auth_type");
+    note(old.found_vips != *found_vips, "found_vips");
     note(old.auth_pass != *auth_pass, "auth_pass");
     note(old.vips != *vips, "vips");
     note(old.excluded_vips != *excluded_vips, "excluded_vips");

@@ -20,6 +20,8 @@ pub(crate) const DEST: &str = "org.freedesktop.systemd1";
 const MANAGER_PATH: &str = "/org/freedesktop/systemd1";
 const MANAGER_IFACE: &str = "org.freedesktop.systemd1.Manager";
 pub(crate) const UNIT_IFACE: &str = "org.freedesktop.systemd1.Unit";
+const SERVICE_IFACE: &str = "org.freedesktop.systemd1.Service";
+const JOB_IFACE: &str = "org.freedesktop.systemd1.Job";
 
 /// How long a read (connect, LoadUnit, a property) may take: systemd answers
 /// in microseconds unless it is hung, and a tracker must not wait longer
@@ -179,6 +181,44 @@ pub async fn stop_unit(name: &str) -> Result<(), String> {
     job(None, "StopUnit", name)
         .await
         .map_err(|e| format!("cannot stop {name}: {e}"))
+}
+
+/// A unit's `Restart=` policy and the type of the job running on it, if
+/// any (the unit's `Job` property, id 0 when none; the job's `JobType`:
+/// `stop` for `systemctl stop`, `start` while a start fails, `restart`,
+/// ...), for `vipctl cleanup` run as `ExecStopPost=`.
+pub async fn restart_policy(
+    bus: Option<&str>,
+    unit: &str,
+) -> Result<(String, Option<String>), SystemdError> {
+    with_timeout("GetUnit", CALL_TIMEOUT, async {
+        let conn = connect(bus).await?;
+        let m = manager(&conn).await?;
+        let path: zbus::OwnedObjectPath = m
+            .call("LoadUnit", &(unit,))
+            .await
+            .map_err(|e| call_error("LoadUnit", unit, e))?;
+        let service = proxy(&conn, path.to_string(), SERVICE_IFACE).await?;
+        let restart: String = service
+            .get_property("Restart")
+            .await
+            .map_err(|e| call_error("Get", unit, e))?;
+        let u = proxy(&conn, path.to_string(), UNIT_IFACE).await?;
+        let (job, job_path): (u32, zbus::OwnedObjectPath) = u
+            .get_property("Job")
+            .await
+            .map_err(|e| call_error("Get", unit, e))?;
+        if job == 0 {
+            return Ok((restart, None));
+        }
+        let j = proxy(&conn, job_path.to_string(), JOB_IFACE).await?;
+        let kind: String = j
+            .get_property("JobType")
+            .await
+            .map_err(|e| call_error("Get", unit, e))?;
+        Ok((restart, Some(kind)))
+    })
+    .await
 }
 
 /// Queues a StartUnit/StopUnit job for `unit` on `bus`.

@@ -140,6 +140,7 @@ impl<'a> Resolver<'a> {
             advert_interval,
             initial_state,
             auth_type,
+            found_vips: Default::default(),
             auth_pass,
             vips,
             excluded_vips: excluded,

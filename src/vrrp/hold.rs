@@ -74,7 +74,7 @@ impl Router {
             Event::InterfaceDown | Event::Advert { .. } | Event::VipsLost => {}
             Event::Hold { until } if until > now => self.hold = Hold::HeldDown(until),
             Event::Hold { .. } => self.hold_expired(now, out),
-            Event::Startup => {}
+            Event::Startup | Event::StartupWith(_) => {}
             Event::SetPriority(p) => self.set_priority(p),
             // The new values apply when the link is back (VIPs included:
             // the master re-adds them all then).

@@ -101,6 +101,9 @@ pub enum Reason {
     HealthFault,
     /// Health is back (and the link is up).
     HealthRecovered,
+    /// Started with every VIP found in place (a vipd restarted after an
+    /// unclean death): master at once, nothing removed.
+    WarmStart,
     Shutdown,
 }
 
@@ -119,16 +122,51 @@ impl fmt::Display for Reason {
             Reason::InterfaceUp => "interface_up",
             Reason::HealthFault => "health_fault",
             Reason::HealthRecovered => "health_recovered",
+            Reason::WarmStart => "warm_start",
             Reason::Shutdown => "shutdown",
         })
     }
 }
 
+/// What the driver found on the host before starting an instance: the
+/// input of [`Event::StartupWith`]. The driver only observes; what to do
+/// with it is the router's decision (docs/restart.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// None of the instance's VIPs (advertised or excluded) is on the host.
+    Nothing,
+    /// Every VIP is in place exactly as this configuration puts it: on its
+    /// device, with its prefix length, and the VIP device (if any) is one
+    /// vipd would make (MACVLAN with the RFC virtual MAC). Only a vipd
+    /// that was master a moment ago leaves that behind (or another daemon
+    /// holding the same VIPs, which the RFC election then meets).
+    AllVips,
+    /// Some VIPs are there but not all of them, or not as this
+    /// configuration puts them (another prefix length, a device vipd would
+    /// not make): left by a different configuration. Never a reason to be
+    /// master; removed unless the router becomes master anyway.
+    Stray,
+}
+
 /// What happened, as the driver saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// RFC 5798 6.4.1 Startup.
+    /// RFC 5798 6.4.1 Startup, with nothing found on the host: the same
+    /// as `StartupWith(Found::Nothing)`.
     Startup,
+    /// RFC 5798 6.4.1 Startup, told what the driver found in place. With
+    /// [`Found::AllVips`] (and `found_vips: keep`, the default) the router
+    /// makes a warm start: MASTER at once (reason `warm_start`), the VIPs
+    /// put in place again (they are: nothing is removed), an advert and the
+    /// announcements at once. A backup that had not yet declared the
+    /// master down hears it within its Master_Down_Interval and stays
+    /// backup (no outage, no role change); any other master heard is
+    /// settled by the RFC 5798 6.4.3 master rules: higher priority wins,
+    /// equal priority the higher primary address, and we step down at
+    /// once when it is the other one. Anything else starts cold (as
+    /// [`Event::Startup`]) and removes what was found unless it becomes
+    /// master anyway (address owner, `initial_state: master`).
+    StartupWith(Found),
     /// RFC 5798 6.4.2/6.4.3 Shutdown: leave gracefully (priority-0 advert).
     Shutdown,
     /// A validated ADVERTISEMENT for our VRID. `max_adver_int` is in the

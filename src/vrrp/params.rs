@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::config::{InitialState, InstanceConfig, VrrpVersion};
+use crate::config::{FoundVips, InitialState, InstanceConfig, VrrpVersion};
 
 /// The announcement schedule on becoming master.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +22,8 @@ pub struct Params {
     pub preempt_delay: Duration,
     pub advert_interval: Duration,
     pub initial_state: InitialState,
+    /// What [`super::Event::StartupWith`] does with VIPs found in place.
+    pub found_vips: FoundVips,
     pub announce: AnnouncePlan,
 }
 
@@ -34,6 +36,7 @@ impl Params {
             preempt_delay: c.preempt_delay,
             advert_interval: c.advert_interval,
             initial_state: c.initial_state,
+            found_vips: c.found_vips,
             announce: AnnouncePlan {
                 repeat: c.garp.repeat,
                 interval: c.garp.interval,

@@ -7,8 +7,8 @@ use super::faults::Faults;
 use super::hold::Hold;
 use super::params::{master_down_interval, skew_time};
 use super::timers::{Timer, Timers};
-use super::{Action, Event, Params, Reason, State, Time};
-use crate::config::InitialState;
+use super::{Action, Event, Found, Params, Reason, State, Time};
+use crate::config::{FoundVips, InitialState};
 
 /// One virtual router.
 #[derive(Debug, Clone)]
@@ -229,6 +229,43 @@ impl Router {
         }
     }
 
+    /// [`Event::StartupWith`]: the warm-start rule (docs/restart.md).
+    ///
+    /// Every VIP in place (and `found_vips: keep`): we were master a moment
+    /// ago, so resume as master without an election. That is safe because
+    /// the master rules settle whatever happened meanwhile: a backup still
+    /// waiting out its Master_Down_Interval hears us and stays backup; one
+    /// that already took over (lower priority, or equal priority and a
+    /// lower address) hears a better master and steps down; a better one
+    /// makes us step down at once when we hear it. So the worst case is a
+    /// dual-master window of one advert's flight, the same as two backups
+    /// whose Master_Down_Timers fire together. The address owner (priority
+    /// 255) is master anyway.
+    ///
+    /// Only some VIPs, or VIPs not as this configuration puts them: not a
+    /// state this configuration left, so no claim to mastership. Start cold
+    /// and remove them, unless the start makes us master anyway.
+    fn start_with(&mut self, now: Time, found: Found, out: &mut Vec<Action>) {
+        if found == Found::AllVips
+            && self.params.found_vips == FoundVips::Keep
+            && self.priority != 255
+        {
+            self.become_master(now, Reason::WarmStart, out);
+            return;
+        }
+        self.start(now, Reason::Startup, out);
+        self.release_found(found, out);
+    }
+
+    /// VIPs found at startup are not kept by a router that is not master
+    /// (a backup, or FAULT because the link was down at startup): another
+    /// router may hold them.
+    fn release_found(&mut self, found: Found, out: &mut Vec<Action>) {
+        if found != Found::Nothing && self.state != State::Master {
+            out.push(Action::RemoveVips);
+        }
+    }
+
     /// The priority in use changed (trackers, a reload).
     pub(super) fn set_priority(&mut self, priority: u8) {
         self.priority = priority;
@@ -257,6 +294,8 @@ impl Router {
         match (self.state, event) {
             (State::Initialize, Event::Startup) => self.start(now, Reason::Startup, &mut out),
             (_, Event::Startup) => {}
+            (State::Initialize, Event::StartupWith(found)) => self.start_with(now, found, &mut out),
+            (_, Event::StartupWith(found)) => self.release_found(found, &mut out),
 
             (State::Master, Event::Shutdown) => {
                 // RFC 5798 6.4.3: cancel Adver_Timer, send priority 0, go to Initialize.

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::sim::{Loss, Op, Sim, Traced, test_params};
-use super::{Action, Event, Params, Reason, State, Time};
+use super::{Action, Event, Found, Params, Reason, State, Time};
 use crate::config::VrrpVersion;
 
 fn params(priority: u8, interval_ms: u64) -> Params {
@@ -307,4 +307,221 @@ fn health_fault_hands_over_in_skew_time() {
         .find(|t| t.1 == 0 && t.3 == State::Master && t.0 > heal)
         .unwrap();
     assert_eq!(back.4, Reason::Preempted);
+}
+
+/// The old start: VIPs found are removed and the router starts as backup.
+fn cold(mut p: Params) -> Params {
+    p.found_vips = crate::config::FoundVips::Remove;
+    p
+}
+
+/// SIGKILL + restart of the master, 20 times, inside the backup's
+/// Master_Down_Interval (at 100 ms and at 1 s adverts): the restarted
+/// router finds its VIPs, resumes as master at once, and the backup never
+/// takes over. The VIPs are held by exactly one router all along.
+#[test]
+fn warm_restarts_of_the_master_cost_no_role_change() {
+    for interval in [100, 1_000] {
+        let mut ops = Vec::new();
+        // Restart 50 ms after the kill (about what a restarted vipd takes to
+        // start), cycles spaced by 10 intervals.
+        for k in 0..20u64 {
+            let kill = ms(10 * interval + k * 10 * interval);
+            ops.push((kill, Op::Crash(0)));
+            ops.push((
+                kill + Duration::from_millis(50),
+                Op::Restart(0, Found::AllVips),
+            ));
+        }
+        let end = ms(10 * interval + 21 * 10 * interval);
+        let mut sim = Sim::new([params(200, interval), params(100, interval)])
+            .started()
+            .with_scenario(ops);
+        sim.run_until(end);
+        assert_eq!(sim.masters(), vec![0], "{interval} ms");
+        assert_eq!(
+            sim.trace.became_master(1),
+            0,
+            "{interval} ms: the backup never took over"
+        );
+        let warm: Vec<_> = sim
+            .trace
+            .transitions()
+            .into_iter()
+            .filter(|t| t.4 == Reason::WarmStart)
+            .collect();
+        assert_eq!(warm.len(), 20, "{interval} ms: every restart was warm");
+        assert!(warm.iter().all(|t| t.1 == 0 && t.2 == State::Initialize));
+        let first_held = sim.trace.vip_holders()[0].0;
+        assert_eq!(sim.trace.vips_unheld(first_held, end), Duration::ZERO);
+        assert!(
+            sim.trace.vip_holders().iter().all(|(_, h)| h.len() <= 1),
+            "{interval} ms: never two holders: {:?}",
+            sim.trace.vip_holders()
+        );
+        // No RemoveVips at all after the first master took them.
+        assert!(
+            !sim.trace
+                .actions_of(0, first_held)
+                .iter()
+                .any(|(_, a)| *a == Action::RemoveVips)
+        );
+    }
+}
+
+/// The same kill and restart with `found_vips: remove` (vipd before warm
+/// restarts): the VIPs are gone until the backup takes over, then the
+/// master preempts back: two role changes and an outage per restart.
+#[test]
+fn cold_restart_of_the_master_costs_two_role_changes() {
+    let kill = ms(1_000);
+    let mut sim = Sim::new([cold(params(200, 100)), cold(params(100, 100))])
+        .started()
+        .with_scenario([
+            (kill, Op::Crash(0)),
+            (
+                kill + Duration::from_millis(50),
+                Op::Restart(0, Found::AllVips),
+            ),
+        ]);
+    sim.run_until(ms(3_000));
+    assert_eq!(sim.masters(), vec![0]);
+    assert_eq!(sim.trace.became_master(1), 1, "the backup took over");
+    assert_eq!(sim.trace.left_master(1), 1, "and handed back");
+    let unheld = sim.trace.vips_unheld(kill, ms(3_000));
+    // From the restart (VIPs removed) until the backup's Master_Down_Timer
+    // (3 x 100 ms + skew after the master's last advert).
+    assert!(
+        unheld > Duration::from_millis(200) && unheld < Duration::from_millis(400),
+        "outage {unheld:?}"
+    );
+}
+
+/// Split brain: the master stays dead longer than the backup's
+/// Master_Down_Interval, the backup takes over (both now hold the VIPs),
+/// then the master restarts, finds its VIPs and resumes as master. The
+/// backup hears the higher priority and steps down on the first advert:
+/// resolved within one advert interval (RFC 5798 6.4.3).
+#[test]
+fn warm_restart_after_the_backup_took_over_resolves_at_once() {
+    for delay in [0, 5] {
+        let kill = ms(1_000);
+        let restart = ms(2_000);
+        let mut sim = Sim::new([params(200, 100), params(100, 100)])
+            .with_delay(Duration::from_millis(delay))
+            .started()
+            .with_scenario([
+                (kill, Op::Crash(0)),
+                (restart, Op::Restart(0, Found::AllVips)),
+            ]);
+        sim.run_until(restart - Duration::from_millis(1));
+        assert_eq!(sim.masters(), vec![1], "the backup took over");
+        sim.run_until(ms(4_000));
+        assert_eq!(sim.masters(), vec![0]);
+        let stepped_down = sim
+            .trace
+            .transitions()
+            .into_iter()
+            .find(|t| t.0 >= restart && t.1 == 1)
+            .expect("the backup steps down");
+        assert_eq!(stepped_down.4, Reason::HigherPriorityMaster);
+        assert!(
+            stepped_down.0 - restart <= Duration::from_millis(100),
+            "dual master for {:?}",
+            stepped_down.0 - restart
+        );
+        assert_eq!(
+            sim.trace.vips_unheld(ms(500), ms(4_000)),
+            Duration::ZERO,
+            "no moment without a holder"
+        );
+    }
+}
+
+/// The restarted router is not the better master (equal priority, the
+/// other one has the higher address): it resumes as master, hears the
+/// other's next advert and steps down at once, within one advert interval.
+#[test]
+fn warm_restart_steps_down_for_a_better_master() {
+    // Router 1 (the tie winner) comes up only after router 0 was master
+    // and died; it takes over; router 0 restarts finding its VIPs.
+    let restart = ms(2_000);
+    let mut sim = Sim::new([params(150, 100), params(150, 100)]).with_scenario([
+        (Time::ZERO, Op::Feed(0, Event::Startup)),
+        (ms(1_000), Op::Crash(0)),
+        (ms(1_000), Op::Feed(1, Event::Startup)),
+        (restart, Op::Restart(0, Found::AllVips)),
+    ]);
+    sim.run_until(ms(4_000));
+    assert_eq!(sim.masters(), vec![1]);
+    let t = sim.trace.transitions();
+    let warm = t
+        .iter()
+        .find(|t| t.4 == Reason::WarmStart)
+        .expect("warm start");
+    assert_eq!(warm.0, restart);
+    let down = t
+        .iter()
+        .find(|t| t.0 >= restart && t.1 == 0 && t.3 == State::Backup)
+        .expect("router 0 steps down");
+    assert_eq!(down.4, Reason::HigherPriorityMaster);
+    assert!(down.0 - restart <= Duration::from_millis(100));
+    assert_eq!(sim.trace.left_master(1), 0, "the better master stayed");
+}
+
+/// What the start does with each find: only all VIPs (and `keep`) make a
+/// warm start; a stray find, or `remove`, starts cold and removes them;
+/// the address owner is master anyway and keeps them; a router whose link
+/// is down at startup (FAULT) removes them.
+#[test]
+fn start_decision_per_find() {
+    let start = |p: Params, found: Found, link_down: bool| {
+        let mut r = super::Router::new(p);
+        let mut out = Vec::new();
+        if link_down {
+            out.extend(r.handle(Time::ZERO, Event::InterfaceDown));
+        }
+        out.extend(r.handle(Time::ZERO, Event::StartupWith(found)));
+        (r.state(), out.contains(&Action::RemoveVips), out)
+    };
+    let (state, removed, out) = start(params(100, 100), Found::AllVips, false);
+    assert_eq!((state, removed), (State::Master, false));
+    assert!(matches!(
+        out[0],
+        Action::StateChanged {
+            reason: Reason::WarmStart,
+            ..
+        }
+    ));
+    assert!(out.contains(&Action::SendAdvert { priority: 100 }));
+    assert!(out.contains(&Action::AddVips));
+    assert!(out.iter().any(|a| matches!(a, Action::Announce { .. })));
+
+    assert_eq!(
+        start(params(100, 100), Found::Nothing, false).0,
+        State::Backup
+    );
+    assert!(!start(params(100, 100), Found::Nothing, false).1);
+    let (state, removed, _) = start(params(100, 100), Found::Stray, false);
+    assert_eq!((state, removed), (State::Backup, true));
+    let (state, removed, _) = start(cold(params(100, 100)), Found::AllVips, false);
+    assert_eq!((state, removed), (State::Backup, true));
+    let (state, removed, out) = start(params(255, 100), Found::Stray, false);
+    assert_eq!((state, removed), (State::Master, false));
+    assert!(matches!(
+        out[0],
+        Action::StateChanged {
+            reason: Reason::AddressOwner,
+            ..
+        }
+    ));
+    let (state, removed, _) = start(params(100, 100), Found::AllVips, true);
+    assert_eq!((state, removed), (State::Fault, true));
+    // `Startup` is `StartupWith(Found::Nothing)`.
+    let mut a = super::Router::new(params(100, 100));
+    let mut b = super::Router::new(params(100, 100));
+    assert_eq!(
+        a.handle(Time::ZERO, Event::Startup),
+        b.handle(Time::ZERO, Event::StartupWith(Found::Nothing))
+    );
 }

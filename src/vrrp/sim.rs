@@ -17,8 +17,10 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use super::{Action, AnnouncePlan, Event, Params, Reason, Router, State, Time, interval_to_field};
-use crate::config::{InitialState, VrrpVersion};
+use super::{
+    Action, AnnouncePlan, Event, Found, Params, Reason, Router, State, Time, interval_to_field,
+};
+use crate::config::{FoundVips, InitialState, VrrpVersion};
 
 /// Test parameters: preempting, starting as backup, one announcement, no
 /// second burst or refresh.
@@ -30,6 +32,7 @@ pub fn test_params(version: VrrpVersion, priority: u8, interval: Duration) -> Pa
         preempt_delay: Duration::ZERO,
         advert_interval: interval,
         initial_state: InitialState::Backup,
+        found_vips: FoundVips::Keep,
         announce: AnnouncePlan {
             repeat: 1,
             interval: Duration::ZERO,
@@ -60,6 +63,13 @@ pub enum Op {
     Heal(NodeId),
     /// From now on, lose adverts as `Loss` says.
     SetLoss(Loss),
+    /// The router's process dies without a word (SIGKILL, the watchdog,
+    /// the OOM killer): it sends and hears nothing from now on, its state
+    /// is lost, and its VIPs stay where they are.
+    Crash(NodeId),
+    /// The dead router's process starts again (a fresh [`Router`] with
+    /// the same parameters), told what it finds on the host.
+    Restart(NodeId, Found),
 }
 
 /// Which adverts the wire loses.
@@ -137,6 +147,48 @@ impl Trace {
             .collect()
     }
 
+    /// Who holds the VIPs over time: each change as (time, holders), from
+    /// the AddVips/RemoveVips actions (a crash leaves them in place).
+    pub fn vip_holders(&self) -> Vec<(Time, Vec<NodeId>)> {
+        let mut holders: Vec<NodeId> = Vec::new();
+        let mut out: Vec<(Time, Vec<NodeId>)> = Vec::new();
+        for e in &self.0 {
+            let changed = match e.what {
+                Traced::Action(Action::AddVips) if !holders.contains(&e.node) => {
+                    holders.push(e.node);
+                    true
+                }
+                Traced::Action(Action::RemoveVips) if holders.contains(&e.node) => {
+                    holders.retain(|n| *n != e.node);
+                    true
+                }
+                _ => false,
+            };
+            if changed {
+                holders.sort_unstable();
+                match out.last_mut() {
+                    Some(last) if last.0 == e.at => last.1 = holders.clone(),
+                    _ => out.push((e.at, holders.clone())),
+                }
+            }
+        }
+        out
+    }
+
+    /// How long, between `from` and `until`, no router held the VIPs.
+    pub fn vips_unheld(&self, from: Time, until: Time) -> Duration {
+        let changes = self.vip_holders();
+        let mut total = Duration::ZERO;
+        for (i, (at, holders)) in changes.iter().enumerate() {
+            let end = changes.get(i + 1).map_or(until, |c| c.0).min(until);
+            let start = (*at).max(from);
+            if holders.is_empty() && end > start {
+                total += end - start;
+            }
+        }
+        total
+    }
+
     /// Actions of one router after a time, in order.
     pub fn actions_of(&self, node: NodeId, from: Time) -> Vec<(Time, Action)> {
         self.0
@@ -155,11 +207,13 @@ struct Node {
     addr: IpAddr,
     link_up: bool,
     cut: bool,
+    /// The process is dead ([`Op::Crash`]) until [`Op::Restart`].
+    dead: bool,
 }
 
 impl Node {
     fn on_wire(&self) -> bool {
-        self.link_up && !self.cut
+        self.link_up && !self.cut && !self.dead
     }
 }
 
@@ -207,6 +261,7 @@ impl Sim {
                     addr: node_addr(i),
                     link_up: true,
                     cut: false,
+                    dead: false,
                 }
             })
             .collect();
@@ -335,6 +390,16 @@ impl Sim {
             Op::Cut(n) => self.nodes[n].cut = true,
             Op::Heal(n) => self.nodes[n].cut = false,
             Op::SetLoss(loss) => self.loss = loss,
+            Op::Crash(n) => {
+                let node = &mut self.nodes[n];
+                node.dead = true;
+                node.router = Router::new(node.router.params().clone());
+                node.router.set_local_address(node.addr);
+            }
+            Op::Restart(n, found) => {
+                self.nodes[n].dead = false;
+                self.feed(n, Event::StartupWith(found));
+            }
         }
     }
 

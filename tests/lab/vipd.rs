@@ -69,6 +69,9 @@ pub(super) fn start_vipd_with(
     let socket = dir.join(format!("vipd-{}.sock", host.name));
     std::fs::write(&config, yaml).expect("write vipd config");
     let log = dir.join(format!("vipd-{}.log", host.name));
+    // A vipd started again on this host (a restart) appends to the same
+    // log: only what it writes counts.
+    let before = std::fs::metadata(&log).map_or(0, |m| m.len() as usize);
     let proc = spawn(
         &[
             binary,
@@ -79,9 +82,15 @@ pub(super) fn start_vipd_with(
             "--log-level",
             "debug",
         ],
-        log,
+        log.clone(),
     );
-    if !proc.wait_for_log("vipd started", Duration::from_secs(10)) {
+    let started = wait_until(Duration::from_secs(10), Duration::from_millis(5), || {
+        std::fs::read(&log).is_ok_and(|b| {
+            b.get(before..)
+                .is_some_and(|new| String::from_utf8_lossy(new).contains("vipd started"))
+        })
+    });
+    if !started {
         panic!(
             "vipd on {} did not start:\n{}",
             host.name,

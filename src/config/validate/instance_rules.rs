@@ -53,6 +53,7 @@ impl TryFrom<RawInstance> for InstanceConfig {
             advert_interval: raw.advert_interval,
             initial_state: raw.initial_state,
             auth_type: raw.auth_type.unwrap_or_default(),
+            found_vips: raw.found_vips,
             auth_pass: raw.auth_pass,
             vips: raw.vips,
             excluded_vips: raw.excluded_vips,

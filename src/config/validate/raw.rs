@@ -10,7 +10,7 @@ use serde::de::{self, Deserializer, Visitor};
 use crate::config::duration_text;
 use crate::config::health::{NotifyConfig, TrackUse, unit_name};
 use crate::config::types::{
-    AuthType, GarpConfig, InitialState, UnicastConfig, Vip, VipDevice, VrrpVersion,
+    AuthType, FoundVips, GarpConfig, InitialState, UnicastConfig, Vip, VipDevice, VrrpVersion,
     deserialize_ifname,
 };
 
@@ -42,6 +42,7 @@ pub struct RawInstance {
     pub initial_state: InitialState,
     #[serde(default)]
     pub auth_type: Option<AuthType>,
+    pub found_vips: FoundVips,
     #[serde(default)]
     pub auth_pass: Option<String>,
     pub vips: Vec<Vip>,
