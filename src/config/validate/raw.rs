@@ -42,6 +42,7 @@ pub struct RawInstance {
     pub initial_state: InitialState,
     #[serde(default)]
     pub auth_type: Option<AuthType>,
+    #[serde(default)]
     pub found_vips: FoundVips,
     #[serde(default)]
     pub auth_pass: Option<String>,
