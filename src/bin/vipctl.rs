@@ -170,6 +170,12 @@ enum NetworkdCmd {
 }
 
 fn main() -> ExitCode {
+    // A closed stdout (`vipctl status | head -1`, `| true`) ends vipctl
+    // quietly, killed by SIGPIPE as cat or ls would be (the shell reports
+    // 141), instead of a panic in println!. Rust ignores SIGPIPE by
+    // default; control-socket writes use MSG_NOSIGNAL, so a daemon that
+    // hangs up is still reported as an error.
+    restore_sigpipe();
     let args = Args::parse();
     match args.cmd {
         Cmd::Status { json } => status(&args.socket, json),
@@ -215,6 +221,12 @@ fn main() -> ExitCode {
         Cmd::GenerateAssets { out } => vipd::assets::generate_or_report(Args::command(), &out),
         Cmd::Probe(a) => vipd::probe::main(a),
     }
+}
+
+fn restore_sigpipe() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: SIG_DFL is no Rust handler, and nothing else runs yet.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
 
 /// Sends `req`; a failed request or an error answer is reported here and
