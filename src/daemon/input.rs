@@ -445,3 +445,42 @@ async fn write_line(w: &mut OwnedWriteHalf, mut text: String) -> io::Result<()> 
     text.push('\n');
     w.write_all(text.as_bytes()).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::FutureExt;
+
+    fn open(c: &Arc<Mutex<Connections>>) -> usize {
+        c.lock().unwrap().open
+    }
+
+    // The limit holds whatever connects: the oldest connection that has
+    // not sent its request makes room; busy ones are never evicted; a
+    // place is freed once, evicted or not.
+    #[test]
+    fn admission_evicts_the_oldest_idle_and_never_a_busy_one() {
+        let c = Arc::new(Mutex::new(Connections::default()));
+        let mut slots: Vec<(Slot, Arc<Notify>)> =
+            (0..MAX_CONNECTIONS).map(|_| admit(&c).unwrap()).collect();
+        assert_eq!(open(&c), MAX_CONNECTIONS);
+        // The 65th: the first is told to close, the count stays at the limit.
+        let newcomer = admit(&c).unwrap();
+        assert_eq!(open(&c), MAX_CONNECTIONS);
+        let (first, first_close) = slots.remove(0);
+        assert!(first_close.notified().now_or_never().is_some(), "evicted");
+        drop(first);
+        assert_eq!(open(&c), MAX_CONNECTIONS, "an evicted place is not freed twice");
+        // All busy: the next is refused.
+        for (s, _) in &slots {
+            s.busy();
+        }
+        newcomer.0.busy();
+        assert!(admit(&c).is_none());
+        drop(newcomer);
+        assert_eq!(open(&c), MAX_CONNECTIONS - 1);
+        assert!(admit(&c).is_some());
+        drop(slots);
+        assert_eq!(open(&c), 0);
+    }
+}
