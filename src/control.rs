@@ -252,9 +252,9 @@ pub fn open_watch(path: &Path) -> Result<BufReader<UnixStream>, ClientError> {
     Ok(BufReader::new(stream))
 }
 
-/// Writes all of `bytes` with MSG_NOSIGNAL: vipctl dies of SIGPIPE on a
-/// closed stdout (the shell convention, see `vipctl`'s main), but a daemon
-/// that closed the control connection is an error to report, not a signal.
+/// Writes all of `bytes` with MSG_NOSIGNAL: a daemon that closed the
+/// control connection (a request refused as too long) is an error to
+/// report, whatever the caller does with SIGPIPE.
 fn send_all(stream: &UnixStream, mut bytes: &[u8]) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     while !bytes.is_empty() {

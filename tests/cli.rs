@@ -201,6 +201,23 @@ fn check_refuses_what_cannot_be_a_configuration_at_once() {
     assert!(text(&out.stderr).contains("larger than 1048576 bytes"));
 }
 
+/// A closed pipe is not an error (docs/robustness.md), but output lost
+/// otherwise is: it fails the command, said once.
+#[test]
+fn output_to_a_full_disk_fails_the_command() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("units/examples/vipd.yaml");
+    let out = Command::new(env!("CARGO_BIN_EXE_vipctl"))
+        .args(["check", example.to_str().unwrap()])
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "vipctl: cannot write to standard output: No space left on device (os error 28)\n"
+    );
+}
+
 #[test]
 fn vipd_refuses_a_bad_config_before_touching_anything() {
     let p = tmp("bad-daemon.yaml", "instances: []\n");

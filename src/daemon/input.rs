@@ -470,7 +470,11 @@ mod tests {
         let (first, first_close) = slots.remove(0);
         assert!(first_close.notified().now_or_never().is_some(), "evicted");
         drop(first);
-        assert_eq!(open(&c), MAX_CONNECTIONS, "an evicted place is not freed twice");
+        assert_eq!(
+            open(&c),
+            MAX_CONNECTIONS,
+            "an evicted place is not freed twice"
+        );
         // All busy: the next is refused.
         for (s, _) in &slots {
             s.busy();
