@@ -112,59 +112,98 @@ fn line_column(bytes: &[u8], at: usize) -> (usize, usize) {
 }
 
 /// Refuses text nested deeper than [`MAX_NESTING`], located where the limit
-/// is crossed. A linear scan that over-estimates rather than misses: block
-/// levels are the indentation columns open on the indentation stack (each
+/// is crossed. A linear scan of what YAML's scanner will stack up: block
+/// levels are the indentation columns open on an indentation stack (each
 /// `- ` or `? ` opening one more), flow levels the `[` and `{` open outside
-/// quotes and comments. It never rejects a file serde_norway would take at
-/// a sane depth, because every level it counts is a level the YAML scanner
-/// keeps too.
+/// quotes, comments, block scalars (`|`, `>`) and plain scalars (`a[1`,
+/// and a plain scalar's continuation lines). A quote or bracket is taken as
+/// syntax only where YAML's scanner takes it so; where the scan cannot
+/// tell, it counts.
 pub fn check_nesting(text: &str, path: &Path) -> Result<(), ConfigError> {
     let mut indents: Vec<usize> = Vec::new();
     let mut flow = 0usize;
     let mut quote: Option<u8> = None;
+    // In a block scalar: lines indented more than `parent` (and at least as
+    // much as its first line) are its text.
+    let mut literal: Option<(usize, Option<usize>)> = None;
+    // How the last content line ended, and its indentation: a line more
+    // indented after a plain scalar continues that scalar.
+    let mut last_end = LineEnd::Indicator;
+    let mut last_lead = 0usize;
     for (n, line) in text.lines().enumerate() {
         let b = line.as_bytes();
+        let lead = b.iter().take_while(|c| **c == b' ').count();
+        let rest = &b[lead..];
+        if let Some((parent, content)) = literal {
+            let inside = match content {
+                _ if rest.is_empty() => true,
+                None => lead > parent,
+                Some(c) => lead >= c,
+            };
+            if inside {
+                if content.is_none() && !rest.is_empty() {
+                    literal = Some((parent, Some(lead)));
+                }
+                continue;
+            }
+            literal = None;
+        }
         let mut i = 0;
-        if quote.is_none() && flow == 0 {
-            // Block context: the indentation of this line closes deeper
-            // levels and may open one.
-            let lead = b.iter().take_while(|c| **c == b' ').count();
-            let rest = &b[lead..];
+        // Where the line's own content starts (after `- ` indicators), and
+        // the column of its last `- `.
+        let mut content_col = 0;
+        let mut last_dash = lead;
+        // Inside a plain scalar until `: ` or ` #`.
+        let mut plain = false;
+        if quote.is_none() {
             if rest.is_empty() || rest[0] == b'#' {
                 continue;
             }
-            while indents.last().is_some_and(|top| *top > lead) {
-                indents.pop();
-            }
-            if indents.last() != Some(&lead) {
-                indents.push(lead);
-            }
-            i = lead;
-            // Compact nested sequences and keys: `- - - x`, `? - x`.
-            while i + 1 < b.len() && matches!(b[i], b'-' | b'?') && b[i + 1] == b' ' {
-                i += 2;
-                while i < b.len() && b[i] == b' ' {
-                    i += 1;
+            plain = flow == 0 && last_end == LineEnd::Plain && lead > last_lead;
+            if !plain {
+                last_lead = lead;
+                // The indentation of this line closes deeper levels and may
+                // open one.
+                while indents.last().is_some_and(|top| *top > lead) {
+                    indents.pop();
                 }
-                indents.push(i);
-                if indents.len() + flow > MAX_NESTING {
-                    return Err(too_deep(path, n + 1, i + 1));
+                if indents.last() != Some(&lead) {
+                    indents.push(lead);
                 }
-            }
-            if indents.len() > MAX_NESTING {
-                return Err(too_deep(path, n + 1, lead + 1));
+                i = lead;
+                // Compact nested sequences and keys: `- - - x`, `? - x`.
+                while i + 1 < b.len() && matches!(b[i], b'-' | b'?') && b[i + 1] == b' ' {
+                    last_dash = i;
+                    i += 2;
+                    while i < b.len() && b[i] == b' ' {
+                        i += 1;
+                    }
+                    indents.push(i);
+                    if indents.len() + flow > MAX_NESTING {
+                        return Err(too_deep(path, n + 1, i + 1));
+                    }
+                }
+                if indents.len() > MAX_NESTING {
+                    return Err(too_deep(path, n + 1, lead + 1));
+                }
+                content_col = i;
             }
         }
-        // The rest of the line: quotes, comments and flow brackets.
-        let mut prev_sig: Option<u8> = None;
+        // The rest of the line: quotes, comments, plain scalars and flow
+        // brackets. `prev` is the last non-blank character outside quotes
+        // (`a` for a plain scalar), None at the start of the content.
+        let mut prev: Option<u8> = None;
+        let mut last_token_col = content_col;
         while i < b.len() {
             let c = b[i];
+            let blank_before = i == 0 || matches!(b[i - 1], b' ' | b'\t');
             match quote {
                 Some(b'"') => {
                     if c == b'\\' {
                         i += 1;
                     } else if c == b'"' {
                         quote = None;
+                        prev = Some(c);
                     }
                 }
                 Some(_) => {
@@ -173,41 +212,98 @@ pub fn check_nesting(text: &str, path: &Path) -> Result<(), ConfigError> {
                             i += 1;
                         } else {
                             quote = None;
+                            prev = Some(c);
                         }
                     }
                 }
-                None => match c {
-                    b'#' if i == 0 || b[i - 1] == b' ' || b[i - 1] == b'\t' => break,
-                    b'"' | b'\'' if starts_value(prev_sig, flow) => quote = Some(c),
-                    b'[' | b'{' if flow > 0 || starts_value(prev_sig, flow) => {
-                        flow += 1;
-                        if indents.len() + flow > MAX_NESTING {
-                            return Err(too_deep(path, n + 1, i + 1));
+                None if c == b'#' && blank_before => break,
+                None if matches!(c, b' ' | b'\t') => {}
+                None if plain => {
+                    // A plain scalar ends at `: `; in flow context also at
+                    // `,`, `]` and `}` (handled as syntax below).
+                    let ends = c == b':' && matches!(b.get(i + 1), None | Some(b' ' | b'\t'));
+                    if ends {
+                        plain = false;
+                        prev = Some(b':');
+                    } else if flow > 0 && matches!(c, b',' | b']' | b'}') {
+                        plain = false;
+                        if c == b',' {
+                            prev = Some(c);
+                        } else {
+                            flow -= 1;
+                            prev = Some(c);
                         }
                     }
-                    b']' | b'}' if flow > 0 => flow -= 1,
-                    _ => {}
-                },
-            }
-            if quote.is_none() && c != b' ' && c != b'\t' {
-                prev_sig = Some(c);
+                }
+                None => {
+                    last_token_col = i;
+                    let token_start = match prev {
+                        None => true,
+                        Some(b':' | b'-' | b'?') => blank_before,
+                        Some(b'[' | b'{' | b',') => flow > 0,
+                        Some(_) => false,
+                    };
+                    match c {
+                        b'"' | b'\'' if token_start => quote = Some(c),
+                        b'[' | b'{' if token_start || flow > 0 => {
+                            flow += 1;
+                            if indents.len() + flow > MAX_NESTING {
+                                return Err(too_deep(path, n + 1, i + 1));
+                            }
+                        }
+                        b']' | b'}' if flow > 0 => flow -= 1,
+                        b':' | b'-' | b'?' | b',' | b']' | b'}' => {}
+                        b'|' | b'>' if token_start && flow == 0 => {}
+                        _ => plain = true,
+                    }
+                    prev = Some(if plain { b'a' } else { c });
+                }
             }
             i += 1;
+        }
+        if quote.is_none() {
+            last_end = match prev {
+                None | Some(b':' | b'-' | b'?') => LineEnd::Indicator,
+                Some(b'a') if flow == 0 => LineEnd::Plain,
+                _ => LineEnd::Other,
+            };
+            // `key: |`, `- >-`, `|2`: a block scalar's text follows.
+            let token = b[last_token_col.min(b.len())..]
+                .split(|c| *c == b' ' || *c == b'\t')
+                .next()
+                .unwrap_or(&[]);
+            if flow == 0
+                && matches!(token.first(), Some(b'|' | b'>'))
+                && token[1..]
+                    .iter()
+                    .all(|c| c.is_ascii_digit() || matches!(c, b'+' | b'-'))
+            {
+                let parent = if last_token_col > content_col {
+                    // `key: |`: the key's column.
+                    content_col
+                } else if content_col > lead {
+                    // `- |`: the dash's column.
+                    last_dash
+                } else {
+                    lead.saturating_sub(1)
+                };
+                literal = Some((parent, None));
+                last_end = LineEnd::Other;
+            }
         }
     }
     Ok(())
 }
 
-/// Whether a character after `prev` (the last non-blank one on the line,
-/// None at its start) begins a value: a quote or bracket there is syntax,
-/// elsewhere it is part of a plain scalar (`name: a[1]`).
-fn starts_value(prev: Option<u8>, flow: usize) -> bool {
-    match prev {
-        None => true,
-        Some(b':' | b'-' | b'?') => true,
-        Some(b'[' | b'{' | b',') => flow > 0,
-        Some(_) => false,
-    }
+/// How a line ended, for the next one.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LineEnd {
+    /// `:`, `-`, `?` or nothing: a value may follow on the next line.
+    Indicator,
+    /// A plain scalar: a more indented next line continues it.
+    Plain,
+    /// A quoted scalar, a bracket, a block scalar header.
+    Other,
 }
 
 fn too_deep(path: &Path, line: usize, column: usize) -> ConfigError {
@@ -225,7 +321,7 @@ fn too_deep(path: &Path, line: usize, column: usize) -> ConfigError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
+    use std::path::{Path, PathBuf};
 
     fn dir() -> PathBuf {
         let d = std::env::temp_dir().join(format!("vipd-read-{}", std::process::id()));
@@ -243,18 +339,62 @@ mod tests {
     fn real_configs_pass_the_nesting_check() {
         let real = "instances:\n  - name: web\n    interface: eth0\n    vips: [192.0.2.1/24, {a: [1, [2]]}]\n    notify:\n      master:\n        - command: [\"/bin/echo\", 'it''s [', \"a\\\" {\"]\n    # comment [[[[[\n    name2: a[b{c # [[[\n";
         assert_eq!(depth_err(real), None);
-        // Every seed configuration in the tree passes.
-        for dir in ["tests/fixtures", "units/examples", "netplan-examples"] {
-            let Ok(entries) = std::fs::read_dir(dir) else {
-                continue;
-            };
-            for e in entries.flatten() {
+        // Block scalars, plain scalars over lines, quotes of every kind.
+        let more = "a: |\n  \"text [[[ {{{\n    more ' text\nb: >-\n  x\n- |2\n   'y\nc: abc [\n  def \" [[\nd: 'x''y [' # ]]\ne: \"a\\\" [\"\n";
+        assert_eq!(depth_err(more), None);
+        // Every YAML file in the tree passes (examples, netplan files).
+        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
                 let p = e.path();
-                if p.extension().is_some_and(|x| x == "yaml")
-                    && let Ok(t) = std::fs::read_to_string(&p)
-                {
-                    assert_eq!(depth_err(&t), None, "{}", p.display());
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if p.extension().is_some_and(|x| x == "yaml") {
+                    out.push(p);
                 }
+            }
+        }
+        let mut files = Vec::new();
+        for dir in ["units", "netplan-examples", "tests"] {
+            walk(
+                Path::new(env!("CARGO_MANIFEST_DIR")).join(dir).as_path(),
+                &mut files,
+            );
+        }
+        assert!(files.len() > 10, "{files:?}");
+        for p in files {
+            let t = std::fs::read_to_string(&p).unwrap();
+            assert_eq!(depth_err(&t), None, "{}", p.display());
+        }
+    }
+
+    // Quotes, block scalars and plain scalars cannot hide a bomb: each of
+    // these puts the scan out of step with YAML if it reads them wrong.
+    #[test]
+    fn nothing_hides_nesting_from_the_check() {
+        let flow = format!("b: {}{}", "[".repeat(40_000), "]".repeat(40_000));
+        let dashes = format!("{}x", "- ".repeat(40_000));
+        let items = format!("b: {}1{}", "[ \"]\", ".repeat(40_000), "]".repeat(40_000));
+        for bomb in [&flow, &dashes, &items] {
+            let cases = [
+                format!("{bomb}\n"),
+                // `key:"x` is a plain scalar, no quote.
+                format!("k:\"x\n{bomb}\n"),
+                // A block scalar's text, quotes in it.
+                format!("a: |\n  \"x\n  'y\n{bomb}\n"),
+                format!("- a: >\n    \"x\n  b:\n{bomb}\n"),
+                // A plain scalar continued by a line starting with a quote.
+                format!("a: abc\n  \"def\n{bomb}\n"),
+                // An unclosed bracket inside a plain scalar.
+                format!("a: x[\n{bomb}\n"),
+                // Comments and quotes before it on the line.
+                format!("a: 'it''s' # \"\n{bomb}\n"),
+            ];
+            for text in cases {
+                assert!(
+                    depth_err(&text).is_some(),
+                    "not refused: {}",
+                    &text[..text.len().min(60)]
+                );
             }
         }
     }
