@@ -13,6 +13,7 @@ use lab::procstat::{CpuSample, tree_rss_kib};
 use lab::vipd::{vipctl_bin, vipd_bin};
 use lab::{Host, Lab, wait_until};
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -44,18 +45,23 @@ fn deepest_legal() -> String {
     s
 }
 
-/// The largest gap between consecutive adverts from `src` in the window.
+/// The largest gap between consecutive adverts from `src` from the last
+/// one before `from` to `to`, the silence from the last one to `to`
+/// included.
 fn largest_gap(
     frames: &[lab::capture::Frame],
     src: &str,
     from: Duration,
     to: Duration,
 ) -> Duration {
-    let ts: Vec<Duration> = vrrp_packets(frames)
+    let mine: Vec<Duration> = vrrp_packets(frames)
         .iter()
-        .filter(|p| p.src.to_string() == src && p.ts >= from && p.ts <= to)
+        .filter(|p| p.src.to_string() == src && p.ts <= to)
         .map(|p| p.ts)
         .collect();
+    let first = mine.iter().rposition(|t| *t < from).unwrap_or(0);
+    let mut ts = mine[first.min(mine.len())..].to_vec();
+    ts.push(to);
     ts.windows(2)
         .map(|w| w[1] - w[0])
         .max()
@@ -512,4 +518,173 @@ fn zero_byte_vrrp_payload_has_its_own_drop_reason() {
     );
     assert_eq!(drops("bad_ip_header"), header0, "the IP header was fine");
     assert_eq!(a.state("web"), "MASTER");
+}
+
+/// Before/after figures: each fault against `VIPD_BASELINE_BIN` (a vipd
+/// built from an earlier commit) and against this build, printed side by
+/// side, nothing asserted. On demand:
+/// `VIPD_BASELINE_BIN=/path/to/old/vipd cargo test --test robust_lab -- --ignored --nocapture`
+#[test]
+#[ignore = "needs VIPD_BASELINE_BIN, an earlier vipd build"]
+fn before_and_after_figures() {
+    let base = std::env::var("VIPD_BASELINE_BIN")
+        .expect("VIPD_BASELINE_BIN must name an earlier vipd binary");
+    for (label, bin) in [("before", base.as_str()), ("after", vipd_bin())] {
+        figures(label, bin);
+    }
+}
+
+fn figures(label: &str, bin: &str) {
+    // Nesting bomb on reload, with a backup.
+    let lab = Lab::new(&format!("rb_fig_{label}"));
+    let r1 = lab.add_host("r1", &["10.9.0.1/24"]);
+    let r2 = lab.add_host("r2", &["10.9.0.2/24"]);
+    let cap = lab.capture("vrrp");
+    let a = r1.start_vipd_binary(bin, &instance(150));
+    let b = r2.start_vipd_binary(bin, &instance(100));
+    a.expect_state("web", "MASTER", 3 * SEC);
+    b.expect_state("web", "BACKUP", 3 * SEC);
+    let b0 = became_master(&b);
+    std::thread::sleep(SEC);
+    // 20,000 levels: a quarter of the file's cost (debug builds
+    // parse slowly).
+    a.rewrite_config(&format!(
+        "instances: {}{}\n",
+        "[".repeat(20_000),
+        "]".repeat(20_000)
+    ));
+    let t0 = lab::now_epoch();
+    let started = Instant::now();
+    let _ = a.vipctl(&["reload"]);
+    let took = started.elapsed();
+    std::thread::sleep(2 * SEC);
+    let t1 = lab::now_epoch();
+    let frames = cap.stop();
+    let from_r2 = vrrp_packets(&frames)
+        .iter()
+        .filter(|p| p.src.to_string() == "10.9.0.2" && p.ts >= t0 && p.ts <= t1)
+        .count();
+    println!(
+        "[{label}] nesting bomb (20,000 levels) reload: answered in {took:.2?}; largest gap between r1's adverts {:.1} ms; backup became master {} time(s), sent {from_r2} adverts",
+        largest_gap(&frames, "10.9.0.1", t0, t1).as_secs_f64() * 1e3,
+        became_master(&b) - b0
+    );
+    a.rewrite_config(&instance(150));
+    wait_until(20 * SEC, 100 * MS, || {
+        a.vipctl(&["status"]).status.success()
+    });
+    a.expect_state("web", "MASTER", 5 * SEC);
+
+    // FIFO at the config path on reload.
+    let cap = lab.capture("vrrp");
+    std::thread::sleep(SEC);
+    std::fs::remove_file(&a.config).unwrap();
+    nix::unistd::mkfifo(&a.config, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let t0 = lab::now_epoch();
+    let reload = Command::new(vipctl_bin())
+        .args(["--socket", a.socket.to_str().unwrap(), "reload"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(500 * MS);
+    let started = Instant::now();
+    let status = Command::new(vipctl_bin())
+        .args(["--socket", a.socket.to_str().unwrap(), "status"])
+        .output()
+        .unwrap();
+    let status_took = started.elapsed();
+    // A daemon blocked opening the FIFO (as a reader) gets a valid file
+    // now; nobody else opens it (a non-blocking open for writing fails
+    // without a reader).
+    let mut reload = reload;
+    let tries = Instant::now();
+    while reload.try_wait().unwrap().is_none() || tries.elapsed() < SEC {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&a.config)
+        {
+            let _ = f.write_all(instance(150).as_bytes());
+        }
+        std::thread::sleep(50 * MS);
+    }
+    let reload = reload.wait_with_output().unwrap();
+    let t1 = lab::now_epoch();
+    let frames = cap.stop();
+    println!(
+        "[{label}] FIFO reload: status answered {} in {status_took:.2?}; reload: {}; largest advert gap {:.1} ms",
+        status.status.success(),
+        String::from_utf8_lossy(&reload.stderr).trim(),
+        largest_gap(&frames, "10.9.0.1", t0, t1).as_secs_f64() * 1e3
+    );
+    let _ = std::fs::remove_file(&a.config);
+    std::fs::write(&a.config, instance(150)).unwrap();
+
+    // One 100 MiB request line.
+    let pid = a.proc.pid();
+    let rss0 = tree_rss_kib(pid);
+    let s = UnixStream::connect(&a.socket).unwrap();
+    s.set_write_timeout(Some(20 * SEC)).unwrap();
+    let mut w = &s;
+    let chunk = vec![b'x'; 1 << 20];
+    for _ in 0..100 {
+        if w.write_all(&chunk).is_err() {
+            break;
+        }
+    }
+    std::thread::sleep(SEC);
+    println!(
+        "[{label}] 100 MiB request: RSS {rss0} KiB -> {} KiB",
+        tree_rss_kib(pid)
+    );
+    drop(s);
+
+    // 1,100 idle connections at 1,024 open files.
+    let _ = Command::new("prlimit")
+        .args(["--pid", &pid.to_string(), "--nofile=1024:1024"])
+        .status();
+    raise_own_nofile(4096);
+    let idle: Vec<UnixStream> = (0..1100)
+        .filter_map(|_| UnixStream::connect(&a.socket).ok())
+        .collect();
+    let cpu0 = CpuSample::take(pid);
+    std::thread::sleep(3 * SEC);
+    let cpu = cpu0.until(&CpuSample::take(pid));
+    let started = Instant::now();
+    let status = a.vipctl(&["status"]);
+    let status_took = started.elapsed();
+    let reload = a.vipctl(&["reload"]);
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count());
+    println!(
+        "[{label}] 1,100 idle connections ({} opened): CPU {cpu:.2?} in 3 s, {fds} open files; status ok={} in {status_took:.2?}; reload ok={} {}",
+        idle.len(),
+        status.status.success(),
+        reload.status.success(),
+        String::from_utf8_lossy(&reload.stderr).trim()
+    );
+    drop(idle);
+
+    // --control-socket on a regular file.
+    let file = lab.tmpdir().join("precious.txt");
+    std::fs::write(&file, "keep\n").unwrap();
+    let p = r2.spawn(
+        &[
+            bin,
+            "--config",
+            b.config.to_str().unwrap(),
+            "--control-socket",
+            file.to_str().unwrap(),
+        ],
+        format!("vipd-fig-{label}.log"),
+    );
+    let exited = p.wait_exit(3 * SEC);
+    let kept = std::fs::read_to_string(&file).is_ok_and(|t| t == "keep\n");
+    println!(
+        "[{label}] --control-socket on a regular file: vipd {}, file {}",
+        match exited {
+            Some(s) => format!("exited ({s})"),
+            None => "started".into(),
+        },
+        if kept { "kept" } else { "gone" }
+    );
 }
