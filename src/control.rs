@@ -6,7 +6,7 @@
 //! --json` and scripts on the same schema as the daemon's own view.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::net::IpAddr;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -219,7 +219,7 @@ pub enum ClientError {
 /// Sends one request and waits for its response.
 pub fn request(path: &Path, req: &Request, timeout: Duration) -> Result<Response, ClientError> {
     let p = path.display().to_string();
-    let mut stream = UnixStream::connect(path).map_err(|source| ClientError::Connect {
+    let stream = UnixStream::connect(path).map_err(|source| ClientError::Connect {
         path: p.clone(),
         source,
     })?;
@@ -230,7 +230,7 @@ pub fn request(path: &Path, req: &Request, timeout: Duration) -> Result<Response
     stream.set_read_timeout(Some(timeout)).map_err(io)?;
     let mut line = serde_json::to_string(req).unwrap_or_default();
     line.push('\n');
-    stream.write_all(line.as_bytes()).map_err(io)?;
+    send_all(&stream, line.as_bytes()).map_err(io)?;
     let mut answer = String::new();
     BufReader::new(&stream).read_line(&mut answer).map_err(io)?;
     serde_json::from_str(&answer).map_err(|source| ClientError::Decode { path: p, source })
@@ -242,16 +242,34 @@ pub fn request(path: &Path, req: &Request, timeout: Duration) -> Result<Response
 /// that refused the request.
 pub fn open_watch(path: &Path) -> Result<BufReader<UnixStream>, ClientError> {
     let p = path.display().to_string();
-    let mut stream = UnixStream::connect(path).map_err(|source| ClientError::Connect {
+    let stream = UnixStream::connect(path).map_err(|source| ClientError::Connect {
         path: p.clone(),
         source,
     })?;
     let mut line = serde_json::to_string(&Request::Watch).unwrap_or_default();
     line.push('\n');
-    stream
-        .write_all(line.as_bytes())
-        .map_err(|source| ClientError::Io { path: p, source })?;
+    send_all(&stream, line.as_bytes()).map_err(|source| ClientError::Io { path: p, source })?;
     Ok(BufReader::new(stream))
+}
+
+/// Writes all of `bytes` with MSG_NOSIGNAL: a daemon that closed the
+/// control connection (a request refused as too long) is an error to
+/// report, whatever the caller does with SIGPIPE.
+fn send_all(stream: &UnixStream, mut bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    while !bytes.is_empty() {
+        match nix::sys::socket::send(
+            stream.as_raw_fd(),
+            bytes,
+            nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
+        ) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

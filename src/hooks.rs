@@ -333,8 +333,8 @@ pub mod cli {
         let found = detect(root);
         for (k, at) in &found {
             match at {
-                Some(p) => println!("found {} ({})", k.name(), p.display()),
-                None => println!("no {} under {}", k.name(), root.display()),
+                Some(p) => crate::outln!("found {} ({})", k.name(), p.display()),
+                None => crate::outln!("no {} under {}", k.name(), root.display()),
             }
         }
         let kinds: Vec<HookKind> = if only.is_empty() {
@@ -347,7 +347,7 @@ pub mod cli {
             only.to_vec()
         };
         if kinds.is_empty() {
-            println!(
+            crate::outln!(
                 "neither networkd-dispatcher nor ifupdown found: nothing to install (use --only to install anyway)"
             );
             return ExitCode::SUCCESS;
@@ -373,7 +373,7 @@ pub mod cli {
             }
         };
         if plan.is_empty() {
-            println!("no vipd hooks under {}", root.display());
+            crate::outln!("no vipd hooks under {}", root.display());
         }
         report(&plan, dry_run);
         finish(&plan, dry_run)
@@ -384,12 +384,12 @@ pub mod cli {
         for a in plan {
             match a {
                 HookAction::Write { path, .. } => {
-                    println!("{would}install {} (0755 root:root)", path.display())
+                    crate::outln!("{would}install {} (0755 root:root)", path.display())
                 }
-                HookAction::Unchanged { path } => println!("unchanged {}", path.display()),
-                HookAction::Remove { path } => println!("{would}remove {}", path.display()),
+                HookAction::Unchanged { path } => crate::outln!("unchanged {}", path.display()),
+                HookAction::Remove { path } => crate::outln!("{would}remove {}", path.display()),
                 HookAction::LeaveForeign { path } => {
-                    println!("left {} (not written by vipd)", path.display())
+                    crate::outln!("left {} (not written by vipd)", path.display())
                 }
             }
         }
@@ -431,7 +431,7 @@ pub mod cli {
                     Some(libc::ENOENT) | Some(libc::ECONNREFUSED)
                 ) =>
             {
-                println!("vipd is not running (no listener on {path}); nothing to tell it");
+                crate::outln!("vipd is not running (no listener on {path}); nothing to tell it");
                 Err(ExitCode::SUCCESS)
             }
             Err(ClientError::Io { path, source })
@@ -483,7 +483,7 @@ pub mod cli {
             });
         let mut code = ExitCode::SUCCESS;
         match created {
-            Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+            Ok(lines) => lines.iter().for_each(|l| crate::outln!("{l}")),
             Err(e) => {
                 // Still ask vipd: it recreates devices itself on resync.
                 eprintln!("vipctl: cannot check the VIP devices on {iface}: {e}");
@@ -499,7 +499,7 @@ pub mod cli {
                 restored,
             }) => {
                 if !restored.is_empty() {
-                    println!(
+                    crate::outln!(
                         "vipd resynced {}: restored {}",
                         instances.join(","),
                         restored.join(",")
@@ -541,11 +541,11 @@ pub mod cli {
         match ask_for_hook(socket, req, timeout) {
             Ok(Response::Held { instances, for_ms }) => {
                 if instances.is_empty() {
-                    println!("no instance runs on {iface}; nothing held");
+                    crate::outln!("no instance runs on {iface}; nothing held");
                 } else if for_ms == 0 {
-                    println!("hold on {iface} cancelled for {}", instances.join(","));
+                    crate::outln!("hold on {iface} cancelled for {}", instances.join(","));
                 } else {
-                    println!(
+                    crate::outln!(
                         "holding {} through a link-down on {iface} for {for_ms} ms",
                         instances.join(",")
                     );

@@ -23,6 +23,7 @@ pub mod keepalived;
 pub mod migrate;
 pub mod networkd;
 pub mod notify;
+pub mod output;
 pub mod probe;
 pub mod vrrp;
 pub mod watch;

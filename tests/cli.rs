@@ -163,6 +163,64 @@ fn status_without_a_daemon_says_what_to_check() {
     );
 }
 
+/// What the daemon refuses, `vipctl check` refuses the same way (one
+/// loader): a nesting bomb (8.5 s in the YAML scanner before the check), a
+/// FIFO (would block until a writer came), a directory, an oversized file.
+#[test]
+fn check_refuses_what_cannot_be_a_configuration_at_once() {
+    let bomb = tmp(
+        "bomb.yaml",
+        &format!("instances: {}{}\n", "[".repeat(40_000), "]".repeat(40_000)),
+    );
+    let started = std::time::Instant::now();
+    let out = vipctl(&["check", bomb.to_str().unwrap()]);
+    println!("vipctl check of the nesting bomb: {:?}", started.elapsed());
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{}:1:75: nested deeper than 64 levels",
+            bomb.display()
+        )),
+        "{err}"
+    );
+    let fifo = bomb.with_file_name("fifo.yaml");
+    let _ = std::fs::remove_file(&fifo);
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = vipctl(&["check", fifo.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("is a FIFO (named pipe), not a regular file"));
+    let dir = bomb.parent().unwrap();
+    let out = vipctl(&["check", dir.to_str().unwrap()]);
+    assert!(text(&out.stderr).contains("is a directory"));
+    let big = tmp("big.yaml", &"#".repeat(1024 * 1024 + 1));
+    let out = vipctl(&["check", big.to_str().unwrap()]);
+    assert!(text(&out.stderr).contains("larger than 1048576 bytes"));
+}
+
+/// A closed pipe is not an error (docs/robustness.md), but output lost
+/// otherwise is: it fails the command, said once.
+#[test]
+fn output_to_a_full_disk_fails_the_command() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("units/examples/vipd.yaml");
+    let out = Command::new(env!("CARGO_BIN_EXE_vipctl"))
+        .args(["check", example.to_str().unwrap()])
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "vipctl: cannot write to standard output: No space left on device (os error 28)\n"
+    );
+}
+
 #[test]
 fn vipd_refuses_a_bad_config_before_touching_anything() {
     let p = tmp("bad-daemon.yaml", "instances: []\n");

@@ -188,6 +188,13 @@ fn unit_is_notify_with_watchdog_and_hardened() {
         unit_value("RestrictAddressFamilies"),
         "AF_INET AF_INET6 AF_PACKET AF_NETLINK AF_UNIX"
     );
+    // Set on purpose, not systemd's 1,024 default: see the unit's comment
+    // and docs/robustness.md. Well above the control connections vipd
+    // serves at once (64) plus its sockets and scripts.
+    let nofile: u64 = unit_value("LimitNOFILE")
+        .parse()
+        .expect("LimitNOFILE= is one number (soft = hard)");
+    assert!(nofile >= 4096, "LimitNOFILE={nofile}");
     assert_eq!(unit_value("NoNewPrivileges"), "yes");
     assert_eq!(unit_value("ProtectSystem"), "strict");
     assert_eq!(unit_value("ProtectHome"), "yes");

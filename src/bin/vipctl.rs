@@ -182,7 +182,17 @@ enum NetworkdCmd {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let code = run(Args::parse());
+    // Output lost to anything but a closed pipe fails the command
+    // (`vipd::output`: a closed pipe is not an error).
+    if vipd::output::failed() {
+        ExitCode::FAILURE
+    } else {
+        code
+    }
+}
+
+fn run(args: Args) -> ExitCode {
     match args.cmd {
         Cmd::Status { json } => status(&args.socket, json),
         Cmd::Watch { json } => watch(&args.socket, json),
@@ -262,17 +272,17 @@ fn status(socket: &Path, json: bool) -> ExitCode {
         Err(code) => return code,
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&st).unwrap_or_default());
+        vipd::outln!("{}", serde_json::to_string_pretty(&st).unwrap_or_default());
         return ExitCode::SUCCESS;
     }
-    print!("{}", render_table(&st.instances, unix_now()));
-    print!("{}", render_health(&st, unix_now()));
+    vipd::out!("{}", render_table(&st.instances, unix_now()));
+    vipd::out!("{}", render_health(&st, unix_now()));
     if st.networkd != "connected" {
-        println!("systemd-networkd: {}", st.networkd);
+        vipd::outln!("systemd-networkd: {}", st.networkd);
     }
     for i in &st.instances {
         if let Some(p) = &i.problem {
-            println!("{}: {p}", i.name);
+            vipd::outln!("{}: {p}", i.name);
         }
     }
     // Why packets were dropped, by reason (the JSON has them all, always).
@@ -493,7 +503,7 @@ fn reload(socket: &Path) -> ExitCode {
             restarted,
             unchanged,
         }) => {
-            println!(
+            vipd::outln!(
                 "reloaded: {} added, {} removed, {} updated in place, {} restarted, {} unchanged",
                 added.len(),
                 removed.len(),
@@ -502,16 +512,16 @@ fn reload(socket: &Path) -> ExitCode {
                 unchanged.len()
             );
             for n in &added {
-                println!("  added: {n}");
+                vipd::outln!("  added: {n}");
             }
             for n in &removed {
-                println!("  removed: {n}");
+                vipd::outln!("  removed: {n}");
             }
             for u in &updated {
-                println!("  updated: {} ({})", u.name, u.changed.join(", "));
+                vipd::outln!("  updated: {} ({})", u.name, u.changed.join(", "));
             }
             for n in &restarted {
-                println!("  restarted: {n}");
+                vipd::outln!("  restarted: {n}");
             }
             ExitCode::SUCCESS
         }
@@ -526,13 +536,13 @@ fn resync(socket: &Path, interface: Option<String>, timeout: Duration) -> ExitCo
             instances,
             restored,
         }) => {
-            println!(
+            vipd::outln!(
                 "resynced {} instance(s), restored {}",
                 instances.len(),
                 restored.len()
             );
             for r in restored {
-                println!("  restored: {r}");
+                vipd::outln!("  restored: {r}");
             }
             ExitCode::SUCCESS
         }
@@ -606,34 +616,34 @@ fn networkd(cmd: NetworkdCmd) -> ExitCode {
         for a in &outcome.plan.actions {
             match a {
                 FileAction::Write { path, content } => {
-                    println!("would write {}:\n{content}", path.display())
+                    vipd::outln!("would write {}:\n{content}", path.display())
                 }
-                FileAction::Remove { path } => println!("would remove {}", path.display()),
+                FileAction::Remove { path } => vipd::outln!("would remove {}", path.display()),
             }
         }
         return ExitCode::SUCCESS;
     }
     if let Some(s) = &outcome.summary {
         for p in &s.written {
-            println!("wrote {}", p.display());
+            vipd::outln!("wrote {}", p.display());
         }
         for p in &s.unchanged {
-            println!("unchanged {}", p.display());
+            vipd::outln!("unchanged {}", p.display());
         }
         for p in &s.removed {
-            println!("removed {}", p.display());
+            vipd::outln!("removed {}", p.display());
         }
     }
     if !outcome.changed() {
-        println!("nothing changed; networkd not reloaded");
+        vipd::outln!("nothing changed; networkd not reloaded");
     } else if root != Path::new("/") {
-        println!(
+        vipd::outln!(
             "files changed under {}; reload systemd-networkd on that system to apply them",
             root.display()
         );
     } else {
         match reload_networkd() {
-            Ok(()) => println!("systemd-networkd reloaded"),
+            Ok(()) => vipd::outln!("systemd-networkd reloaded"),
             Err(e) => eprintln!("vipctl: files written, but networkd was not reloaded: {e}"),
         }
     }
@@ -664,7 +674,7 @@ fn check(file: &Path) -> ExitCode {
                 }
                 return ExitCode::FAILURE;
             }
-            println!(
+            vipd::outln!(
                 "{}: OK ({} instance{})",
                 file.display(),
                 c.instances.len(),
@@ -685,7 +695,7 @@ fn import(file: &Path) -> ExitCode {
             for w in &imp.warnings {
                 eprintln!("warning: {w}");
             }
-            print!("{}", imp.config.to_yaml());
+            vipd::out!("{}", imp.config.to_yaml());
             ExitCode::SUCCESS
         }
         Err(e) => {

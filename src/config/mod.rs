@@ -22,6 +22,7 @@ pub mod duration_text;
 mod health;
 mod instance;
 mod locate;
+mod read;
 pub(crate) mod types;
 mod validate;
 
@@ -33,6 +34,7 @@ pub use health::{
     TrackUse, TrackerConfig, TrackerKind, Trackers, unit_name,
 };
 pub use instance::InstanceConfig;
+pub use read::{MAX_CONFIG_BYTES, MAX_NESTING, check_nesting, read_config_text};
 pub use types::{
     AuthType, FoundVips, GarpConfig, InitialState, UnicastConfig, Vip, VipDevice, VipDeviceKind,
     VrrpVersion, check_ifname, parse_cidr,
@@ -83,16 +85,20 @@ impl NetworkdConfig {
 }
 
 impl Config {
-    /// Reads and validates a configuration file.
+    /// Reads and validates a configuration file: a regular file only, of at
+    /// most [`MAX_CONFIG_BYTES`], nested at most [`MAX_NESTING`] levels
+    /// (see `read`). Blocking file I/O and CPU: the daemon calls it off its
+    /// event loop.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigError::whole_file(path, format!("cannot read the configuration file: {e}"))
-        })?;
+        let text = read_config_text(path)?;
         Config::parse(&text, path)
     }
 
-    /// Parses and validates configuration text; `path` is only used in errors.
+    /// Parses and validates configuration text; `path` is only used in
+    /// errors. The nesting is checked first, so no text costs the YAML
+    /// scanner more than linear time in its size.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        check_nesting(text, path)?;
         let config = serde_norway::from_str::<Config>(text).map_err(|e| {
             let loc = e.location();
             // serde_norway appends " at line L column C" to the message; the

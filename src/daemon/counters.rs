@@ -105,6 +105,10 @@ mod tests {
     #[test]
     fn drop_reasons_keep_their_names() {
         let cases: &[(DropReason, &str)] = &[
+            (
+                DropReason::Malformed(ParseError::EmptyPayload),
+                "empty_payload",
+            ),
             (DropReason::Malformed(ParseError::Truncated), "truncated"),
             (DropReason::Malformed(ParseError::BadLength), "bad_length"),
             (

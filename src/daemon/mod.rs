@@ -41,7 +41,7 @@ use std::path::PathBuf;
 
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 use crate::config::{Config, ConfigError};
 use crate::control::{Request, Response};
@@ -135,6 +135,10 @@ struct Daemon {
     restores_pending: bool,
     /// Steps since a VIP restore became pending.
     steps_pending: u32,
+    /// Reloads being parsed off the loop, and those waiting.
+    reloads: reload::Reloads,
+    /// Where results computed off the loop come back (reload parses).
+    tx: input::InputTx,
 }
 
 /// Runs the daemon until SIGTERM/SIGINT.
@@ -171,7 +175,13 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
             .collect(),
         config,
         opts,
-        host: Host::new(nl, announcer, kernel, Sockets::new(tx), Hooks::new(hook_tx)),
+        host: Host::new(
+            nl,
+            announcer,
+            kernel,
+            Sockets::new(tx.clone()),
+            Hooks::new(hook_tx),
+        ),
         unmatched_drops: Tally::default(),
         networkd: NetworkdView::default(),
         health: Board::default(),
@@ -183,6 +193,8 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         seen_transitions: 0,
         restores_pending: false,
         steps_pending: 0,
+        reloads: reload::Reloads::default(),
+        tx,
     };
     d.manage_networkd_files();
     d.host.hooks.configure(&d.config, d.script_user.clone());
@@ -216,17 +228,17 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
                 if matches!(input, Input::Terminate) {
                     break;
                 }
-                let reload = matches!(input, Input::Reload | Input::Control(Request::Reload, _));
-                if reload {
-                    notify.reloading();
-                }
+                let reloading = d.reloads.busy();
                 let packets_only = matches!(input, Input::Packets(..));
                 d.handle_input(input).await;
                 d.sync_indexes();
-                if reload {
-                    // READY=1 ends the reload, valid or not (an invalid
-                    // file leaves the old configuration running).
-                    notify.ready(d.status_line());
+                // RELOADING=1 when a parse starts; READY=1 when the last
+                // one queued is applied, valid or not (an invalid file
+                // leaves the old configuration running).
+                match (reloading, d.reloads.busy()) {
+                    (false, true) => notify.reloading(),
+                    (true, false) => notify.ready(d.status_line()),
+                    _ => {}
                 }
                 d.after_step(&mut notify, rx.is_empty(), packets_only).await;
             }
@@ -364,10 +376,14 @@ impl Daemon {
             }
             Input::Netlink(ev) => self.on_netlink(ev).await,
             Input::Track(report) => self.on_track(report).await,
+            Input::Control(Request::Reload, reply) => {
+                self.request_reload(reload::Requester::Control(reply));
+            }
             Input::Control(req, reply) => {
                 let resp = match req {
                     Request::Status => Response::Status(self.status()),
-                    Request::Reload => self.reload().await,
+                    // Answered when its parse ends (above).
+                    Request::Reload => return,
                     Request::Resync { interface } => {
                         self.resync_request(interface.as_deref()).await
                     }
@@ -388,11 +404,8 @@ impl Daemon {
             }
             Input::Hook(msg) => self.on_hook(msg),
             Input::Networkd(u) => self.on_networkd(u).await,
-            Input::Reload => {
-                if let Response::Error { message } = self.reload().await {
-                    error!("reload on SIGHUP failed, configuration unchanged: {message}");
-                }
-            }
+            Input::Reload => self.request_reload(reload::Requester::Signal),
+            Input::ReloadParsed(parsed) => self.reload_parsed(parsed).await,
             Input::Terminate => {}
         }
     }

@@ -391,8 +391,8 @@ mod tests {
         bad.payload.clear();
         assert_eq!(
             classify(V4, &Datagram::Vrrp(bad), &i, &Owners::new(&i), &k),
-            drop(None, DropReason::Malformed(ParseError::Truncated)),
-            "an empty VRRP payload is a truncated message, not a bad IP header"
+            drop(None, DropReason::Malformed(ParseError::EmptyPayload)),
+            "an empty VRRP payload has its own reason: the IP header was fine"
         );
         // An IPv4 header the socket could not read.
         assert_eq!(

@@ -8,16 +8,28 @@
 //! where it lives restarts it: VRID, interface, address families, VRRP
 //! version, VIP device. The executor ([`Daemon::reload`]) carries the plan
 //! out.
+//!
+//! The new file is read and parsed off the event loop ([`Reloads`]): on a
+//! blocking thread, its result fed back as [`super::input::Input::ReloadParsed`],
+//! so the routers keep advertising while a file is parsed, and the reload
+//! applies, in one step of the loop, when parsing finished. Reloads asked
+//! for while one is parsed are coalesced: one more parse follows, started
+//! after the current one ended, and answers all of them (each answer thus
+//! comes from a reading of the file made after it was asked for).
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 
+use tokio::sync::oneshot;
 use tracing::{error, info};
 
 use super::Daemon;
+use super::input::{Input, InputTx};
 use super::instance::Instance;
 use crate::config::{Config, InstanceConfig, Vip};
 use crate::control::{Response, UpdatedInstance};
 use crate::family::Family;
+use crate::io::script::ScriptUser;
 use crate::vrrp::{Event, Params, State};
 
 /// Why an instance must restart rather than change in place.
@@ -176,27 +188,98 @@ fn vip_key(v: &Vip) -> String {
     format!("{v} dev={:?} label={:?}", v.dev, v.label)
 }
 
+/// Who asked for a reload: `vipctl reload` waits for its answer; SIGHUP
+/// has the outcome logged.
+pub enum Requester {
+    Control(oneshot::Sender<Response>),
+    Signal,
+}
+
+/// A configuration read and checked off the loop, ready to apply; or why not.
+pub type Parsed = Result<(Config, Option<ScriptUser>), String>;
+
+/// The reloads in flight: at most one parse running, and the requests that
+/// wait for it or for the one that follows it.
+#[derive(Default)]
+pub struct Reloads {
+    /// A parse is running; these get its outcome.
+    running: Option<Vec<Requester>>,
+    /// Asked for while a parse was running: served by one more parse.
+    next: Vec<Requester>,
+}
+
+impl Reloads {
+    /// A parse is running (systemd is told RELOADING=1 until none is).
+    pub fn busy(&self) -> bool {
+        self.running.is_some()
+    }
+}
+
+/// Reads and checks the file on a blocking thread; the result comes back as
+/// an input. A reader that dies (it does not: no panics on any input) is
+/// reported as a failed reload rather than leaving the reload pending.
+fn spawn_parse(path: PathBuf, tx: InputTx) {
+    tokio::spawn(async move {
+        let parsed = tokio::task::spawn_blocking(move || parse_file(&path))
+            .await
+            .unwrap_or_else(|e| Err(format!("the configuration reader failed: {e}")));
+        let _ = tx.send(Input::ReloadParsed(parsed));
+    });
+}
+
+/// What the loop would do at start, minus the loop: the file, then the
+/// scripts it would run and their user.
+fn parse_file(path: &std::path::Path) -> Parsed {
+    let new = Config::load(path).map_err(|e| e.to_string())?;
+    let user = crate::io::track::security::script_user_for(&new)
+        .map_err(|problems| problems.join("; "))?;
+    Ok((new, user))
+}
+
 impl Daemon {
-    /// Applies a new configuration. Invalid: nothing changes. Valid: each
-    /// instance as [`plan_reload`] says; removed ones leave gracefully
-    /// (priority 0, VIPs removed).
-    pub(super) async fn reload(&mut self) -> Response {
-        let new = match Config::load(&self.opts.config_path) {
-            Ok(c) => c,
-            Err(e) => {
-                return Response::Error {
-                    message: format!("configuration not reloaded: {e}"),
-                };
-            }
+    /// A reload was asked for: a parse starts, or the request waits for the
+    /// parse after the running one.
+    pub(super) fn request_reload(&mut self, who: Requester) {
+        if self.reloads.running.is_some() {
+            self.reloads.next.push(who);
+            return;
+        }
+        self.reloads.running = Some(vec![who]);
+        spawn_parse(self.opts.config_path.clone(), self.tx.clone());
+    }
+
+    /// A parse ended: apply it (or not), answer who waited, and start the
+    /// parse the requests that came meanwhile wait for.
+    pub(super) async fn reload_parsed(&mut self, parsed: Parsed) {
+        let waiting = self.reloads.running.take().unwrap_or_default();
+        let response = match parsed {
+            Ok((new, user)) => self.reload(new, user).await,
+            Err(message) => Response::Error {
+                message: format!("configuration not reloaded: {message}"),
+            },
         };
-        let script_user = match crate::io::track::security::script_user_for(&new) {
-            Ok(u) => u,
-            Err(problems) => {
-                return Response::Error {
-                    message: format!("configuration not reloaded: {}", problems.join("; ")),
-                };
+        for who in waiting {
+            match who {
+                Requester::Control(reply) => {
+                    let _ = reply.send(response.clone());
+                }
+                Requester::Signal => {
+                    if let Response::Error { message } = &response {
+                        error!("reload on SIGHUP failed, configuration unchanged: {message}");
+                    }
+                }
             }
-        };
+        }
+        if !self.reloads.next.is_empty() {
+            self.reloads.running = Some(std::mem::take(&mut self.reloads.next));
+            spawn_parse(self.opts.config_path.clone(), self.tx.clone());
+        }
+    }
+
+    /// Applies a new configuration, read and checked. Each instance as
+    /// [`plan_reload`] says; removed ones leave gracefully (priority 0, VIPs
+    /// removed).
+    async fn reload(&mut self, new: Config, script_user: Option<ScriptUser>) -> Response {
         if self.script_user != script_user {
             // Exec trackers run as the script user: restart them all.
             self.runners = super::health::Runners::default();

@@ -340,13 +340,13 @@ pub fn run_cli(root: &Path, config: Option<&Path>, dry_run: bool) -> ExitCode {
             if path == Path::new(INTERFACES_PATH)
                 && matches!(present(&real, content), Ok(Present::Differs))
             {
-                println!(
+                crate::outln!(
                     "would back up {} to {}.vipd-backup-<UTC time>",
                     real.display(),
                     real.display()
                 );
             }
-            println!("would write {}:\n{content}", real.display());
+            crate::outln!("would write {}:\n{content}", real.display());
         }
     } else {
         let now = std::time::SystemTime::now()
@@ -356,13 +356,13 @@ pub fn run_cli(root: &Path, config: Option<&Path>, dry_run: bool) -> ExitCode {
         match apply(&plan, root, now) {
             Ok(o) => {
                 for b in &o.backups {
-                    println!("backed up the previous file to {}", b.display());
+                    crate::outln!("backed up the previous file to {}", b.display());
                 }
                 for w in &o.written {
-                    println!("wrote {}", w.display());
+                    crate::outln!("wrote {}", w.display());
                 }
                 for u in &o.unchanged {
-                    println!("unchanged {}", u.display());
+                    crate::outln!("unchanged {}", u.display());
                 }
             }
             Err(e) => {
@@ -371,11 +371,11 @@ pub fn run_cli(root: &Path, config: Option<&Path>, dry_run: bool) -> ExitCode {
             }
         }
     }
-    println!(
+    crate::outln!(
         "\nThen, on the host (not run by vipctl; from a console, the network is reconfigured):"
     );
     for c in &plan.commands {
-        println!("  {c}");
+        crate::outln!("  {c}");
     }
     ExitCode::SUCCESS
 }

@@ -135,6 +135,10 @@ pub enum V3Ipv4Checksum {
 /// Why a received message was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
+    /// The IP header was fine and carried no VRRP message at all: its own
+    /// reason, as neither the IP header nor a message is at fault.
+    #[error("IP packet without a VRRP message (0-byte payload)")]
+    EmptyPayload,
     #[error("packet shorter than its headers and addresses claim")]
     Truncated,
     #[error("packet has bytes beyond the advertised addresses")]
@@ -166,6 +170,7 @@ impl ParseError {
     /// never changes, so metrics and tests can rely on it.
     pub fn reason(&self) -> &'static str {
         match self {
+            ParseError::EmptyPayload => "empty_payload",
             ParseError::Truncated => "truncated",
             ParseError::BadLength => "bad_length",
             ParseError::BadVersion(_) => "bad_version",
@@ -233,6 +238,9 @@ impl<T: AsRef<[u8]>> VrrpPacket<T> {
     /// Wraps `buffer`, failing with `Truncated` when even the fixed header
     /// is missing.
     pub fn new_checked(buffer: T) -> Result<Self, ParseError> {
+        if buffer.as_ref().is_empty() {
+            return Err(ParseError::EmptyPayload);
+        }
         if buffer.as_ref().len() < HEADER_LEN {
             return Err(ParseError::Truncated);
         }
@@ -921,7 +929,10 @@ mod tests {
 
     #[test]
     fn rejects_truncated_header() {
-        for n in 0..HEADER_LEN {
+        // Nothing after the IP header: its own reason.
+        assert_eq!(parse(&[], SRC4, DST4), Err(ParseError::EmptyPayload));
+        assert_eq!(parse(&[], src6(), DST6), Err(ParseError::EmptyPayload));
+        for n in 1..HEADER_LEN {
             assert_eq!(parse(&V3_IPV4[..n], SRC4, DST4), Err(ParseError::Truncated));
         }
         assert!(VrrpPacket::new_checked(&V3_IPV4[..7]).is_err());
@@ -1059,6 +1070,7 @@ mod tests {
     #[test]
     fn reasons_are_stable() {
         let all = [
+            (ParseError::EmptyPayload, "empty_payload"),
             (ParseError::Truncated, "truncated"),
             (ParseError::BadLength, "bad_length"),
             (ParseError::BadVersion(1), "bad_version"),
