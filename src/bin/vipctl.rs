@@ -262,7 +262,23 @@ fn status(socket: &Path, json: bool) -> ExitCode {
             println!("{}: {p}", i.name);
         }
     }
+    print!("{}", render_split_brain(&st.instances));
     ExitCode::SUCCESS
+}
+
+/// One line per instance that met another master it outranks (the
+/// `dual_master` counter): nothing when none did.
+fn render_split_brain(instances: &[vipd::control::InstanceStatus]) -> String {
+    instances
+        .iter()
+        .filter(|i| i.dual_master > 0)
+        .map(|i| {
+            format!(
+                "{}: split brain: {} time(s) a lower-priority master was heard (dual_master)\n",
+                i.name, i.dual_master
+            )
+        })
+        .collect()
 }
 
 /// Prints the event stream, a line per event; stops quietly when stdout
@@ -698,6 +714,7 @@ mod tests {
             adverts_received: 0,
             became_master: 1,
             vips_restored: 0,
+            dual_master: 0,
             drops: Default::default(),
             problem: None,
             networkd: Some(vipd::io::networkd_dbus::LinkView {
@@ -712,6 +729,13 @@ mod tests {
             notify_ok: 0,
             notify_failed: 0,
         };
+        assert_eq!(render_split_brain(std::slice::from_ref(&i)), "");
+        let mut split = i.clone();
+        split.dual_master = 2;
+        assert_eq!(
+            render_split_brain(&[split]),
+            "web: split brain: 2 time(s) a lower-priority master was heard (dual_master)\n"
+        );
         let t = render_table(&[i], 112.0);
         let lines: Vec<&str> = t.lines().collect();
         assert!(

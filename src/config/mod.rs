@@ -24,6 +24,7 @@ mod instance;
 mod locate;
 pub(crate) mod types;
 mod validate;
+pub mod wire_options;
 
 #[cfg(test)]
 mod tests;
@@ -38,6 +39,7 @@ pub use types::{
     check_ifname, parse_cidr,
 };
 pub use validate::{Place, RawInstance, RuleError, validate_health, validate_instances};
+pub use wire_options::{ChecksumAccept, Dscp, LowerPriorityMaster, V3Ipv4ChecksumForm};
 
 /// Where the daemon reads its configuration when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/vipd/vipd.yaml";

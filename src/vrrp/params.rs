@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::config::{InitialState, InstanceConfig, VrrpVersion};
+use crate::config::{InitialState, InstanceConfig, LowerPriorityMaster, VrrpVersion};
 
 /// The announcement schedule on becoming master.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +23,8 @@ pub struct Params {
     pub advert_interval: Duration,
     pub initial_state: InitialState,
     pub announce: AnnouncePlan,
+    /// What a master does on hearing a master it outranks (split brain).
+    pub lower_priority_master: LowerPriorityMaster,
 }
 
 impl Params {
@@ -40,6 +42,7 @@ impl Params {
                 second_burst_after: c.garp.second_burst_after,
                 refresh: c.garp.refresh,
             },
+            lower_priority_master: c.lower_priority_master,
         }
     }
 }
