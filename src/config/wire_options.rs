@@ -75,18 +75,14 @@ impl ChecksumAccept {
         *self == ChecksumAccept::default()
     }
 
-    /// The forms to try on receive, the sent one first.
-    pub fn forms(self, sent: V3Ipv4ChecksumForm) -> Vec<V3Ipv4Checksum> {
-        let mut v = vec![sent.codec()];
-        if self == ChecksumAccept::Any {
-            v.extend(
-                V3Ipv4ChecksumForm::ALL
-                    .iter()
-                    .filter(|f| **f != sent)
-                    .map(|f| f.codec()),
-            );
-        }
-        v
+    /// The forms to try on receive after the sent one fails its checksum
+    /// (none unless `any`); an iterator, so the receive path allocates
+    /// nothing per packet.
+    pub fn fallbacks(self, sent: V3Ipv4ChecksumForm) -> impl Iterator<Item = V3Ipv4Checksum> {
+        V3Ipv4ChecksumForm::ALL
+            .into_iter()
+            .filter(move |f| self == ChecksumAccept::Any && *f != sent)
+            .map(V3Ipv4ChecksumForm::codec)
     }
 }
 

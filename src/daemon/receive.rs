@@ -14,6 +14,7 @@ use super::kernel::KernelView;
 use super::owners::Owners;
 use super::sockets::SocketKey;
 use crate::advert;
+use crate::config::{ChecksumAccept, V3Ipv4ChecksumForm};
 use crate::io::vrrp_socket::{Datagram, Received};
 use crate::vrrp::Event;
 use crate::wire::vrrp::{self, ParseError};
@@ -55,14 +56,10 @@ pub fn classify(
     // The checksum forms the instance the message names accepts (VRRPv3
     // over IPv4 only; the codec ignores the form elsewhere).
     let named = vrrp::peek_vrid(&pkt.payload).and_then(owner);
-    let forms = match named.and_then(|i| instances.get(i)) {
-        Some(inst) => inst
-            .cfg
-            .v3_ipv4_checksum_accept
-            .forms(inst.cfg.v3_ipv4_checksum),
-        None => vec![vrrp::V3Ipv4Checksum::default()],
-    };
-    let repr = match parse_accepting(&pkt.payload, pkt.src, pkt.dst, &forms) {
+    let cfg = named.and_then(|i| instances.get(i)).map(|inst| &inst.cfg);
+    let sent = cfg.map(|c| c.v3_ipv4_checksum).unwrap_or_default();
+    let accept = cfg.map(|c| c.v3_ipv4_checksum_accept).unwrap_or_default();
+    let repr = match parse_accepting(&pkt.payload, pkt.src, pkt.dst, sent, accept) {
         Ok(r) => r,
         Err(e) => {
             return Verdict::Drop {
@@ -96,27 +93,24 @@ pub fn classify(
     }
 }
 
-/// Parses with the first checksum form that fits; the error is the first
-/// form's when none does (a message wrong in any other way fails alike).
+/// Parses with the instance's checksum form, then, when it accepts any
+/// and only the checksum failed, with the others. The error is the sent
+/// form's when none fits (a message wrong in any other way fails alike).
 fn parse_accepting(
     payload: &[u8],
     src: std::net::IpAddr,
     dst: std::net::IpAddr,
-    forms: &[vrrp::V3Ipv4Checksum],
+    sent: V3Ipv4ChecksumForm,
+    accept: ChecksumAccept,
 ) -> Result<vrrp::VrrpRepr, ParseError> {
-    let mut first = None;
-    for form in forms {
-        match vrrp::parse_with(payload, src, dst, *form) {
-            Ok(r) => return Ok(r),
-            Err(e) => {
-                first.get_or_insert(e);
-                if e != ParseError::BadChecksum {
-                    break;
-                }
-            }
-        }
+    let first = vrrp::parse_with(payload, src, dst, sent.codec());
+    if first != Err(ParseError::BadChecksum) {
+        return first;
     }
-    Err(first.unwrap_or(ParseError::BadChecksum))
+    accept
+        .fallbacks(sent)
+        .find_map(|form| vrrp::parse_with(payload, src, dst, form).ok())
+        .ok_or(ParseError::BadChecksum)
 }
 
 impl Daemon {
