@@ -259,12 +259,10 @@ fn skip(c: &Case) -> bool {
             b.windows(kw.len()).any(|w| w == kw)
         })
         .unwrap_or(false);
-    if !c.pseudo_header && !knows {
-        eprintln!(
-            "SKIPPED: this vrrpd ({VRRPD}) has no `checksum-with-ipv4-pseudoheader` (FRR 8.4 always sums with the pseudo-header); nothing to test the message-only form against"
-        );
-        return true;
-    }
+    assert!(
+        c.pseudo_header || knows,
+        "this vrrpd ({VRRPD}) has no `checksum-with-ipv4-pseudoheader` (FRR 8.4 always sums with the pseudo-header): tests/run-all.sh runs this #[ignore]d test only where it has"
+    );
     false
 }
 
@@ -438,10 +436,12 @@ fn v3_ipv4_frr_master_vipd_backup() {
     frr_master_vipd_backup(V3_IPV4, "frr_v3v4_b");
 }
 #[test]
+#[ignore = "needs an FRR with checksum-with-ipv4-pseudoheader (not 8.4); tests/run-all.sh runs it where there is one"]
 fn v3_ipv4_message_only_vipd_master_frr_backup() {
     vipd_master_frr_backup(V3_IPV4_MESSAGE_ONLY, "frr_v3mo_a");
 }
 #[test]
+#[ignore = "needs an FRR with checksum-with-ipv4-pseudoheader (not 8.4); tests/run-all.sh runs it where there is one"]
 fn v3_ipv4_message_only_frr_master_vipd_backup() {
     frr_master_vipd_backup(V3_IPV4_MESSAGE_ONLY, "frr_v3mo_b");
 }

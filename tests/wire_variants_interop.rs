@@ -113,14 +113,12 @@ const PRIORITY_ZERO_TAKEOVER: Duration = Duration::from_millis(2500);
 
 /// vipd (150) master, keepalived (100) backup, both with the variant.
 fn vipd_master_keepalived_backup(v: Variant, name: &str) {
-    if !v.keepalived_knows_it() {
-        eprintln!(
-            "SKIPPED: the installed keepalived ({}) does not know `{}` (later keepalived releases added it); nothing to test against",
-            keepalived_bin(),
-            v.keepalived
-        );
-        return;
-    }
+    assert!(
+        v.keepalived_knows_it(),
+        "the installed keepalived ({}) does not know `{}` (later releases added it): tests/run-all.sh runs this #[ignore]d test only where it does",
+        keepalived_bin(),
+        v.keepalived
+    );
     let lab = Lab::new(name);
     let (r1, r2, obs) = v.hosts(&lab);
     // On r2's port: r1's is cut below.
@@ -212,14 +210,12 @@ fn vipd_master_keepalived_backup(v: Variant, name: &str) {
 
 /// keepalived (150) master, vipd (100) backup, both with the variant.
 fn keepalived_master_vipd_backup(v: Variant, name: &str) {
-    if !v.keepalived_knows_it() {
-        eprintln!(
-            "SKIPPED: the installed keepalived ({}) does not know `{}` (later keepalived releases added it); nothing to test against",
-            keepalived_bin(),
-            v.keepalived
-        );
-        return;
-    }
+    assert!(
+        v.keepalived_knows_it(),
+        "the installed keepalived ({}) does not know `{}` (later releases added it): tests/run-all.sh runs this #[ignore]d test only where it does",
+        keepalived_bin(),
+        v.keepalived
+    );
     let lab = Lab::new(name);
     let (r1, r2, obs) = v.hosts(&lab);
     let ka = r1.start_keepalived(&v.keepalived_conf(1, 150));
@@ -286,10 +282,12 @@ fn old_unicast_checksum_keepalived_master_vipd_backup() {
     keepalived_master_vipd_backup(OLD_UNICAST, "wv_oldu_b");
 }
 #[test]
+#[ignore = "needs a keepalived with v3_checksum_as_v2 (not 2.2.7); tests/run-all.sh runs it where there is one"]
 fn v3_checksum_as_v2_vipd_master_keepalived_backup() {
     vipd_master_keepalived_backup(AS_V2, "wv_asv2_a");
 }
 #[test]
+#[ignore = "needs a keepalived with v3_checksum_as_v2 (not 2.2.7); tests/run-all.sh runs it where there is one"]
 fn v3_checksum_as_v2_keepalived_master_vipd_backup() {
     keepalived_master_vipd_backup(AS_V2, "wv_asv2_b");
 }
