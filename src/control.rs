@@ -132,6 +132,10 @@ pub struct InstanceStatus {
     pub adverts_received: u64,
     pub became_master: u64,
     pub vips_restored: u64,
+    /// Split-brain episodes: as master, another master we outrank was heard
+    /// (`lower_priority_master`). Absent from older daemons' answers.
+    #[serde(default)]
+    pub dual_master: u64,
     pub drops: BTreeMap<String, u64>,
     /// Set when the instance cannot run (missing interface, socket error).
     pub problem: Option<String>,
@@ -372,6 +376,7 @@ mod tests {
                 adverts_received: 0,
                 became_master: 1,
                 vips_restored: 0,
+                dual_master: 0,
                 drops: BTreeMap::from([("bad_ttl".to_string(), 1)]),
                 problem: None,
                 networkd: Some(LinkView::default()),
@@ -421,6 +426,7 @@ mod tests {
             ".instances[].adverts_sent",
             ".instances[].became_master",
             ".instances[].drops",
+            ".instances[].dual_master",
             ".instances[].effective_priority",
             ".instances[].excluded_vips",
             ".instances[].group",

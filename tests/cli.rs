@@ -68,6 +68,48 @@ fn check_names_file_line_column_and_the_fix() {
     assert!(err.contains("cannot read the configuration file"), "{err}");
 }
 
+/// The wire-variant fields (docs/wire-variants.md) are checked where they
+/// stand, and an imported keepalived checksum keyword reads back.
+#[test]
+fn check_covers_the_wire_variant_fields() {
+    let base =
+        "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    vips: [192.0.2.10/24]\n";
+    let p = tmp(
+        "wire-ok.yaml",
+        &format!(
+            "{base}    v3_ipv4_checksum: group_pseudo_header\n    v3_ipv4_checksum_accept: any\n    dscp: 46\n    lower_priority_master: ignore\n"
+        ),
+    );
+    let out = vipctl(&["check", p.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let p = tmp("wire-dscp.yaml", &format!("{base}    dscp: 192\n"));
+    let err = text(&vipctl(&["check", p.to_str().unwrap()]).stderr);
+    assert!(err.starts_with(&format!("{}:6:", p.display())), "{err}");
+    assert!(err.contains("48 for CS6"), "{err}");
+    let p = tmp(
+        "wire-form.yaml",
+        &format!("{base}    lower_priority_master: shout\n"),
+    );
+    let err = text(&vipctl(&["check", p.to_str().unwrap()]).stderr);
+    assert!(
+        err.contains(":6:") && err.contains("reassert") && err.contains("ignore"),
+        "{err}"
+    );
+    let conf = tmp(
+        "old-unicast.conf",
+        "vrrp_instance web {\n  interface eth0\n  version 3\n  virtual_router_id 51\n  unicast_peer {\n    192.0.2.2\n  }\n  old_unicast_checksum\n  virtual_ipaddress {\n    192.0.2.10/24\n  }\n}\n",
+    );
+    let out = vipctl(&["import-keepalived", conf.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let yaml = text(&out.stdout);
+    assert!(
+        yaml.contains("v3_ipv4_checksum: group_pseudo_header"),
+        "{yaml}"
+    );
+    let p = tmp("old-unicast.yaml", &yaml);
+    assert!(vipctl(&["check", p.to_str().unwrap()]).status.success());
+}
+
 #[test]
 fn check_never_panics_on_garbage() {
     for (i, junk) in [

@@ -291,6 +291,7 @@ fn status(socket: &Path, json: bool) -> ExitCode {
             println!("{line}");
         }
     }
+    print!("{}", render_split_brain(&st.instances));
     ExitCode::SUCCESS
 }
 
@@ -302,6 +303,21 @@ fn render_drops(name: &str, drops: &std::collections::BTreeMap<String, u64>) -> 
         .map(|(k, n)| format!("{k}={n}"))
         .collect();
     (!counted.is_empty()).then(|| format!("{name}: dropped {}", counted.join(", ")))
+}
+
+/// One line per instance that met another master it outranks (the
+/// `dual_master` counter): nothing when none did.
+fn render_split_brain(instances: &[vipd::control::InstanceStatus]) -> String {
+    instances
+        .iter()
+        .filter(|i| i.dual_master > 0)
+        .map(|i| {
+            format!(
+                "{}: split brain: {} time(s) a lower-priority master was heard (dual_master)\n",
+                i.name, i.dual_master
+            )
+        })
+        .collect()
 }
 
 /// Prints the event stream, a line per event; stops quietly when stdout
@@ -737,6 +753,7 @@ mod tests {
             adverts_received: 0,
             became_master: 1,
             vips_restored: 0,
+            dual_master: 0,
             drops: Default::default(),
             problem: None,
             networkd: Some(vipd::io::networkd_dbus::LinkView {
@@ -759,6 +776,13 @@ mod tests {
         assert_eq!(
             render_drops("web", &drops).as_deref(),
             Some("web: dropped ah_icv_mismatch=3, ah_replay=10")
+        );
+        assert_eq!(render_split_brain(std::slice::from_ref(&i)), "");
+        let mut split = i.clone();
+        split.dual_master = 2;
+        assert_eq!(
+            render_split_brain(&[split]),
+            "web: split brain: 2 time(s) a lower-priority master was heard (dual_master)\n"
         );
         let t = render_table(&[i], 112.0);
         let lines: Vec<&str> = t.lines().collect();

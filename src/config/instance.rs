@@ -12,6 +12,7 @@ use super::types::{
     VrrpVersion,
 };
 use super::validate::RawInstance;
+use super::wire_options::{ChecksumAccept, Dscp, LowerPriorityMaster, V3Ipv4ChecksumForm};
 use crate::family::Family;
 
 /// One VRRP virtual router.
@@ -55,6 +56,19 @@ pub struct InstanceConfig {
     /// systemd units started on MASTER and stopped on leaving it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub units: Vec<String>,
+    // Wire variants (issue 11; docs/wire-variants.md).
+    /// The VRRPv3-over-IPv4 checksum form sent.
+    #[serde(skip_serializing_if = "V3Ipv4ChecksumForm::is_default")]
+    pub v3_ipv4_checksum: V3Ipv4ChecksumForm,
+    /// The forms accepted on receive.
+    #[serde(skip_serializing_if = "ChecksumAccept::is_default")]
+    pub v3_ipv4_checksum_accept: ChecksumAccept,
+    /// DSCP of the adverts sent.
+    #[serde(skip_serializing_if = "Dscp::is_default")]
+    pub dscp: Dscp,
+    /// A master's answer to a lower-priority master's advert.
+    #[serde(skip_serializing_if = "LowerPriorityMaster::is_default")]
+    pub lower_priority_master: LowerPriorityMaster,
 }
 
 /// Read as a [`RawInstance`], then checked by the instance rules; serde

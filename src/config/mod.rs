@@ -25,6 +25,7 @@ mod locate;
 mod read;
 pub(crate) mod types;
 mod validate;
+pub mod wire_options;
 
 #[cfg(test)]
 mod tests;
@@ -40,6 +41,7 @@ pub use types::{
     VrrpVersion, check_ifname, parse_cidr,
 };
 pub use validate::{Place, RawInstance, RuleError, validate_health, validate_instances};
+pub use wire_options::{ChecksumAccept, Dscp, LowerPriorityMaster, V3Ipv4ChecksumForm};
 
 /// Where the daemon reads its configuration when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/vipd/vipd.yaml";

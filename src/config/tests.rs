@@ -111,6 +111,41 @@ fn version_rules() {
 }
 
 #[test]
+fn wire_variants() {
+    // Defaults: the RFC 5798 checksum only, CS6, answer a lower master.
+    let d = &parse(MINIMAL).unwrap().instances[0];
+    assert_eq!(d.v3_ipv4_checksum, V3Ipv4ChecksumForm::PseudoHeader);
+    assert_eq!(d.v3_ipv4_checksum_accept, ChecksumAccept::Sent);
+    assert_eq!(d.dscp.tos(), 0xc0);
+    assert_eq!(d.lower_priority_master, LowerPriorityMaster::Reassert);
+    let text = format!(
+        "{MINIMAL}    v3_ipv4_checksum: group_pseudo_header\n    v3_ipv4_checksum_accept: any\n    dscp: 0\n    lower_priority_master: ignore\n"
+    );
+    let c = &parse(&text).unwrap().instances[0];
+    assert_eq!(c.v3_ipv4_checksum, V3Ipv4ChecksumForm::GroupPseudoHeader);
+    assert_eq!(c.v3_ipv4_checksum_accept, ChecksumAccept::Any);
+    assert_eq!(c.dscp.tos(), 0);
+    assert_eq!(c.lower_priority_master, LowerPriorityMaster::Ignore);
+    let m = &parse(&format!("{MINIMAL}    v3_ipv4_checksum: message_only\n"))
+        .unwrap()
+        .instances[0];
+    assert_eq!(m.v3_ipv4_checksum, V3Ipv4ChecksumForm::MessageOnly);
+    // Located errors, with the fix.
+    let e = parse(&format!("{MINIMAL}    dscp: 192\n")).unwrap_err();
+    assert!(e.message.contains("out of range 0-63"), "{e}");
+    assert!(e.message.contains("48 for CS6"), "{e}");
+    assert_eq!(e.line, Some(6));
+    let e = parse(&format!("{MINIMAL}    v3_ipv4_checksum: rfc9568\n")).unwrap_err();
+    assert!(e.message.contains("message_only"), "{e}");
+    assert_eq!(e.line, Some(6));
+    let e = parse(&format!(
+        "{MINIMAL}    version: 2\n    v3_ipv4_checksum: message_only\n"
+    ))
+    .unwrap_err();
+    assert!(e.message.contains("VRRPv3 only"), "{e}");
+}
+
+#[test]
 fn mixed_families_and_unicast() {
     let text = "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    vips: [192.0.2.10/24, \"2001:db8::10/64\"]\n    unicast:\n      peers: [192.0.2.2]\n";
     let e = parse(text).unwrap_err();
@@ -234,6 +269,10 @@ fn raw() -> RawInstance {
         track: Vec::new(),
         notify: Default::default(),
         units: Vec::new(),
+        v3_ipv4_checksum: Default::default(),
+        v3_ipv4_checksum_accept: Default::default(),
+        dscp: Default::default(),
+        lower_priority_master: Default::default(),
     }
 }
 
@@ -357,6 +396,22 @@ fn try_from_names_the_field_of_each_rule() {
             "auth_type exists only in VRRPv2",
         ),
         (|r| r.vips.clear(), "vips", "vips is empty"),
+        (
+            |r| {
+                r.version = VrrpVersion::V2;
+                r.v3_ipv4_checksum = V3Ipv4ChecksumForm::MessageOnly
+            },
+            "v3_ipv4_checksum",
+            "v3_ipv4_checksum applies to VRRPv3 only",
+        ),
+        (
+            |r| {
+                r.version = VrrpVersion::V2;
+                r.v3_ipv4_checksum_accept = ChecksumAccept::Any
+            },
+            "v3_ipv4_checksum_accept",
+            "v3_ipv4_checksum_accept applies to VRRPv3 only",
+        ),
         (
             |r| r.excluded_vips = vec![vip("192.0.2.10")],
             "excluded_vips",

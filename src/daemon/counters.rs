@@ -79,6 +79,8 @@ pub struct Counters {
     pub adverts_received: u64,
     pub became_master: u64,
     pub vips_restored: u64,
+    /// Split-brain episodes seen as master ([`crate::vrrp::Action::DualMaster`]).
+    pub dual_master: u64,
     /// Received packets dropped, and sends that failed, by name. Both are
     /// shown under `drops` in `vipctl status` (its keys are a stable
     /// interface); the `send_` and `announce_` names tell them apart.

@@ -6,7 +6,7 @@
 use std::io;
 use std::net::IpAddr;
 
-use tracing::{debug, error, info};
+use tracing::{debug, error, info, warn};
 
 use super::bus::unix_now;
 use super::counters::SendFailure;
@@ -54,6 +54,21 @@ impl Host {
                         unix_time: unix_now(),
                     });
                     self.publish_transition(inst, from, to, reason);
+                }
+                Action::DualMaster {
+                    peer,
+                    peer_priority,
+                } => {
+                    inst.counters.dual_master += 1;
+                    warn!(
+                        instance = %inst.cfg.name,
+                        vrid = inst.cfg.vrid,
+                        %peer,
+                        peer_priority,
+                        priority = inst.router.priority(),
+                        answer = ?inst.cfg.lower_priority_master,
+                        "split brain: another master with lower priority heard"
+                    );
                 }
             }
         }
@@ -160,9 +175,10 @@ impl Host {
             let Some(sock) = self.sockets.get(SocketKey { ifindex, family }) else {
                 continue;
             };
+            let tos = inst.cfg.dscp.tos();
             for dst in destinations(&inst.cfg, family) {
                 let sent = encoded(inst, family, priority, src, dst)
-                    .and_then(|bytes| sock.send(bytes, src, dst));
+                    .and_then(|bytes| sock.send(bytes, src, dst, tos));
                 match sent {
                     Ok(()) => inst.counters.adverts_sent += 1,
                     Err(e) => {
@@ -268,7 +284,7 @@ fn encoded(
         Some(at) => at,
         None => {
             let bytes = advert::build(&inst.cfg, family, priority)
-                .to_bytes(src, dst)
+                .to_bytes_with(src, dst, inst.cfg.v3_ipv4_checksum.codec())
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
             // A few entries at most (priority 0 on leaving, a new source):
             // drop the oldest beyond that.

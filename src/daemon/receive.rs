@@ -14,6 +14,7 @@ use super::kernel::KernelView;
 use super::owners::Owners;
 use super::sockets::SocketKey;
 use crate::advert;
+use crate::config::{ChecksumAccept, V3Ipv4ChecksumForm};
 use crate::io::vrrp_socket::{Datagram, Received};
 use crate::vrrp::Event;
 use crate::wire::vrrp::{self, ParseError};
@@ -63,11 +64,17 @@ pub fn classify(
         }
     };
     let owner = |vrid: u8| owners.get(key, vrid);
-    let repr = match vrrp::parse(&pkt.payload, pkt.src, pkt.dst) {
+    // The checksum forms the instance the message names accepts (VRRPv3
+    // over IPv4 only; the codec ignores the form elsewhere).
+    let named = vrrp::peek_vrid(&pkt.payload).and_then(owner);
+    let cfg = named.and_then(|i| instances.get(i)).map(|inst| &inst.cfg);
+    let sent = cfg.map(|c| c.v3_ipv4_checksum).unwrap_or_default();
+    let accept = cfg.map(|c| c.v3_ipv4_checksum_accept).unwrap_or_default();
+    let repr = match parse_accepting(&pkt.payload, pkt.src, pkt.dst, sent, accept) {
         Ok(r) => r,
         Err(e) => {
             return Verdict::Drop {
-                instance: vrrp::peek_vrid(&pkt.payload).and_then(owner),
+                instance: named,
                 reason: DropReason::Malformed(e),
             };
         }
@@ -121,6 +128,26 @@ pub fn classify(
             ah_seq,
         },
     }
+}
+
+/// Parses with the instance's checksum form, then, when it accepts any
+/// and only the checksum failed, with the others. The error is the sent
+/// form's when none fits (a message wrong in any other way fails alike).
+fn parse_accepting(
+    payload: &[u8],
+    src: std::net::IpAddr,
+    dst: std::net::IpAddr,
+    sent: V3Ipv4ChecksumForm,
+    accept: ChecksumAccept,
+) -> Result<vrrp::VrrpRepr, ParseError> {
+    let first = vrrp::parse_with(payload, src, dst, sent.codec());
+    if first != Err(ParseError::BadChecksum) {
+        return first;
+    }
+    accept
+        .fallbacks(sent)
+        .find_map(|form| vrrp::parse_with(payload, src, dst, form).ok())
+        .ok_or(ParseError::BadChecksum)
 }
 
 impl Daemon {
@@ -405,5 +432,67 @@ mod tests {
             ),
             drop(None, DropReason::Malformed(ParseError::BadIpHeader))
         );
+    }
+
+    /// The checksum form comes from the instance the message names: the
+    /// sent form only by default, any form with `v3_ipv4_checksum_accept: any`.
+    #[test]
+    fn checksum_forms_follow_the_instance() {
+        let with = |extra: &str| -> Vec<Instance> {
+            let text = format!(
+                "instances:\n  - name: a\n    interface: eth0\n    vrid: 7\n    vips: [192.0.2.10/24]\n{extra}"
+            );
+            Config::parse(&text, Path::new("t"))
+                .unwrap()
+                .instances
+                .into_iter()
+                .map(|c| {
+                    let mut i = Instance::new(c);
+                    i.ifindex = Some(1);
+                    i
+                })
+                .collect()
+        };
+        let src: IpAddr = "192.0.2.2".parse().unwrap();
+        let dst = IpAddr::V4(vrrp::VRRP_MCAST_V4);
+        let msg_only = |i: &[Instance]| {
+            let repr = advert::build(&i[0].cfg, Family::V4, 200);
+            Datagram::Vrrp(Received {
+                src,
+                dst,
+                ttl: 255,
+                payload: repr
+                    .to_bytes_with(src, dst, vrrp::V3Ipv4Checksum::MessageOnly)
+                    .unwrap(),
+                ah: None,
+            })
+        };
+        let k = kernel();
+        let rfc = with("");
+        assert_eq!(
+            classify(V4, &msg_only(&rfc), &rfc, &Owners::new(&rfc), &k),
+            drop(Some(0), DropReason::Malformed(ParseError::BadChecksum))
+        );
+        let mo = with("    v3_ipv4_checksum: message_only\n");
+        assert!(matches!(
+            classify(V4, &msg_only(&mo), &mo, &Owners::new(&mo), &k),
+            Verdict::Deliver { instance: 0, .. }
+        ));
+        // message_only alone refuses the RFC form ...
+        let rfc_dgram = datagram(7, 200, "192.0.2.2", 255);
+        assert_eq!(
+            classify(V4, &rfc_dgram, &mo, &Owners::new(&mo), &k),
+            drop(Some(0), DropReason::Malformed(ParseError::BadChecksum))
+        );
+        // ... and accepts it with accept: any.
+        let any = with("    v3_ipv4_checksum: message_only\n    v3_ipv4_checksum_accept: any\n");
+        assert!(matches!(
+            classify(V4, &rfc_dgram, &any, &Owners::new(&any), &k),
+            Verdict::Deliver { instance: 0, .. }
+        ));
+        assert!(matches!(
+            classify(V4, &msg_only(&any), &any, &Owners::new(&any), &k),
+            Verdict::Deliver { instance: 0, .. }
+        ));
     }
 }

@@ -148,6 +148,10 @@ fn in_place(old: &InstanceConfig, new: &InstanceConfig) -> InPlace {
         track,
         notify,
         units,
+        v3_ipv4_checksum,
+        v3_ipv4_checksum_accept,
+        dscp,
+        lower_priority_master,
     } = new;
     let mut changed = Vec::new();
     let mut note = |differs: bool, key: &'static str| {
@@ -170,6 +174,19 @@ fn in_place(old: &InstanceConfig, new: &InstanceConfig) -> InPlace {
     note(old.track != *track, "track");
     note(old.notify != *notify, "notify");
     note(old.units != *units, "units");
+    note(
+        old.v3_ipv4_checksum != *v3_ipv4_checksum,
+        "v3_ipv4_checksum",
+    );
+    note(
+        old.v3_ipv4_checksum_accept != *v3_ipv4_checksum_accept,
+        "v3_ipv4_checksum_accept",
+    );
+    note(old.dscp != *dscp, "dscp");
+    note(
+        old.lower_priority_master != *lower_priority_master,
+        "lower_priority_master",
+    );
     let kept: BTreeSet<String> = new.all_vips().map(vip_key).collect();
     InPlace {
         changed,

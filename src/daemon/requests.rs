@@ -108,6 +108,7 @@ impl Daemon {
             adverts_received: inst.counters.adverts_received,
             became_master: inst.counters.became_master,
             vips_restored: inst.counters.vips_restored,
+            dual_master: inst.counters.dual_master,
             drops: inst.counters.drops.to_map(),
             problem: inst.problem.as_ref().map(ToString::to_string),
             networkd: inst

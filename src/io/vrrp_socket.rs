@@ -499,8 +499,12 @@ impl VrrpSocket {
         self.fd.get_ref().send_to(datagram, &to).map(|_| ())
     }
 
-    /// Sends one VRRP message from `src` to `dst` (multicast group or a unicast peer).
-    pub fn send(&self, payload: &[u8], src: IpAddr, dst: IpAddr) -> io::Result<()> {
+    /// Sends one VRRP message from `src` to `dst` (multicast group or a
+    /// unicast peer) with `tos` as its IPv4 TOS / IPv6 traffic class
+    /// (the instance's DSCP, shifted). The class goes per packet (IP_TOS /
+    /// IPV6_TCLASS control messages) because instances of different DSCP
+    /// share the socket.
+    pub fn send(&self, payload: &[u8], src: IpAddr, dst: IpAddr, tos: u8) -> io::Result<()> {
         let fd = self.fd.get_ref().as_fd();
         let iov = [IoSlice::new(payload)];
         let r = match (src, dst) {
@@ -516,7 +520,10 @@ impl VrrpSocket {
                 sendmsg(
                     fd.as_raw_fd(),
                     &iov,
-                    &[ControlMessage::Ipv4PacketInfo(&info)],
+                    &[
+                        ControlMessage::Ipv4PacketInfo(&info),
+                        ControlMessage::Ipv4Tos(&tos),
+                    ],
                     MsgFlags::empty(),
                     Some(&to),
                 )
@@ -534,10 +541,14 @@ impl VrrpSocket {
                     0
                 };
                 let to = SockaddrStorage::from(SocketAddr::V6(SocketAddrV6::new(d, 0, 0, scope)));
+                let tclass = i32::from(tos);
                 sendmsg(
                     fd.as_raw_fd(),
                     &iov,
-                    &[ControlMessage::Ipv6PacketInfo(&info)],
+                    &[
+                        ControlMessage::Ipv6PacketInfo(&info),
+                        ControlMessage::Ipv6TClass(&tclass),
+                    ],
                     MsgFlags::empty(),
                     Some(&to),
                 )

@@ -35,6 +35,8 @@ pub(super) struct Document {
     pub track_files: Vec<RawTrackFile>,
     pub track_processes: Vec<RawTrackProcess>,
     pub sync_groups: Vec<RawSyncGroup>,
+    /// `global_defs { v3_checksum_as_v2 }` (wire_variants.rs).
+    pub global_v3_checksum_as_v2: Option<(bool, Loc)>,
     /// Where each name was first defined, per kind of block.
     first_defined: HashMap<(&'static str, String), Loc>,
 }

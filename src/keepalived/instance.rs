@@ -13,7 +13,7 @@ use super::parse::Stmt;
 use super::tracking::{RawHealth, Tracking};
 use super::values::{ifname_arg, micros, parse_seconds, parse_u64, parse_version};
 use super::{ImportError, Warnings};
-use crate::config::{GarpConfig, InitialState, Vip, VrrpVersion, parse_cidr};
+use crate::config::{GarpConfig, InitialState, V3Ipv4ChecksumForm, Vip, VrrpVersion, parse_cidr};
 
 /// `vrrp_instance` as read, before the defaults and cross-checks.
 pub(super) struct RawKeepalivedInstance {
@@ -40,6 +40,9 @@ pub(super) struct RawKeepalivedInstance {
     pub use_ipvlan: Option<(Option<String>, Loc)>,
     /// `track_*` blocks and `notify*` commands.
     pub health: RawHealth,
+    // Checksum keywords (wire_variants.rs).
+    pub old_unicast_checksum: Option<(V3Ipv4ChecksumForm, Loc)>,
+    pub v3_checksum_as_v2: Option<(bool, Loc)>,
 }
 
 /// A `unicast_src_ip` or `unicast_peer` address, with its `dev` if given.
@@ -81,6 +84,8 @@ impl RawKeepalivedInstance {
             xmit_base: false,
             use_ipvlan: None,
             health: RawHealth::default(),
+            old_unicast_checksum: None,
+            v3_checksum_as_v2: None,
         }
     }
 

@@ -17,6 +17,7 @@ use super::instance::{self, RawKeepalivedInstance};
 use super::lex::{Loc, error};
 use super::parse::Stmt;
 use super::tracking::{self, RawScript, RawSyncGroup, RawTrackFile, RawTrackProcess, Tracking};
+use super::wire_variants;
 use super::{ImportError, Warnings};
 
 /// Reads one statement into what its section fills in.
@@ -112,6 +113,7 @@ const STATIC: &str = "not carried over (configure static addresses, routes and r
 const ROUTES: &str =
     "not carried over (vipd moves addresses only; configure routes and rules in netplan)";
 const GARP: &str = "not carried over (vipd has no equivalent; see the instance's garp settings)";
+const LOWER_PRIO: &str = "not carried over (a vipd master hearing a lower-priority master advertises at once and announces its VIPs once per episode: lower_priority_master: reassert, the default)";
 const BFD: &str =
     "not carried over (vipd has no BFD; track the neighbour with a tcp, exec or interface tracker)";
 const SMTP: &str = "not carried over (vipd sends no e-mail alerts)";
@@ -154,6 +156,7 @@ pub(super) const GLOBAL_DEFS: Section<Document> = Section {
         translated("script_user",            Words, LastWins, document::script_user),
         // vipd always checks scripts so: the scripts note says it.
         translated("enable_script_security", Words, LastWins, document::enable_script_security),
+        translated("v3_checksum_as_v2",      Words, LastWins, wire_variants::global_v3_checksum_as_v2),
     ],
     health: &[],
 };
@@ -187,6 +190,8 @@ pub(super) const INSTANCE: Section<RawKeepalivedInstance> = Section {
         translated("use_vmac",                   Words, LastWins, instance::use_vmac),
         translated("vmac_xmit_base",             Words, LastWins, instance::vmac_xmit_base),
         translated("use_ipvlan",                 Words, LastWins, instance::use_ipvlan),
+        translated("old_unicast_checksum",       Words, LastWins, wire_variants::old_unicast_checksum),
+        translated("v3_checksum_as_v2",          Words, LastWins, wire_variants::v3_checksum_as_v2),
         not_carried("track_src_ip",               "not carried over (vipd has no tracker of the unicast source address)"),
         not_carried("notify_master_rx_lower_pri", "not carried over (vipd runs no command when a master hears a lower priority)"),
         not_carried("debug",                      "not carried over (vipd has no per-instance debug level)"),
@@ -195,8 +200,8 @@ pub(super) const INSTANCE: Section<RawKeepalivedInstance> = Section {
         not_carried("virtual_routes",             ROUTES),
         not_carried("virtual_rules",              ROUTES),
         not_carried("garp_master_refresh_repeat", GARP),
-        not_carried("garp_lower_prio_delay",      GARP),
-        not_carried("garp_lower_prio_repeat",     GARP),
+        not_carried("garp_lower_prio_delay",      LOWER_PRIO),
+        not_carried("garp_lower_prio_repeat",     LOWER_PRIO),
     ],
     health: &INSTANCE_HEALTH,
 };

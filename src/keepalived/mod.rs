@@ -51,6 +51,7 @@ mod parse;
 mod resolve;
 mod tracking;
 mod values;
+mod wire_variants;
 
 #[cfg(test)]
 mod tests;

@@ -30,6 +30,12 @@ pub(super) fn instances<'d>(
     let mut resolved = Vec::new();
     for read in &doc.instances {
         let mut inst = Resolver::new(read, warnings).instance(doc.global_version)?;
+        inst.v3_ipv4_checksum = super::wire_variants::checksum_form(
+            read,
+            doc.global_v3_checksum_as_v2.as_ref(),
+            inst.version,
+            warnings,
+        );
         inst.name = unique_name(&read.name, &read.loc, &mut names, warnings);
         resolved.push((inst, read));
     }
@@ -150,6 +156,10 @@ impl<'a> Resolver<'a> {
             track: Vec::new(),
             notify: Default::default(),
             units: Vec::new(),
+            v3_ipv4_checksum: Default::default(),
+            v3_ipv4_checksum_accept: Default::default(),
+            dscp: Default::default(),
+            lower_priority_master: Default::default(),
         })
     }
 

@@ -2060,6 +2060,7 @@ fn sample(kw: &str) -> &'static str {
         "garp_master_delay" | "garp_master_repeat" | "garp_master_refresh" => "1",
         "garp_interval" | "gna_interval" => "0.01",
         "nopreempt" | "preempt" | "use_vmac" | "vmac_xmit_base" | "use_ipvlan" => "",
+        "old_unicast_checksum" | "v3_checksum_as_v2" => "",
         "router_id" => "r1",
         "authentication" => "auth_type PASS\n auth_pass pw",
         "virtual_ipaddress" => "192.0.2.20",
@@ -2266,4 +2267,48 @@ fn untranslated_keywords_warn_with_their_reason() {
     check(&IN_TRACK_FILE);
     check(&IN_TRACK_PROCESS);
     check(&IN_SYNC_GROUP);
+}
+
+// --- checksum keywords (wire_variants.rs) ----------------------------------
+
+#[test]
+fn checksum_keywords_choose_the_v3_ipv4_checksum() {
+    use crate::config::V3Ipv4ChecksumForm as F;
+    let form = |text: &str| ok(text).config.instances[0].v3_ipv4_checksum;
+    assert_eq!(form(&with("")), F::PseudoHeader);
+    let v3 = |extra: &str| with(&format!("  version 3\n{extra}"));
+    assert_eq!(
+        form(&v3(
+            "  old_unicast_checksum\n  unicast_peer {\n    192.0.2.2\n  }"
+        )),
+        F::GroupPseudoHeader
+    );
+    assert_eq!(form(&v3("  old_unicast_checksum never")), F::PseudoHeader);
+    assert_eq!(form(&v3("  v3_checksum_as_v2")), F::MessageOnly);
+    assert_eq!(form(&v3("  v3_checksum_as_v2 false")), F::PseudoHeader);
+    // The global default, and the instance overriding it.
+    let global = |inst: &str| {
+        format!(
+            "global_defs {{\n  v3_checksum_as_v2 true\n}}\n{}",
+            with(&format!("  version 3\n{inst}"))
+        )
+    };
+    assert_eq!(form(&global("")), F::MessageOnly);
+    assert_eq!(form(&global("  v3_checksum_as_v2 no")), F::PseudoHeader);
+    // as_v2 leaves the pseudo-header out altogether: old_unicast is moot.
+    let both = ok(&v3("  v3_checksum_as_v2\n  old_unicast_checksum"));
+    assert_eq!(both.config.instances[0].v3_ipv4_checksum, F::MessageOnly);
+    warned(&both, &["old_unicast_checksum: dropped"]);
+    // VRRPv2 has no such choice: warned and dropped, never an invalid file.
+    let v2 = ok(&with("  version 2\n  old_unicast_checksum"));
+    assert_eq!(v2.config.instances[0].v3_ipv4_checksum, F::PseudoHeader);
+    warned(&v2, &["keepalived.conf:8", "runs VRRPv2"]);
+    // A word keepalived does not know is an error at its line.
+    let e = err(&v3("  v3_checksum_as_v2 maybe"));
+    assert!(e.to_string().contains("use true or false"), "{e}");
+    let e = err(&v3("  old_unicast_checksum always"));
+    assert!(e.to_string().contains("`never`"), "{e}");
+    // The YAML says it.
+    let yaml = ok(&v3("  v3_checksum_as_v2")).config.to_yaml();
+    assert!(yaml.contains("v3_ipv4_checksum: message_only"), "{yaml}");
 }

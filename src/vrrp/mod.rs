@@ -238,4 +238,10 @@ pub enum Action {
         to: State,
         reason: Reason,
     },
+    /// A split brain: as master we heard `peer`, another master we
+    /// outrank (lower priority, or equal priority and a lower address).
+    /// Given once per episode (until none has been heard for a
+    /// Master_Down_Interval); the answer, if any, follows as
+    /// [`Action::SendAdvert`] and [`Action::Announce`].
+    DualMaster { peer: IpAddr, peer_priority: u8 },
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::config::{FoundVips, InitialState, InstanceConfig, VrrpVersion};
+use crate::config::{FoundVips, InitialState, InstanceConfig, LowerPriorityMaster, VrrpVersion};
 
 /// The announcement schedule on becoming master.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +25,8 @@ pub struct Params {
     /// What [`super::Event::StartupWith`] does with VIPs found in place.
     pub found_vips: FoundVips,
     pub announce: AnnouncePlan,
+    /// What a master does on hearing a master it outranks (split brain).
+    pub lower_priority_master: LowerPriorityMaster,
 }
 
 impl Params {
@@ -43,6 +45,7 @@ impl Params {
                 second_burst_after: c.garp.second_burst_after,
                 refresh: c.garp.refresh,
             },
+            lower_priority_master: c.lower_priority_master,
         }
     }
 }

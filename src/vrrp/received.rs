@@ -7,6 +7,7 @@ use super::params::field_to_interval;
 use super::router::Router;
 use super::timers::Timer;
 use super::{Action, Reason, State, Time};
+use crate::config::LowerPriorityMaster;
 use crate::config::VrrpVersion;
 
 /// Compares two addresses as unsigned integers in network byte order
@@ -85,11 +86,38 @@ impl Router {
         let higher = priority > self.priority
             || (priority == self.priority && sender_wins_tie(src, self.local_address_for(src)));
         if !higher {
+            self.lower_master_heard(now, src, priority, out);
             return;
         }
         out.push(Action::RemoveVips);
         self.transition(now, State::Backup, Reason::HigherPriorityMaster, out);
         // As a backup hearing it (RFC 5798 6.4.3 repeats 6.4.2's steps).
         self.accept_master(now, src, priority, field);
+    }
+
+    /// RFC 5798 6.4.3 lets a master discard an advert of lower priority;
+    /// but only a master sends adverts, so hearing one is a split brain
+    /// (a healed partition, a one-way link). With
+    /// [`LowerPriorityMaster::Reassert`] the master advertises at once,
+    /// so the other steps down now instead of at our next interval, and
+    /// announces its VIPs again once per episode, so switches and
+    /// neighbours that learnt the other master's port relearn ours.
+    fn lower_master_heard(&mut self, now: Time, src: IpAddr, priority: u8, out: &mut Vec<Action>) {
+        let new_episode = self
+            .dual_master_heard
+            .is_none_or(|at| now - at > self.down_interval());
+        self.dual_master_heard = Some(now);
+        if new_episode {
+            out.push(Action::DualMaster {
+                peer: src,
+                peer_priority: priority,
+            });
+        }
+        if self.params.lower_priority_master == LowerPriorityMaster::Reassert {
+            self.advertise_now(now, out);
+            if new_episode {
+                self.announce_burst(now, out);
+            }
+        }
     }
 }

@@ -33,6 +33,9 @@ pub struct Router {
     pub(super) faults: Faults,
     /// The latest `now` seen: time never runs backwards (calling contract).
     latest_now: Time,
+    /// As master, when an advert of a master we outrank was last heard:
+    /// a split-brain episode lasts while they keep coming.
+    pub(super) dual_master_heard: Option<Time>,
 }
 
 impl Router {
@@ -52,6 +55,7 @@ impl Router {
             hold: Hold::None,
             faults: Faults::default(),
             latest_now: Time::ZERO,
+            dual_master_heard: None,
         }
     }
 
@@ -147,6 +151,7 @@ impl Router {
         if to != State::Master {
             self.timers.clear_all(&Timer::MASTER);
             self.announce_left = 0;
+            self.dual_master_heard = None;
         }
         if to != State::Backup {
             self.timers.clear(Timer::MasterDown);

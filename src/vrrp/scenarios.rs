@@ -525,3 +525,79 @@ fn start_decision_per_find() {
         b.handle(Time::ZERO, Event::StartupWith(Found::Nothing))
     );
 }
+/// A split brain heals: two masters on either side of a partition meet
+/// again. The higher one answers the lower one's first advert at once, so
+/// the lower one steps down a wire delay after that advert instead of at
+/// the higher one's next interval; the higher one counts the episode once
+/// and announces its VIPs. With `lower_priority_master: ignore` the lower
+/// one waits for the higher one's own schedule.
+#[test]
+fn split_brain_heals_at_the_lower_masters_first_advert() {
+    use crate::config::LowerPriorityMaster;
+    for answer in [LowerPriorityMaster::Reassert, LowerPriorityMaster::Ignore] {
+        let mut high = params(200, 1000);
+        high.lower_priority_master = answer;
+        let delay = Duration::from_millis(1);
+        // Cut the lower router off; heal 250 ms after the higher one's
+        // advert at 20 s, so its next one is 750 ms away.
+        let mut sim = Sim::new([high, params(100, 1000)])
+            .with_delay(delay)
+            .with_scenario([(ms(5_000), Op::Cut(1)), (ms(20_250), Op::Heal(1))])
+            .started();
+        sim.run_until(ms(19_000));
+        assert_eq!(
+            sim.masters(),
+            vec![0, 1],
+            "{answer:?}: both master while apart"
+        );
+        sim.run_until(ms(25_000));
+        assert_eq!(sim.masters(), vec![0], "{answer:?}");
+        let heal = ms(20_250);
+        let first_lower_advert = *sim
+            .trace
+            .adverts(1, 100)
+            .iter()
+            .find(|t| **t >= heal)
+            .expect("the lower master advertises after the heal");
+        let stepped_down = sim
+            .trace
+            .transitions()
+            .iter()
+            .find(|t| t.1 == 1 && t.0 >= heal && t.3 == State::Backup)
+            .map(|t| t.0)
+            .expect("the lower master steps down");
+        assert!(
+            stepped_down - heal <= Duration::from_millis(1000),
+            "{answer:?}: backup within one advert interval of the rejoin"
+        );
+        let dual: Vec<_> = sim
+            .trace
+            .actions_of(0, heal)
+            .into_iter()
+            .filter(|(_, a)| matches!(a, Action::DualMaster { .. }))
+            .collect();
+        assert_eq!(dual.len(), 1, "{answer:?}: one episode: {dual:?}");
+        let announced_at_answer = sim
+            .trace
+            .actions_of(0, heal)
+            .iter()
+            .any(|(t, a)| *t == dual[0].0 && matches!(a, Action::Announce { .. }));
+        match answer {
+            LowerPriorityMaster::Reassert => {
+                assert_eq!(
+                    stepped_down,
+                    first_lower_advert + 2 * delay,
+                    "answered at once"
+                );
+                assert!(announced_at_answer, "VIPs announced again");
+            }
+            LowerPriorityMaster::Ignore => {
+                assert!(
+                    stepped_down > first_lower_advert + 2 * delay,
+                    "waits for the higher master's schedule"
+                );
+                assert!(!announced_at_answer);
+            }
+        }
+    }
+}

@@ -39,6 +39,7 @@ pub fn test_params(version: VrrpVersion, priority: u8, interval: Duration) -> Pa
             second_burst_after: Duration::ZERO,
             refresh: Duration::ZERO,
         },
+        lower_priority_master: Default::default(),
     }
 }
 

@@ -348,17 +348,77 @@ fn master_yields_to_higher_priority() {
 #[test]
 fn equal_priority_tie_break_by_address() {
     let mut r = master(100); // our address is .10
-    assert!(r.handle(Time::from_secs(5), advert(9, 100)).is_empty());
+    let acts = r.handle(Time::from_secs(5), advert(9, 100));
+    assert!(
+        !acts
+            .iter()
+            .any(|a| matches!(a, Action::StateChanged { .. })),
+        "{acts:?}"
+    );
     assert_eq!(r.state(), State::Master);
     let acts = r.handle(Time::from_secs(5), advert(11, 100));
     assert!(to(State::Backup, Reason::HigherPriorityMaster, &acts));
 }
 
-// RFC 5798 6.4.3: lower priority -> discard.
+// RFC 5798 6.4.3: lower priority -> discard; the advert came from another
+// master (a split brain), so by default the master answers at once and
+// announces its VIPs once per episode.
 #[test]
-fn master_ignores_lower_priority() {
+fn master_answers_a_lower_priority_master() {
     let mut r = master(100);
-    assert!(r.handle(Time::from_secs(5), advert(250, 99)).is_empty());
+    let t = Time::from_secs(5);
+    let acts = r.handle(t, advert(250, 99));
+    assert_eq!(
+        acts,
+        vec![
+            Action::DualMaster {
+                peer: ip(250),
+                peer_priority: 99
+            },
+            Action::SendAdvert { priority: 100 },
+            Action::Announce { rounds: 1 },
+        ]
+    );
+    assert_eq!(r.state(), State::Master);
+    assert_eq!(
+        r.timer(Timer::Adver),
+        Some(t + Duration::from_secs(1)),
+        "the advert schedule restarts from the answer"
+    );
+    // The same episode: an advert each time, no new count or burst.
+    let acts = r.handle(t + Duration::from_millis(300), advert(250, 99));
+    assert_eq!(acts, vec![Action::SendAdvert { priority: 100 }]);
+    // Equal priority from a lower address is a master we outrank too.
+    let acts = r.handle(t + Duration::from_millis(600), advert(9, 100));
+    assert_eq!(acts, vec![Action::SendAdvert { priority: 100 }]);
+    // Silence longer than Master_Down_Interval ends the episode.
+    let later = t + Duration::from_millis(600) + Duration::from_secs(4);
+    let acts = r.handle(later, advert(250, 99));
+    assert_eq!(acts.len(), 3, "a new episode: {acts:?}");
+    assert!(matches!(acts[0], Action::DualMaster { .. }));
+    // Leaving MASTER forgets the episode.
+    r.handle(later, advert(251, 200));
+    assert_eq!(r.state(), State::Backup);
+}
+
+#[test]
+fn master_ignoring_lower_priority_still_counts_it() {
+    let mut p = params(VrrpVersion::V3, 100, Duration::from_secs(1));
+    p.lower_priority_master = crate::config::LowerPriorityMaster::Ignore;
+    let mut r = Router::new(p);
+    r.set_local_address(ip(10));
+    r.handle(Time::ZERO, Event::Startup);
+    step(&mut r);
+    assert_eq!(r.state(), State::Master);
+    let acts = r.handle(Time::from_secs(5), advert(250, 99));
+    assert_eq!(
+        acts,
+        vec![Action::DualMaster {
+            peer: ip(250),
+            peer_priority: 99
+        }]
+    );
+    assert!(r.handle(Time::from_secs(6), advert(250, 99)).is_empty());
     assert_eq!(r.state(), State::Master);
 }
 

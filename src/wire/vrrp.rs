@@ -130,6 +130,11 @@ pub enum V3Ipv4Checksum {
     PseudoHeader,
     /// Message only, as VRRPv2 does.
     MessageOnly,
+    /// Pseudo-header with the VRRP group address (224.0.0.18) as its
+    /// destination whatever the packet's destination is: keepalived 1.3.6
+    /// and earlier summed unicast adverts so, and later versions still do
+    /// with `old_unicast_checksum`. For multicast it is [`Self::PseudoHeader`].
+    GroupPseudoHeader,
 }
 
 /// Why a received message was dropped.
@@ -433,6 +438,9 @@ fn pseudo_sum(
             (true, V3Ipv4Checksum::PseudoHeader) => {
                 checksum::pseudo_header_v4(s, d, IPPROTO_VRRP, len)
             }
+            (true, V3Ipv4Checksum::GroupPseudoHeader) => {
+                checksum::pseudo_header_v4(s, VRRP_MCAST_V4, IPPROTO_VRRP, len)
+            }
             _ => 0,
         }),
         (IpAddr::V6(s), IpAddr::V6(d)) => Some(if is_v3 {
@@ -671,8 +679,18 @@ impl VrrpRepr {
 
     /// Convenience for callers that do not manage their own buffers.
     pub fn to_bytes(&self, src: IpAddr, dst: IpAddr) -> Result<Vec<u8>, EmitError> {
+        self.to_bytes_with(src, dst, V3Ipv4Checksum::default())
+    }
+
+    /// [`Self::to_bytes`] with an explicit VRRPv3-over-IPv4 checksum convention.
+    pub fn to_bytes_with(
+        &self,
+        src: IpAddr,
+        dst: IpAddr,
+        mode: V3Ipv4Checksum,
+    ) -> Result<Vec<u8>, EmitError> {
         let mut buf = vec![0u8; self.buffer_len()];
-        let n = self.emit(&mut buf, src, dst)?;
+        let n = self.emit_with(&mut buf, src, dst, mode)?;
         buf.truncate(n);
         Ok(buf)
     }
@@ -924,6 +942,38 @@ mod tests {
         assert_eq!(
             parse_with(&V3_IPV6, src6(), DST6, V3Ipv4Checksum::MessageOnly),
             Ok(v3_ipv6_repr())
+        );
+    }
+
+    #[test]
+    fn group_pseudo_header_mode_for_unicast_v3_ipv4() {
+        // keepalived's old_unicast_checksum: a unicast advert 10.0.0.1 ->
+        // 10.0.0.2 summed with 224.0.0.18 in the pseudo-header. Computed in
+        // Python: pseudo-header 0a000001 e0000012 00 70 000c + message gives
+        // 0x75cd (the multicast advert's sum); with 0a000002 as destination
+        // (RFC 5798) it is 0x4bde.
+        let uni: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+        let old = with_checksum(V3_IPV4.to_vec(), 0x75cd);
+        let rfc = with_checksum(V3_IPV4.to_vec(), 0x4bde);
+        assert_eq!(
+            parse_with(&old, SRC4, uni, V3Ipv4Checksum::GroupPseudoHeader),
+            Ok(v3_ipv4_repr())
+        );
+        assert_eq!(parse(&rfc, SRC4, uni), Ok(v3_ipv4_repr()));
+        assert_eq!(parse(&old, SRC4, uni), Err(ParseError::BadChecksum));
+        assert_eq!(
+            parse_with(&rfc, SRC4, uni, V3Ipv4Checksum::GroupPseudoHeader),
+            Err(ParseError::BadChecksum)
+        );
+        let mut buf = [0u8; 12];
+        v3_ipv4_repr()
+            .emit_with(&mut buf, SRC4, uni, V3Ipv4Checksum::GroupPseudoHeader)
+            .unwrap();
+        assert_eq!(buf[..], old[..]);
+        // Multicast: the same sum as the RFC form.
+        assert_eq!(
+            parse_with(&V3_IPV4, SRC4, DST4, V3Ipv4Checksum::GroupPseudoHeader),
+            Ok(v3_ipv4_repr())
         );
     }
 

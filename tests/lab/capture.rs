@@ -325,6 +325,8 @@ struct IpPkt<'a> {
     dst: IpAddr,
     proto: u8,
     ttl: u8,
+    /// IPv4 TOS or IPv6 traffic class.
+    tos: u8,
     payload: &'a [u8],
 }
 
@@ -347,6 +349,7 @@ fn ip_packet(f: &Frame) -> Option<IpPkt<'_>> {
                 dst: IpAddr::V4(v4(&p[16..])),
                 proto: p[9],
                 ttl: p[8],
+                tos: p[1],
                 payload: &p[ihl..total],
             })
         }
@@ -363,6 +366,7 @@ fn ip_packet(f: &Frame) -> Option<IpPkt<'_>> {
                 dst: IpAddr::V6(v6(&p[24..])),
                 proto: p[6],
                 ttl: p[7],
+                tos: (p[0] << 4) | (p[1] >> 4),
                 payload: &p[40..40 + plen],
             })
         }
@@ -414,6 +418,13 @@ pub struct VrrpPacket {
     pub addrs: Vec<IpAddr>,
     /// v2: checksum over the VRRP message; v3: with the IP pseudo-header.
     pub checksum_ok: bool,
+    /// v3 over IPv4: which checksum form verifies, "pseudo_header" (RFC
+    /// 5798 with the packet's addresses), "group_pseudo_header" (the
+    /// destination replaced by 224.0.0.18: keepalived's old unicast sum)
+    /// or "message_only" (RFC 9568); None if none does or not v3/IPv4.
+    pub v3_ipv4_form: Option<&'static str>,
+    /// IPv4 TOS or IPv6 traffic class octet (DSCP in its upper six bits).
+    pub tos: u8,
 }
 
 /// All VRRP packets (IPv4 protocol 112 / IPv6 next header 112) in `frames`.
@@ -469,6 +480,23 @@ fn decode_vrrp(f: &Frame) -> Option<VrrpPacket> {
         }
         _ => return None,
     };
+    let v3_ipv4_form = match (version, ip.src, ip.dst) {
+        (3, IpAddr::V4(s), IpAddr::V4(d)) => {
+            let len = v.len();
+            let ph = [0u8, 112, (len >> 8) as u8, len as u8];
+            let group = [224u8, 0, 0, 18];
+            if ones_complement_sum(&[&s.octets(), &d.octets(), &ph, v]) == 0xffff {
+                Some("pseudo_header")
+            } else if ones_complement_sum(&[&s.octets(), &group, &ph, v]) == 0xffff {
+                Some("group_pseudo_header")
+            } else if ones_complement_sum(&[v]) == 0xffff {
+                Some("message_only")
+            } else {
+                None
+            }
+        }
+        _ => None,
+    };
     let mut addrs = Vec::new();
     for i in 0..count as usize {
         let off = 8 + i * addr_len;
@@ -498,6 +526,8 @@ fn decode_vrrp(f: &Frame) -> Option<VrrpPacket> {
         auth_type,
         addrs,
         checksum_ok,
+        v3_ipv4_form,
+        tos: ip.tos,
     })
 }
 

@@ -32,6 +32,7 @@ const INSTANCE_RULES: &[InstanceRule] = &[
     unicast_one_source_per_family,
     unicast_peer_per_family,
     vip_device_name_differs,
+    v3_ipv4_checksum_is_v3,
 ];
 
 /// The one validator of an instance, for YAML and for instances built in code.
@@ -63,6 +64,10 @@ impl TryFrom<RawInstance> for InstanceConfig {
             track: raw.track,
             notify: raw.notify,
             units: raw.units,
+            v3_ipv4_checksum: raw.v3_ipv4_checksum,
+            v3_ipv4_checksum_accept: raw.v3_ipv4_checksum_accept,
+            dscp: raw.dscp,
+            lower_priority_master: raw.lower_priority_master,
         })
     }
 }
@@ -381,6 +386,26 @@ fn vip_device_name_differs(raw: &RawInstance) -> Result<(), RuleError> {
                 raw.interface
             ),
         ));
+    }
+    Ok(())
+}
+
+/// The checksum forms exist only for VRRPv3 over IPv4: set on a VRRPv2
+/// instance they would silently do nothing.
+fn v3_ipv4_checksum_is_v3(raw: &RawInstance) -> Result<(), RuleError> {
+    if raw.version != VrrpVersion::V3 {
+        if !raw.v3_ipv4_checksum.is_default() {
+            return Err(RuleError::new(
+                "v3_ipv4_checksum",
+                "v3_ipv4_checksum applies to VRRPv3 only (VRRPv2 always sums the message alone, RFC 3768 5.3.8): remove it or set version: 3",
+            ));
+        }
+        if !raw.v3_ipv4_checksum_accept.is_default() {
+            return Err(RuleError::new(
+                "v3_ipv4_checksum_accept",
+                "v3_ipv4_checksum_accept applies to VRRPv3 only (VRRPv2 always sums the message alone, RFC 3768 5.3.8): remove it or set version: 3",
+            ));
+        }
     }
     Ok(())
 }

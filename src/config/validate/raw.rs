@@ -13,6 +13,7 @@ use crate::config::types::{
     AuthType, FoundVips, GarpConfig, InitialState, UnicastConfig, Vip, VipDevice, VrrpVersion,
     deserialize_ifname,
 };
+use crate::config::wire_options::{ChecksumAccept, Dscp, LowerPriorityMaster, V3Ipv4ChecksumForm};
 
 /// One instance as written, with the defaults filled in: every value has
 /// passed its own check (serde visitors), the rules relating several values
@@ -61,6 +62,15 @@ pub struct RawInstance {
     pub notify: NotifyConfig,
     #[serde(default, deserialize_with = "deserialize_units")]
     pub units: Vec<String>,
+    // Wire variants (issue 11).
+    #[serde(default)]
+    pub v3_ipv4_checksum: V3Ipv4ChecksumForm,
+    #[serde(default)]
+    pub v3_ipv4_checksum_accept: ChecksumAccept,
+    #[serde(default)]
+    pub dscp: Dscp,
+    #[serde(default)]
+    pub lower_priority_master: LowerPriorityMaster,
 }
 
 /// Unit names, each checked where it is written.
