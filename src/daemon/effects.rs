@@ -112,18 +112,27 @@ impl Host {
 
     /// Puts the instance's VIPs that are not on their device there (as the
     /// kernel mirror knows it: a VIP deleted a moment ago whose notification
-    /// is still queued is put back when it is read).
-    async fn add_vips(&self, cfg: &InstanceConfig) {
-        for vip in cfg.all_vips().filter(|v| !self.kernel.vip_present(cfg, v)) {
-            match self.kernel.vip_link(cfg, vip) {
-                Some(l) => {
-                    if let Err(e) = self.nl.add_vip(l.index, &l.name, vip).await {
-                        error!(instance = %cfg.name, "{e}");
-                    }
-                }
-                None => {
-                    error!(instance = %cfg.name, vip = %vip, device = %cfg.device_for(vip), "cannot add VIP: device not found")
-                }
+    /// is still queued is put back when it is read). Each VIP added is
+    /// noted in the mirror at once, before its notification comes back:
+    /// otherwise a restore run for the next deletion of a burst would see
+    /// it still missing and add it a second time.
+    async fn add_vips(&mut self, cfg: &InstanceConfig) {
+        let wanted: Vec<&Vip> = cfg
+            .all_vips()
+            .filter(|v| !self.kernel.vip_present(cfg, v))
+            .collect();
+        for vip in wanted {
+            let Some((index, name)) = self
+                .kernel
+                .vip_link(cfg, vip)
+                .map(|l| (l.index, l.name.clone()))
+            else {
+                error!(instance = %cfg.name, vip = %vip, device = %cfg.device_for(vip), "cannot add VIP: device not found");
+                continue;
+            };
+            match self.nl.add_vip(index, &name, vip).await {
+                Ok(()) => self.kernel.note_vip_added(index, vip),
+                Err(e) => error!(instance = %cfg.name, "{e}"),
             }
         }
     }
