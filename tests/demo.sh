@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The lab demo, the README's first command: installs what is missing
-# (.ci/install-deps: Debian packages, Rust), builds vipd and the demo, and
+# (.ci/install-deps demo: the Debian packages the demo needs, Rust), builds vipd and the demo, and
 # runs it (tests/lab_demo.rs): a throw-away network-namespace lab with two
 # routers running real systemd-networkd and D-Bus, a DHCP server and an
 # observer; vipd through election, `networkctl reconfigure`, a networkd
@@ -72,7 +72,7 @@ build_pid=""
 # shellcheck disable=SC2016  # expanded by the inner bash
 setsid bash -c '
     set -e
-    .ci/install-deps
+    .ci/install-deps demo
     if [ -d "$HOME/.cargo/bin" ]; then PATH="$HOME/.cargo/bin:$PATH"; fi
     echo "tests/demo.sh: building vipd and the demo (cargo, dev profile)"
     cargo test --locked --test lab_demo --no-run

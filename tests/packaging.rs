@@ -398,6 +398,72 @@ fn deb_metadata_assets_exist() {
     );
 }
 
+/// The licence is declared (Cargo's `license`), both texts are in the tree,
+/// and the package's copyright file (DEP-5, used verbatim by cargo-deb)
+/// names the same licences and carries LICENSE-MIT's text word for word:
+/// the MIT licence requires its text to ship with the binaries.
+#[test]
+fn licence_is_declared_and_shipped() {
+    let toml = std::fs::read_to_string(repo("Cargo.toml")).unwrap();
+    let package = &toml[..toml.find("\n[dependencies]").expect("[dependencies]")];
+    assert!(
+        package
+            .lines()
+            .any(|l| l == "license = \"MIT OR Apache-2.0\""),
+        "Cargo.toml [package] has no `license = \"MIT OR Apache-2.0\"`"
+    );
+    let mit = std::fs::read_to_string(repo("LICENSE-MIT")).expect("LICENSE-MIT");
+    assert!(mit.contains("Copyright (c) the vipd authors"), "{mit}");
+    assert!(mit.contains("THE SOFTWARE IS PROVIDED \"AS IS\""), "{mit}");
+    let apache = std::fs::read_to_string(repo("LICENSE-APACHE")).expect("LICENSE-APACHE");
+    assert!(
+        apache.contains("Apache License") && apache.contains("Version 2.0, January 2004"),
+        "LICENSE-APACHE is not the Apache License 2.0"
+    );
+    assert!(apache.contains("END OF TERMS AND CONDITIONS"));
+
+    let meta = &toml[toml.find("[package.metadata.deb]").expect("deb metadata")..];
+    assert!(
+        meta.contains("license-file = \"units/debian-copyright\""),
+        "the package's copyright file is not units/debian-copyright"
+    );
+    let copyright = std::fs::read_to_string(repo("units/debian-copyright")).unwrap();
+    let field = |stanza_start: &str| {
+        copyright
+            .lines()
+            .skip_while(|l| *l != stanza_start)
+            .take_while(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+    };
+    assert!(copyright.starts_with(
+        "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"
+    ));
+    let files = field("Files: *");
+    assert!(files.contains(&"Copyright: the vipd authors"), "{files:?}");
+    assert!(files.contains(&"License: MIT or Apache-2.0"), "{files:?}");
+    // The MIT stanza: LICENSE-MIT indented by one space, "." for blank lines.
+    let stanza: Vec<&str> = field("License: MIT").into_iter().skip(1).collect();
+    let expected: Vec<String> = mit
+        .lines()
+        .map(|l| {
+            if l.is_empty() {
+                " .".to_owned()
+            } else {
+                format!(" {l}")
+            }
+        })
+        .collect();
+    assert_eq!(
+        stanza, expected,
+        "units/debian-copyright's MIT text differs from LICENSE-MIT"
+    );
+    let apache_stanza = field("License: Apache-2.0").join("\n");
+    assert!(
+        apache_stanza.contains("/usr/share/common-licenses/Apache-2.0"),
+        "{apache_stanza}"
+    );
+}
+
 /// Runs a maintainer script in a private mount namespace with tmpfs on
 /// /run and /etc (the host's are never seen or touched), stub
 /// deb-systemd-helper / deb-systemd-invoke / systemctl that log their

@@ -182,6 +182,142 @@ fn check_outage(st: &ProbeStats, t0: Duration, t1: Duration, t2: Duration, t3: D
     assert_eq!(st.lost as usize, st.lost_sent.len(), "{}", show(st));
 }
 
+/// Runs `vipctl probe --duration-ms 1500 --json` from `a`; `during` makes
+/// the outage while it runs. Returns (spawn time, the JSON summary, the
+/// whole output).
+fn probe_window(
+    a: &lab::Host,
+    target: &str,
+    during: impl FnOnce(&lab::ProcHandle),
+) -> (Duration, serde_json::Value, String) {
+    let p = a.spawn(
+        &[
+            vipctl_bin(),
+            "probe",
+            "--interval-ms",
+            "10",
+            "--duration-ms",
+            "1500",
+            "--timeout-ms",
+            "300",
+            "--realtime",
+            "--json",
+            target,
+        ],
+        format!("probe-window-{target}.log"),
+    );
+    let spawned = p.spawned_at();
+    during(&p);
+    assert!(
+        p.wait_exit(Duration::from_secs(10)).is_some(),
+        "probe did not end:\n{}",
+        p.log_tail(5)
+    );
+    let out = p.log();
+    let summary = out
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no JSON summary:\n{out}"));
+    (spawned, summary, out)
+}
+
+fn ns(v: &serde_json::Value) -> Duration {
+    Duration::from_nanos(v.as_u64().unwrap_or_else(|| panic!("not a time: {v}")))
+}
+
+/// The target's address goes away mid-window and stays away until the probe
+/// stops: the outage runs into the window's end and must be the longest gap
+/// (between replies only, the summary said ~10 ms for it).
+#[test]
+fn probe_counts_an_outage_that_covers_the_end_of_the_window() {
+    let lab = Lab::new("probe_outage_end");
+    let a = lab.add_host("a", &["10.9.0.1/24"]);
+    let b = lab.add_host("b", &["10.9.0.2/24"]);
+    let mut cut = (Duration::ZERO, Duration::ZERO);
+    let (_, s, out) = probe_window(&a, "10.9.0.2", |p| {
+        assert!(
+            lab::wait_until(Duration::from_secs(3), 10 * MS, || {
+                p.log().lines().filter(|l| l.starts_with("reply ")).count() >= 20
+            }),
+            "no replies:\n{}",
+            p.log_tail(5)
+        );
+        let t0 = now_epoch();
+        b.exec_ok(&["ip", "addr", "del", "10.9.0.2/24", "dev", "eth0"]);
+        cut = (t0, now_epoch());
+    });
+    let g = &s["longest_gap"];
+    eprintln!("address removed {cut:?}; summary {s}");
+    assert_eq!(g["bound"], "window_end", "{s}\n{out}");
+    assert_eq!(g["before_seq"], serde_json::Value::Null, "{s}");
+    let (from, to) = (ns(&g["from_ns"]), ns(&g["to_ns"]));
+    // From the last reply (within an interval and slack of the cut) to when
+    // sending stopped (after the cut, at the window's end).
+    assert!(
+        from + 30 * MS >= cut.0 && from <= cut.1 + 30 * MS,
+        "gap starts at {from:?}, address removed in {cut:?}\n{s}"
+    );
+    assert!(to > cut.1, "{s}");
+    let gap_us = s["longest_gap_us"].as_u64().unwrap();
+    assert_eq!(gap_us as u128, (to - from).as_micros(), "{s}");
+    assert!(gap_us >= (to - cut.1).as_micros() as u64, "{s}");
+    assert!(s["lost"].as_u64().unwrap() >= 10, "{s}");
+}
+
+/// The target's address is missing when the probe starts and comes back
+/// 400 ms later: the outage covers the window's start.
+#[test]
+fn probe_counts_an_outage_that_covers_the_start_of_the_window() {
+    let lab = Lab::new("probe_outage_start");
+    let a = lab.add_host("a", &["10.9.0.1/24"]);
+    let b = lab.add_host("b", &["10.9.0.2/24"]);
+    b.exec_ok(&["ip", "addr", "del", "10.9.0.2/24", "dev", "eth0"]);
+    let mut back = (Duration::ZERO, Duration::ZERO);
+    let (spawned, s, out) = probe_window(&a, "10.9.0.2", |_| {
+        std::thread::sleep(400 * MS);
+        let t2 = now_epoch();
+        b.exec_ok(&["ip", "addr", "add", "10.9.0.2/24", "dev", "eth0"]);
+        back = (t2, now_epoch());
+    });
+    let g = &s["longest_gap"];
+    eprintln!("address back {back:?}; summary {s}");
+    assert_eq!(g["bound"], "window_start", "{s}\n{out}");
+    assert_eq!(g["after_seq"], serde_json::Value::Null, "{s}");
+    let (from, to) = (ns(&g["from_ns"]), ns(&g["to_ns"]));
+    // From the first request (seq 0, sent after the spawn) to the first
+    // reply, which came once the address was back.
+    let first_sent = out
+        .lines()
+        .filter(|l| l.contains(" seq=0 "))
+        .find_map(|l| {
+            l.split_whitespace()
+                .find_map(|w| w.strip_prefix("sent="))
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .map(Duration::from_nanos)
+        .unwrap_or_else(|| panic!("no line for seq 0:\n{out}"));
+    assert_eq!(from, first_sent, "{s}");
+    assert!(from >= spawned && from < back.0, "{s}");
+    // ARP on `a` had given up on 10.9.0.2 (no answer while the address was
+    // gone) and retries about a second later: the first reply may come that
+    // long after the address is back.
+    assert!(
+        to >= back.0 && to <= back.1 + 1500 * MS,
+        "first reply at {to:?}, address back {back:?}\n{s}"
+    );
+    let first_reply = out
+        .lines()
+        .find(|l| l.starts_with("reply "))
+        .and_then(|l| l.split_whitespace().find_map(|w| w.strip_prefix("seq=")))
+        .and_then(|v| v.parse::<u64>().ok());
+    assert_eq!(g["before_seq"].as_u64(), first_reply, "{s}");
+    let gap_us = s["longest_gap_us"].as_u64().unwrap();
+    assert!(gap_us >= (back.0 - from).as_micros() as u64, "{s}");
+    assert!(s["lost"].as_u64().unwrap() >= 20, "{s}");
+}
+
 #[test]
 fn probe_uses_an_icmp_datagram_socket_without_privileges() {
     let lab = Lab::new("probe_dgram_socket");

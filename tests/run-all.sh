@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as the README gives it and as .ci/run calls it.
 # Needs root (the labs build network namespaces); installs the Debian
-# packages it needs (.ci/install-deps). Prints a closing "summary: N passed, N failed,
+# packages it needs (.ci/install-deps test). Prints a closing "summary: N passed, N failed,
 # N skipped" line; skipped tests are named with their reason.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -13,7 +13,7 @@ fi
 
 # What is missing (Debian packages, Rust) first: this is the README's second
 # command, also on a machine that never ran the first.
-.ci/install-deps || exit 1
+.ci/install-deps test || exit 1
 if [ -d "$HOME/.cargo/bin" ]; then
     PATH="$HOME/.cargo/bin:$PATH"
 fi

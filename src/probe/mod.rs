@@ -28,7 +28,7 @@ use std::process::ExitCode;
 pub use packet::{EchoReply, echo_request, inet_checksum, parse_echo_reply};
 use run::run;
 pub use socket::resolve_target;
-pub use tracker::{Fate, Gap, ReplyKind, Request, Summary, Tracker};
+pub use tracker::{Fate, Gap, GapBound, ReplyKind, Request, Summary, Tracker};
 
 /// Arguments of `vipctl probe`.
 #[derive(clap::Args, Debug, Clone)]

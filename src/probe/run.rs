@@ -136,7 +136,7 @@ impl Run {
             if !self.sending || signals >= 2 {
                 return true;
             }
-            self.sending = false;
+            self.stop_sending();
         }
         false
     }
@@ -150,8 +150,14 @@ impl Run {
                 .is_some_and(|c| self.t.requests.len() as u64 >= c)
                 || self.stop_mono.is_some_and(|s| now_mono >= s))
         {
-            self.sending = false;
+            self.stop_sending();
         }
+    }
+
+    /// No more requests: the window ends now.
+    fn stop_sending(&mut self) {
+        self.sending = false;
+        self.t.stop_sending(clock_ns(libc::CLOCK_REALTIME));
     }
 
     /// Declares lost, and prints, every pending request sent at or before
@@ -271,6 +277,9 @@ impl Run {
 
     /// Prints the summary (`--json`: as one JSON object).
     fn finish(mut self, json: bool, out: &mut dyn Write) -> Summary {
+        // Stopped at once by a second signal while sending: the window ends
+        // now (otherwise this keeps the time sending stopped).
+        self.t.stop_sending(clock_ns(libc::CLOCK_REALTIME));
         // Interrupted while draining: whatever is still pending is lost.
         self.report_lost(i64::MAX, out);
         let s = self

@@ -176,17 +176,20 @@ fn tracker_rtt_duplicates_late_foreign_and_gap() {
     assert_eq!(t.expire(1000 * MS), vec![4, 5, 6]);
     assert!(!t.pending());
     assert_eq!(t.reply(5, 1200 * MS), ReplyKind::Late { seq: 5 });
-    let g = t.longest_gap.unwrap();
-    assert_eq!(
-        g,
-        Gap {
-            gap_ns: 50 * MS,
-            after_seq: 2,
-            from_ns: 21 * MS,
-            before_seq: 7,
-            to_ns: 71 * MS
-        }
-    );
+    let g = t.between_replies.unwrap();
+    let mid = Gap {
+        gap_ns: 50 * MS,
+        bound: GapBound::Replies,
+        after_seq: Some(2),
+        from_ns: 21 * MS,
+        before_seq: Some(7),
+        to_ns: 71 * MS,
+    };
+    assert_eq!(g, mid);
+    // The edges (1 ms to the first reply, 9 ms from the last to the stop)
+    // are shorter: the gap between replies is the longest.
+    t.stop_sending(100 * MS);
+    assert_eq!(t.longest_gap(), Some(mid));
     let s = t.summary("10.0.0.1".into(), 10 * MS, 2 * MS);
     assert_eq!((s.sent, s.received, s.lost), (10, 6, 4));
     assert_eq!((s.duplicates, s.late, s.foreign), (1, 1, 1));
@@ -202,11 +205,12 @@ fn tracker_rtt_duplicates_late_foreign_and_gap() {
         "{line}"
     );
     assert!(
-        line.contains(" longest_gap_us=50000 gap_after_seq=2 gap_before_seq=7 "),
+        line.contains(" longest_gap_us=50000 gap_bound=replies gap_after_seq=2 gap_before_seq=7 "),
         "{line}"
     );
     let j: serde_json::Value = serde_json::to_value(&s).unwrap();
     assert_eq!(j["longest_gap"]["before_seq"], 7);
+    assert_eq!(j["longest_gap"]["bound"], "replies");
     assert_eq!(j["mean_interval_us"], 10_000);
 }
 
@@ -225,8 +229,11 @@ fn median_of_even_count_and_out_of_order_replies() {
     assert_eq!(s.rtt_median_us, Some(5000));
     assert_eq!((s.rtt_min_us, s.rtt_max_us), (Some(1000), Some(14_000)));
     // Gaps in arrival order: 3, 8, 16 ms.
-    let g = t.longest_gap.unwrap();
-    assert_eq!((g.gap_ns, g.after_seq, g.before_seq), (16 * MS, 2, 3));
+    let g = t.between_replies.unwrap();
+    assert_eq!(
+        (g.gap_ns, g.after_seq, g.before_seq),
+        (16 * MS, Some(2), Some(3))
+    );
     // A realtime clock step back does not make a negative "gap".
     let mut t = Tracker::default();
     t.sent(0, 0);
@@ -235,7 +242,7 @@ fn median_of_even_count_and_out_of_order_replies() {
     t.reply(0, MS);
     t.reply(1, 11 * MS);
     t.reply(2, 5 * MS);
-    assert_eq!(t.longest_gap.unwrap().gap_ns, 10 * MS);
+    assert_eq!(t.between_replies.unwrap().gap_ns, 10 * MS);
 }
 
 #[test]
@@ -256,10 +263,114 @@ fn empty_and_single_runs() {
     let s = t.summary("x".into(), MS, 0);
     assert_eq!((s.sent, s.received, s.mean_interval_us), (0, 0, None));
     assert!(s.line().ends_with("longest_gap_us=-"), "{}", s.line());
+    // One request answered: 5 ns from the window's start to its reply.
     let mut t = Tracker::default();
     t.sent(0, 0);
     t.reply(0, 5);
-    assert_eq!(t.summary("x".into(), MS, 0).longest_gap_us, None);
+    assert_eq!(t.summary("x".into(), MS, 0).longest_gap_us, Some(0));
+    assert_eq!(
+        t.longest_gap().map(|g| g.bound),
+        Some(GapBound::WindowStart)
+    );
+}
+
+/// 10 requests 10 ms apart from t = 0, answered 1 ms later where `answered`,
+/// sending stopped at 100 ms.
+fn run_with_replies(answered: impl Fn(u64) -> bool) -> Tracker {
+    let mut t = Tracker::default();
+    for i in 0..10 {
+        t.sent(i * 10 * MS, i * 10 * MS);
+    }
+    for i in (0..10u64).filter(|i| answered(*i)) {
+        t.reply(i, i as i64 * 10 * MS + MS);
+    }
+    t.stop_sending(100 * MS);
+    t.expire(i64::MAX);
+    t
+}
+
+#[test]
+fn an_outage_that_covers_the_end_of_the_window_counts() {
+    // Replies to 0..=3, then nothing until the stop: 31 ms -> 100 ms. Between
+    // replies the longest gap is 10 ms (what the summary said before).
+    let t = run_with_replies(|i| i <= 3);
+    assert_eq!(t.between_replies.unwrap().gap_ns, 10 * MS);
+    let s = t.summary("x".into(), 10 * MS, 0);
+    assert_eq!((s.received, s.lost), (4, 6));
+    assert_eq!(
+        s.longest_gap,
+        Some(Gap {
+            gap_ns: 69 * MS,
+            bound: GapBound::WindowEnd,
+            after_seq: Some(3),
+            from_ns: 31 * MS,
+            before_seq: None,
+            to_ns: 100 * MS,
+        })
+    );
+    assert_eq!(s.longest_gap_us, Some(69_000));
+    let line = s.line();
+    assert!(
+        line.contains(
+            " longest_gap_us=69000 gap_bound=window_end gap_after_seq=3 gap_before_seq=- "
+        ),
+        "{line}"
+    );
+    let j: serde_json::Value = serde_json::to_value(&s).unwrap();
+    assert_eq!(j["longest_gap_us"], 69_000);
+    assert_eq!(j["longest_gap"]["bound"], "window_end");
+    assert_eq!(j["longest_gap"]["before_seq"], serde_json::Value::Null);
+    assert_eq!(j["longest_gap"]["to_ns"], 100 * MS);
+}
+
+#[test]
+fn an_outage_that_covers_the_start_of_the_window_counts() {
+    // 0..=5 lost, replies from 6 on: 0 ms (first send) -> 61 ms.
+    let t = run_with_replies(|i| i >= 6);
+    assert_eq!(t.between_replies.unwrap().gap_ns, 10 * MS);
+    let s = t.summary("x".into(), 10 * MS, 0);
+    assert_eq!(
+        s.longest_gap,
+        Some(Gap {
+            gap_ns: 61 * MS,
+            bound: GapBound::WindowStart,
+            after_seq: None,
+            from_ns: 0,
+            before_seq: Some(6),
+            to_ns: 61 * MS,
+        })
+    );
+    let line = s.line();
+    assert!(
+        line.contains(
+            " longest_gap_us=61000 gap_bound=window_start gap_after_seq=- gap_before_seq=6 "
+        ),
+        "{line}"
+    );
+    let j: serde_json::Value = serde_json::to_value(&s).unwrap();
+    assert_eq!(j["longest_gap"]["bound"], "window_start");
+    assert_eq!(j["longest_gap"]["after_seq"], serde_json::Value::Null);
+}
+
+#[test]
+fn no_reply_at_all_is_the_whole_window() {
+    let t = run_with_replies(|_| false);
+    assert_eq!(t.between_replies, None);
+    let s = t.summary("x".into(), 10 * MS, 0);
+    assert_eq!(s.longest_gap_us, Some(100_000));
+    assert_eq!(
+        s.longest_gap.map(|g| (g.bound, g.from_ns, g.to_ns)),
+        Some((GapBound::WholeWindow, 0, 100 * MS))
+    );
+    // Without a recorded stop the window ends at the last request sent.
+    let mut t = Tracker::default();
+    t.sent(0, 0);
+    t.sent(10 * MS, 10 * MS);
+    assert_eq!(t.longest_gap().map(|g| g.gap_ns), Some(10 * MS));
+    // The first stop counts.
+    t.stop_sending(15 * MS);
+    t.stop_sending(50 * MS);
+    assert_eq!(t.longest_gap().map(|g| g.gap_ns), Some(15 * MS));
 }
 
 #[test]

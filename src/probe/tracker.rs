@@ -33,15 +33,45 @@ pub enum ReplyKind {
     Foreign,
 }
 
-/// The longest time between two successive replies.
+/// What bounds a gap: an outage that runs into the start or the end of the
+/// probing window has a reply on one side only (or none), and still counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GapBound {
+    /// From one reply to the next.
+    Replies,
+    /// From the window's start (the first request sent) to the first reply.
+    WindowStart,
+    /// From the last reply to the window's end (when sending stopped).
+    WindowEnd,
+    /// No reply at all: the whole window.
+    WholeWindow,
+}
+
+impl GapBound {
+    /// As in the summary line and the JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            GapBound::Replies => "replies",
+            GapBound::WindowStart => "window_start",
+            GapBound::WindowEnd => "window_end",
+            GapBound::WholeWindow => "whole_window",
+        }
+    }
+}
+
+/// The longest time without a reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Gap {
     pub gap_ns: i64,
-    /// Reply before the gap: its seq and kernel receive time.
-    pub after_seq: u64,
+    pub bound: GapBound,
+    /// Reply before the gap: its seq (none at the window's start) and its
+    /// kernel receive time (the window's start time there).
+    pub after_seq: Option<u64>,
     pub from_ns: i64,
-    /// Reply that ended the gap.
-    pub before_seq: u64,
+    /// Reply that ended the gap (none at the window's end), and its receive
+    /// time (the window's end time there).
+    pub before_seq: Option<u64>,
     pub to_ns: i64,
 }
 
@@ -56,9 +86,14 @@ pub struct Tracker {
     /// Schedule slots that passed while the prober was not running (timer
     /// overruns): no request was sent for them.
     pub skipped_slots: u64,
-    /// Last fresh reply: (seq, recv_ns).
+    /// First and last fresh reply by receive time: (seq, recv_ns).
+    first_reply: Option<(u64, i64)>,
     last_reply: Option<(u64, i64)>,
-    pub longest_gap: Option<Gap>,
+    /// Longest gap between two replies; [`Tracker::longest_gap`] adds the
+    /// window's edges.
+    pub between_replies: Option<Gap>,
+    /// When sending stopped (epoch ns): the window's end.
+    stopped_ns: Option<i64>,
     /// Oldest request that may still be pending (everything before is
     /// resolved), so expiring is O(new requests).
     first_pending: usize,
@@ -96,12 +131,13 @@ impl Tracker {
                 let rtt_ns = recv_ns - req.sent_ns;
                 if let Some((prev_seq, prev_ns)) = self.last_reply {
                     let gap_ns = recv_ns - prev_ns;
-                    if gap_ns >= 0 && self.longest_gap.is_none_or(|g| gap_ns > g.gap_ns) {
-                        self.longest_gap = Some(Gap {
+                    if gap_ns >= 0 && self.between_replies.is_none_or(|g| gap_ns > g.gap_ns) {
+                        self.between_replies = Some(Gap {
                             gap_ns,
-                            after_seq: prev_seq,
+                            bound: GapBound::Replies,
+                            after_seq: Some(prev_seq),
                             from_ns: prev_ns,
-                            before_seq: seq,
+                            before_seq: Some(seq),
                             to_ns: recv_ns,
                         });
                     }
@@ -111,9 +147,68 @@ impl Tracker {
                 if self.last_reply.is_none_or(|(_, t)| recv_ns >= t) {
                     self.last_reply = Some((seq, recv_ns));
                 }
+                if self.first_reply.is_none_or(|(_, t)| recv_ns < t) {
+                    self.first_reply = Some((seq, recv_ns));
+                }
                 ReplyKind::Fresh { seq, rtt_ns }
             }
         }
+    }
+
+    /// Sending stopped at `now_ns` (epoch): the window ends there. The first
+    /// call counts.
+    pub fn stop_sending(&mut self, now_ns: i64) {
+        self.stopped_ns.get_or_insert(now_ns);
+    }
+
+    /// The longest time without a reply within the window, from the first
+    /// request sent to when sending stopped (the last request sent if no
+    /// stop was recorded): between two replies, or with a reply on one side
+    /// only when the outage ran into the window's start or end, or the whole
+    /// window without any reply. `None` without requests. Between replies
+    /// wins a tie.
+    pub fn longest_gap(&self) -> Option<Gap> {
+        let start = self.requests.first()?.sent_ns;
+        let end = self
+            .stopped_ns
+            .unwrap_or_else(|| self.requests.last().map_or(start, |r| r.sent_ns));
+        let (Some((first_seq, first_ns)), Some((last_seq, last_ns))) =
+            (self.first_reply, self.last_reply)
+        else {
+            return Some(Gap {
+                gap_ns: (end - start).max(0),
+                bound: GapBound::WholeWindow,
+                after_seq: None,
+                from_ns: start,
+                before_seq: None,
+                to_ns: end,
+            });
+        };
+        let edges = [
+            Gap {
+                gap_ns: first_ns - start,
+                bound: GapBound::WindowStart,
+                after_seq: None,
+                from_ns: start,
+                before_seq: Some(first_seq),
+                to_ns: first_ns,
+            },
+            Gap {
+                gap_ns: end - last_ns,
+                bound: GapBound::WindowEnd,
+                after_seq: Some(last_seq),
+                from_ns: last_ns,
+                before_seq: None,
+                to_ns: end,
+            },
+        ];
+        edges.into_iter().filter(|g| g.gap_ns > 0).fold(
+            self.between_replies,
+            |best, g| match best {
+                Some(b) if b.gap_ns >= g.gap_ns => Some(b),
+                _ => Some(g),
+            },
+        )
     }
 
     pub fn foreign(&mut self) -> ReplyKind {
@@ -180,6 +275,7 @@ impl Tracker {
             _ => None,
         };
         let us = |ns: i64| ns / 1000;
+        let longest_gap = self.longest_gap();
         Summary {
             target,
             interval_us: us(interval_ns),
@@ -196,8 +292,8 @@ impl Tracker {
             rtt_max_us: rtts.last().copied().map(us),
             mean_interval_us: mean_interval_ns.map(us),
             max_send_late_us: us(max_send_late_ns),
-            longest_gap_us: self.longest_gap.map(|g| us(g.gap_ns)),
-            longest_gap: self.longest_gap,
+            longest_gap_us: longest_gap.map(|g| us(g.gap_ns)),
+            longest_gap,
         }
     }
 }
@@ -224,7 +320,8 @@ pub struct Summary {
     pub mean_interval_us: Option<i64>,
     /// Worst delay of a send after its slot on the schedule.
     pub max_send_late_us: i64,
-    /// Longest time between two successive replies (kernel receive times).
+    /// Longest time without a reply (kernel receive times), outages that
+    /// run into the window's start or end included ([`Tracker::longest_gap`]).
     pub longest_gap_us: Option<i64>,
     pub longest_gap: Option<Gap>,
 }
@@ -233,12 +330,14 @@ impl Summary {
     /// One `key=value` line; absent values are `-`.
     pub fn line(&self) -> String {
         let o = |v: Option<i64>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
+        let seq = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
         let gap = match &self.longest_gap {
             Some(g) => format!(
-                "longest_gap_us={} gap_after_seq={} gap_before_seq={} gap_from={} gap_to={}",
+                "longest_gap_us={} gap_bound={} gap_after_seq={} gap_before_seq={} gap_from={} gap_to={}",
                 g.gap_ns / 1000,
-                g.after_seq,
-                g.before_seq,
+                g.bound.name(),
+                seq(g.after_seq),
+                seq(g.before_seq),
                 g.from_ns,
                 g.to_ns
             ),
