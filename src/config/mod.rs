@@ -18,6 +18,7 @@ use std::path::Path;
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
 
+mod check;
 pub mod duration_text;
 mod health;
 mod instance;
@@ -28,6 +29,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
+pub use check::instance_field_location;
 pub use health::{
     Command, DEFAULT_NOTIFY_TIMEOUT, GroupConfig, Groups, NotifyConfig, OnTimeout, ProcessMatch,
     TrackUse, TrackerConfig, TrackerKind, Trackers, unit_name,
@@ -91,39 +93,28 @@ impl Config {
         Config::parse(&text, path)
     }
 
-    /// Parses and validates configuration text; `path` is only used in errors.
+    /// Parses and validates configuration text; `path` is only used in
+    /// errors. Several errors come as one: the first, its message followed
+    /// by the others, one a line, and their count.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let config = serde_norway::from_str::<Config>(text).map_err(|e| {
-            let loc = e.location();
-            // serde_norway appends " at line L column C" to the message; the
-            // location is reported separately, so strip it from the text.
-            let mut message = e.to_string();
-            if let Some(pos) = message.rfind(" at line ") {
-                message.truncate(pos);
+        Config::parse_all(text, path).map_err(|errors| {
+            let mut first = errors[0].clone();
+            if errors.len() > 1 {
+                for e in &errors[1..] {
+                    first.message.push_str(&format!("\n{e}"));
+                }
+                first
+                    .message
+                    .push_str(&format!("\n{} errors", errors.len()));
             }
-            ConfigError {
-                file: path.to_path_buf(),
-                line: loc.as_ref().map(|l| l.line()),
-                column: loc.as_ref().map(|l| l.column()),
-                message,
-            }
-        })?;
-        // Rules across the whole file (trackers, groups): located at the
-        // instance or group they are about.
-        validate_health(&config).map_err(|(place, e)| {
-            let at = locate::locate(text, &place);
-            let message = match &place {
-                Place::Instance(name) => e.in_instance(name),
-                Place::Group(_) | Place::Key(_) => e.message,
-            };
-            ConfigError {
-                file: path.to_path_buf(),
-                line: at.map(|a| a.0),
-                column: at.map(|a| a.1),
-                message,
-            }
-        })?;
-        Ok(config)
+            first
+        })
+    }
+
+    /// Parses and validates configuration text: every error, sorted by
+    /// position (never an empty list).
+    pub fn parse_all(text: &str, path: &Path) -> Result<Config, Vec<ConfigError>> {
+        check::parse_all(text, path)
     }
 
     /// Renders the configuration as YAML (`vipctl import-keepalived` prints
@@ -133,10 +124,13 @@ impl Config {
     }
 }
 
-/// The instances list, with the rules across instances; serde places their
-/// errors at the `instances` key.
+/// The instances list, not empty. The rules across instances run once the
+/// file is read ([`check::parse_all`]), so that they point at the instance
+/// they blame, not at the `instances` key.
 fn deserialize_instances<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<InstanceConfig>, D::Error> {
     let list = Vec::<InstanceConfig>::deserialize(d)?;
-    validate_instances(&list).map_err(de::Error::custom)?;
+    if list.is_empty() {
+        validate_instances(&list).map_err(de::Error::custom)?;
+    }
     Ok(list)
 }

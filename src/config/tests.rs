@@ -440,10 +440,9 @@ fn rule_errors_read_as_the_file_reports_them() {
     })
     .unwrap_err();
     let in_file = parse(&format!("{MINIMAL}    priority: 255\n    preempt: false\n")).unwrap_err();
-    assert_eq!(
-        in_file.message,
-        format!("instances: {}", e.in_instance("web"))
-    );
+    assert_eq!(in_file.message, e.in_instance("web"));
+    // At the value of the key the rule is about.
+    assert_eq!((in_file.line, in_file.column), (Some(7), Some(14)));
     // A bad name is the message itself, not its context.
     let e = InstanceConfig::try_from(RawInstance {
         name: String::new(),
@@ -699,5 +698,162 @@ fn found_vips_defaults_to_keep_and_is_checked_where_it_stands() {
         !serde_norway::to_string(&parse(MINIMAL).unwrap())
             .unwrap()
             .contains("found_vips")
+    );
+}
+
+/// Every error of the file, as `vipctl check` prints them.
+fn all_errors(text: &str) -> Vec<String> {
+    match Config::parse_all(text, Path::new("t.yaml")) {
+        Ok(_) => Vec::new(),
+        Err(es) => es.iter().map(ToString::to_string).collect(),
+    }
+}
+
+const KEYS: &str = "expected one of `name`, `interface`, `vrid`, `version`, `priority`, `preempt`, `preempt_delay`, `advert_interval`, `initial_state`, `auth_type`, `found_vips`, `auth_pass`, `vips`, `excluded_vips`, `unicast`, `garp`, `vip_device`, `track`, `notify`, `units`";
+
+#[test]
+fn every_error_is_reported_in_one_run_sorted_by_position() {
+    let text = "instances:\n  - name: web\n    interface: eth0\n    vrid: 0\n    priority: 300\n    advert_intervall: 1s\n    vips: [192.0.2.10/24]\n  - name: db\n    interface: eth0\n    vrid: 52\n    version: 2\n    vips: [2001:db8::1/64]\n    advert_interval: 100ms\n";
+    assert_eq!(
+        all_errors(text),
+        [
+            "t.yaml:4:11: instances[0].vrid: vrid 0 is out of range 1-255".to_string(),
+            "t.yaml:5:15: instances[0].priority: priority 300 is out of range 1-255: use 1-254 for backups, 255 only on the router that owns the addresses".into(),
+            format!("t.yaml:6:5: instances[0]: unknown field `advert_intervall` (did you mean `advert_interval`?), {KEYS}"),
+            "t.yaml:12:11: instance \"db\": VRRPv2 carries IPv4 only (RFC 3768): use version: 3 for IPv6 VIPs, or move them to excluded_vips".into(),
+            "t.yaml:13:22: instance \"db\": advert_interval 100ms is not valid for VRRPv2: use whole seconds 1s-255s (RFC 3768 5.3.7), or version: 3 for sub-second intervals".into(),
+        ]
+    );
+    // The daemon's one error lists them all, the first one's place kept.
+    let e = parse(text).unwrap_err();
+    assert_eq!((e.line, e.column), (Some(4), Some(11)));
+    assert!(e.to_string().ends_with("\n5 errors"), "{e}");
+    assert_eq!(e.to_string().lines().count(), 6, "{e}");
+}
+
+#[test]
+fn errors_across_instances_point_at_the_later_instances_value() {
+    let dup = "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    vips: [192.0.2.10/24]\n  - name: web\n    interface: eth0\n    vrid: 51\n    vips: [192.0.2.11/24]\n";
+    assert_eq!(
+        all_errors(dup),
+        [
+            "t.yaml:6:11: instances[1]: name \"web\" is already used by instances[0]: names must be unique",
+            "t.yaml:8:11: instances \"web\" and \"web\" both use vrid 51 for IPv4 on eth0: give one of them another vrid",
+        ]
+    );
+    // An instance with a broken value is left out of the rules across
+    // instances, and the others are still checked.
+    let three = format!(
+        "{dup}  - name: api\n    interface: eth0\n    vrid: 51\n    priority: 0\n    vips: [192.0.2.12/24]\n"
+    );
+    let errs = all_errors(&three);
+    assert_eq!(errs.len(), 4, "{errs:?}");
+    assert_eq!(
+        errs[2],
+        "t.yaml:12:11: instances \"web\" and \"api\" both use vrid 51 for IPv4 on eth0: give one of them another vrid"
+    );
+    assert!(
+        errs[3].starts_with("t.yaml:13:15: instances[2].priority: priority 0"),
+        "{errs:?}"
+    );
+    // A default standing in for a broken value breaks no rule of its own:
+    // auth_pass is fine once version 2 is read.
+    let v2 = "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    version: 2x\n    auth_pass: secret\n    vips: [192.0.2.10/24]\n";
+    let errs = all_errors(v2);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].starts_with("t.yaml:5:14: instances[0].version: "),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn an_instance_rule_points_at_its_own_instance() {
+    let text = "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    vips: [192.0.2.10/24]\n  - name: db\n    interface: eth0\n    version: 2\n    vrid: 52\n    vips: [192.0.2.11/24, 2001:db8::1/64]\n";
+    assert_eq!(
+        all_errors(text),
+        [
+            "t.yaml:10:11: instance \"db\": VRRPv2 carries IPv4 only (RFC 3768): use version: 3 for IPv6 VIPs, or move them to excluded_vips"
+        ]
+    );
+}
+
+#[test]
+fn mis_indented_lines_are_called_so() {
+    let deeper = "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n      priority: 100\n    vips: [192.0.2.10/24]\n";
+    assert_eq!(
+        all_errors(deeper),
+        [
+            "t.yaml:5:7: this looks mis-indented: `priority` is indented as part of `vrid`'s value; align it with `vrid` (read as: instances[0].vrid: invalid type: string \"51 priority\", expected vrid between 1 and 255)"
+        ]
+    );
+    let shallower =
+        "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n   vips: [192.0.2.10/24]\n";
+    assert_eq!(
+        all_errors(shallower),
+        [
+            "t.yaml:5:4: this looks mis-indented: `vips` is indented less than the instance's other keys; align it with `vrid` (read as: instances[0]: missing field `vips`)"
+        ]
+    );
+    let nested = "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    garp:\n      vips: [192.0.2.10/24]\n";
+    assert_eq!(
+        all_errors(nested),
+        [
+            "t.yaml:6:7: this looks mis-indented: `vips` is indented as part of `garp`'s value; align it with `garp` (read as: instances[0].garp: unknown field `vips`, expected one of `repeat`, `interval`, `second_burst_after`, `refresh`)"
+        ]
+    );
+    // A key that is really missing is not called mis-indented.
+    assert_eq!(
+        all_errors("instances:\n  - name: web\n    vrid: 1\n    vips: [192.0.2.10/24]\n"),
+        ["t.yaml:2:5: instances[0]: missing field `interface`"]
+    );
+}
+
+#[test]
+fn near_miss_names_get_a_suggestion() {
+    let text = "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    initial_state: mastr\n    vips: [192.0.2.10/24]\nscript_usr: x\n";
+    assert_eq!(
+        all_errors(text),
+        [
+            "t.yaml:5:20: instances[0].initial_state: unknown variant `mastr` (did you mean `master`?), expected `backup` or `master`",
+            "t.yaml:7:1: unknown field `script_usr` (did you mean `script_user`?), expected one of `router_id`, `instances`, `networkd`, `script_user`, `trackers`, `groups`",
+        ]
+    );
+    // Far from every valid key: no guess.
+    let e = parse(&MINIMAL.replace("vrid: 51", "vrid: 51\n    colour: red")).unwrap_err();
+    assert_eq!(
+        e.message,
+        format!("instances[0]: unknown field `colour`, {KEYS}")
+    );
+}
+
+#[test]
+fn groups_naming_a_broken_instance_are_not_blamed_for_it() {
+    let text = "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    vips: [192.0.2.10/24]\n    track: [{tracker: nope}]\n  - name: db\n    interface: eth0\n    vrid: 0\n    vips: [192.0.2.11/24]\ngroups:\n  g:\n    instances: [web, db, nope]\n";
+    assert_eq!(
+        all_errors(text),
+        [
+            "t.yaml:2:3: instance \"web\": track: no tracker is named \"nope\" (there is no trackers: section)",
+            "t.yaml:9:11: instances[1].vrid: vrid 0 is out of range 1-255",
+        ]
+    );
+}
+
+#[test]
+fn garbage_ends_with_an_error_never_a_panic() {
+    for junk in [
+        "{",
+        "instances: []\n",
+        "instances:\n  -\n",
+        "instances:\n  - -\n    - x: [\n",
+        "\t- :\n",
+        "a:\n b:\n  - c: :\n",
+    ] {
+        let errs = Config::parse_all(junk, Path::new("t")).unwrap_err();
+        assert!(!errs.is_empty(), "{junk:?}");
+    }
+    assert_eq!(
+        all_errors("instances: []\n"),
+        ["t.yaml:1:1: instances is empty: configure at least one instance"]
     );
 }

@@ -42,7 +42,23 @@ impl TryFrom<RawInstance> for InstanceConfig {
         for rule in INSTANCE_RULES {
             rule(&raw)?;
         }
-        Ok(InstanceConfig {
+        Ok(accept(raw))
+    }
+}
+
+/// Every rule the instance breaks, in the rules' order, for `vipctl check`,
+/// which reports them all at once.
+pub fn instance_rule_errors(raw: &RawInstance) -> Vec<RuleError> {
+    INSTANCE_RULES
+        .iter()
+        .filter_map(|rule| rule(raw).err())
+        .collect()
+}
+
+/// The instance once every rule passed.
+fn accept(raw: RawInstance) -> InstanceConfig {
+    {
+        InstanceConfig {
             name: raw.name,
             interface: raw.interface,
             vrid: raw.vrid,
@@ -63,7 +79,7 @@ impl TryFrom<RawInstance> for InstanceConfig {
             track: raw.track,
             notify: raw.notify,
             units: raw.units,
-        })
+        }
     }
 }
 

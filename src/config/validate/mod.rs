@@ -16,8 +16,9 @@ mod health;
 mod instance_rules;
 mod raw;
 
-pub use across::validate_instances;
-pub use health::{Place, validate_health};
+pub use across::{instance_conflicts, validate_instances};
+pub use health::{Place, health_errors, validate_health};
+pub use instance_rules::instance_rule_errors;
 pub use raw::RawInstance;
 
 /// A broken rule: what is wrong and how to fix it, and the YAML key it is about.
