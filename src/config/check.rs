@@ -550,7 +550,7 @@ pub(crate) fn did_you_mean(message: &str) -> String {
 
 /// The valid name nearest to `name`, when it is near enough to be a typo:
 /// at most 2 edits, and fewer than a third of the name's length.
-pub(crate) fn nearest<'a>(name: &str, valid: &[&'a str]) -> Option<&'a str> {
+pub fn nearest<'a>(name: &str, valid: &[&'a str]) -> Option<&'a str> {
     valid
         .iter()
         .map(|v| (edit_distance(name, v), *v))

@@ -29,7 +29,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
-pub use check::instance_field_location;
+pub use check::{instance_field_location, nearest};
 pub use health::{
     Command, DEFAULT_NOTIFY_TIMEOUT, GroupConfig, Groups, NotifyConfig, OnTimeout, ProcessMatch,
     TrackUse, TrackerConfig, TrackerKind, Trackers, unit_name,
@@ -87,10 +87,14 @@ impl NetworkdConfig {
 impl Config {
     /// Reads and validates a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        Config::parse(&Config::read_text(path)?, path)
+    }
+
+    /// The text of a configuration file, for [`Config::parse_all`].
+    pub fn read_text(path: &Path) -> Result<String, ConfigError> {
+        std::fs::read_to_string(path).map_err(|e| {
             ConfigError::whole_file(path, format!("cannot read the configuration file: {e}"))
-        })?;
-        Config::parse(&text, path)
+        })
     }
 
     /// Parses and validates configuration text; `path` is only used in
