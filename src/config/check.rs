@@ -212,7 +212,15 @@ pub fn parse_all(text: &str, path: &Path) -> Result<Config, Vec<ConfigError>> {
             }) {
                 continue; // about an instance that was blanked
             }
-            let pos = locate(text, &place);
+            // An instance's rule: at its key in that instance when written.
+            let pos = match &place {
+                Place::Instance(name) => items
+                    .iter()
+                    .find(|it| item_name(&lines, it).as_deref() == Some(name.as_str()))
+                    .and_then(|it| field_location(&lines, it, r.field)),
+                _ => None,
+            }
+            .or_else(|| locate(text, &place));
             let message = match &place {
                 Place::Instance(name) => r.in_instance(name),
                 Place::Group(_) | Place::Key(_) => r.message,

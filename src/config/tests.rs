@@ -641,7 +641,11 @@ fn health_rules_across_the_file_point_at_their_instance_or_group() {
             .starts_with("instance \"web6\": track: no tracker is named \"svk\""),
         "{e}"
     );
-    assert_eq!(e.line, Some(25), "the instance's name line: {e}");
+    assert_eq!(
+        (e.line, e.column),
+        (Some(30), Some(12)),
+        "the instance's track value: {e}"
+    );
     let e =
         parse(&HEALTH.replace("instances: [web4, web6]", "instances: [web4, web7]")).unwrap_err();
     assert!(
@@ -833,7 +837,7 @@ fn groups_naming_a_broken_instance_are_not_blamed_for_it() {
     assert_eq!(
         all_errors(text),
         [
-            "t.yaml:2:3: instance \"web\": track: no tracker is named \"nope\" (there is no trackers: section)",
+            "t.yaml:6:12: instance \"web\": track: no tracker is named \"nope\" (there is no trackers: section)",
             "t.yaml:9:11: instances[1].vrid: vrid 0 is out of range 1-255",
         ]
     );
@@ -855,5 +859,57 @@ fn garbage_ends_with_an_error_never_a_panic() {
     assert_eq!(
         all_errors("instances: []\n"),
         ["t.yaml:1:1: instances is empty: configure at least one instance"]
+    );
+}
+
+#[test]
+fn names_of_trackers_and_instances_get_a_suggestion() {
+    let text = "trackers:\n  nginx:\n    exec: [/bin/true]\ninstances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    vips: [192.0.2.10/24]\n    track: [{tracker: ngnix}]\ngroups:\n  g:\n    instances: [web, wbe]\n";
+    assert_eq!(
+        all_errors(text),
+        [
+            "t.yaml:9:12: instance \"web\": track: no tracker is named \"ngnix\" (did you mean \"nginx\"?) (the trackers are nginx)",
+            "t.yaml:11:3: group \"g\": there is no instance named \"wbe\" (did you mean \"web\"?)",
+        ]
+    );
+}
+
+/// Every line of the example, mangled the ways hands mangle YAML: never a
+/// panic, and a refused file always says why, sorted by position.
+#[test]
+fn mangled_lines_never_panic_and_always_explain() {
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/units/examples/vipd.yaml"
+    ))
+    .unwrap();
+    let lines: Vec<&str> = example.lines().collect();
+    let mut refused = 0;
+    for i in 0..lines.len() {
+        let l = lines[i];
+        let variants = [
+            String::new(),
+            format!("  {l}"),
+            l.strip_prefix(' ').unwrap_or(l).to_string(),
+            format!("{l}\n{l}"),
+            l[..l.len() / 2].to_string(),
+            l.replace(':', ""),
+            l.replace('_', ""),
+        ];
+        for v in variants {
+            let mut m = lines.clone();
+            m[i] = &v;
+            let text = m.join("\n") + "\n";
+            if let Err(errs) = Config::parse_all(&text, Path::new("t")) {
+                refused += 1;
+                assert!(!errs.is_empty(), "{text}");
+                let places: Vec<_> = errs.iter().map(|e| (e.line, e.column)).collect();
+                assert!(places.is_sorted(), "{errs:?}");
+            }
+        }
+    }
+    assert!(
+        refused > lines.len(),
+        "the mangling breaks the file: {refused}"
     );
 }

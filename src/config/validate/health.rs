@@ -82,6 +82,14 @@ pub fn health_errors(c: &Config) -> Vec<Broken> {
     out
 }
 
+/// ` (did you mean "X"?)` when a valid name is near `name`, else nothing.
+fn did_you_mean<'a>(name: &str, valid: impl Iterator<Item = &'a str>) -> String {
+    let valid: Vec<&str> = valid.collect();
+    crate::config::nearest(name, &valid)
+        .map(|n| format!(" (did you mean {n:?}?)"))
+        .unwrap_or_default()
+}
+
 fn script_user_is_a_name(c: &Config) -> Result<(), Broken> {
     match &c.script_user {
         Some(u) if u.is_empty() || u.contains(['/', ':']) || u.chars().any(char::is_whitespace) => {
@@ -110,7 +118,11 @@ fn uses_exist(c: &Config, place: Place, uses: &[TrackUse]) -> Result<(), Broken>
                 place,
                 RuleError::new(
                     "track",
-                    format!("track: no tracker is named {:?} ({hint})", u.tracker),
+                    format!(
+                        "track: no tracker is named {:?}{} ({hint})",
+                        u.tracker,
+                        did_you_mean(&u.tracker, c.trackers.keys().map(String::as_str))
+                    ),
                 ),
             ));
         }
@@ -163,7 +175,10 @@ fn members_exist<'a>(
                     place(),
                     RuleError::new(
                         "instances",
-                        format!("group {name:?}: there is no instance named {m:?}"),
+                        format!(
+                            "group {name:?}: there is no instance named {m:?}{}",
+                            did_you_mean(m, c.instances.iter().map(|i| i.name.as_str()))
+                        ),
                     ),
                 )
             })
