@@ -134,11 +134,14 @@ pub fn parse_all(text: &str, path: &Path) -> Result<Config, Vec<ConfigError>> {
         let changed = match scope {
             Some(i) => {
                 // serde places an instance's rule errors near the list, not
-                // at the instance: the first instance whose values read fine
-                // but whose rules fail is the one.
+                // at the instance: when the instance at the error's place
+                // reads fine on its own, the first instance whose values
+                // read fine but whose rules fail is the one. Otherwise the
+                // error is one of its values.
+                let values_fine = read_alone(&work, &items[i]).is_some();
                 let ruled = std::iter::once(i)
                     .chain(0..items.len())
-                    .filter(|j| !elided_items.contains(j))
+                    .filter(|j| values_fine && !elided_items.contains(j))
                     .find_map(|j| {
                         let raw = read_alone(&work, &items[j])?;
                         let broken = instance_rule_errors(&raw);
