@@ -301,7 +301,7 @@ fn instance_items(lines: &[&str]) -> Vec<Item> {
         return Vec::new();
     };
     let end = (start + 1..lines.len())
-        .find(|&i| !is_blank(lines[i]) && indent(lines[i]) == 0)
+        .find(|&i| ends_block(lines[i], 0))
         .unwrap_or(lines.len());
     let Some(first) = (start + 1..end).find(|&i| !is_blank(lines[i])) else {
         return Vec::new();
@@ -353,9 +353,19 @@ fn block_from(
     within: &Range<usize>,
 ) -> Range<usize> {
     let end = (start + 1..within.end)
-        .find(|&i| !is_blank(lines[i]) && indent(lines[i]) <= indent_of_key)
+        .find(|&i| ends_block(lines[i], indent_of_key))
         .unwrap_or(within.end);
     start..end
+}
+
+/// Whether `line` ends the block of a key at column `key_indent`: it is
+/// indented no more, and is not an item of the key's list (YAML lets those
+/// stand at the key's own column).
+fn ends_block(line: &str, key_indent: usize) -> bool {
+    let n = indent(line);
+    !is_blank(line)
+        && (n < key_indent
+            || (n == key_indent && !(line[n..] == *"-" || line[n..].starts_with("- "))))
 }
 
 /// The key of the instance (at its keys' indentation) whose block holds
@@ -477,6 +487,25 @@ fn indentation(
                 format!(
                     "`{word}` is indented as part of `{}`'s value; align it with `{}`",
                     own.0, own.0
+                ),
+            );
+        }
+    }
+    // `name: web` followed by a deeper `interface: eth0`: a key inside a
+    // scalar value.
+    if message.starts_with("mapping values are not allowed") {
+        let own = lines.get(l0)?;
+        let prev = (0..l0).rev().find(|&i| !is_blank(lines[i]))?;
+        let (parent, col) = key_at(lines[prev])?;
+        let has_value = lines[prev][col..]
+            .split_once(':')
+            .is_some_and(|(_, v)| !v.trim().is_empty() && !v.trim().starts_with('#'));
+        let word = key_of(own)?;
+        if indent(own) > col && has_value {
+            return hint(
+                l0,
+                format!(
+                    "`{word}` is indented as part of `{parent}`'s value; align it with `{parent}`"
                 ),
             );
         }

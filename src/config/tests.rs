@@ -913,3 +913,46 @@ fn mangled_lines_never_panic_and_always_explain() {
         "the mangling breaks the file: {refused}"
     );
 }
+
+#[test]
+fn a_key_inside_a_scalar_is_called_mis_indented() {
+    let text = "instances:\n  - name: web\n      interface: eth0\n    vrid: 51\n    vips: [192.0.2.10/24]\n";
+    assert_eq!(
+        all_errors(text),
+        [
+            "t.yaml:3:7: this looks mis-indented: `interface` is indented as part of `name`'s value; align it with `name` (read as: mapping values are not allowed in this context)"
+        ]
+    );
+}
+
+#[test]
+fn a_shared_vip_device_points_at_the_later_instance() {
+    let text = "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    vips: [192.0.2.10/24]\n    vip_device: {kind: macvlan}\n  - name: db\n    interface: eth1\n    vrid: 51\n    vips: [192.0.2.11/24]\n    vip_device: {kind: macvlan}\n";
+    assert_eq!(
+        all_errors(text),
+        [
+            "t.yaml:11:17: instances \"web\" and \"db\" both use VIP device vrrp.51: name them apart with vip_device.name"
+        ]
+    );
+}
+
+/// Lists may stand at their key's column (`- name:` under `instances:`,
+/// `- 192.0.2.10/24` under `vips:`): each error is still found and placed.
+#[test]
+fn lists_at_their_keys_column_are_read_item_by_item() {
+    let text = "instances:\n- name: web\n  interface: eth0\n  vrid: 51\n  priority: 0\n  vips:\n  - 192.0.2.10/33\n- name: db\n  interface: eth0\n  vrid: 51\n  vips:\n  - 192.0.2.11/24\n  - 2001:db8::1/64\n  version: 2\n";
+    let errs = all_errors(text);
+    assert_eq!(errs.len(), 3, "{errs:?}");
+    assert!(
+        errs[0].starts_with("t.yaml:5:13: instances[0].priority: priority 0 is out of range"),
+        "{errs:?}"
+    );
+    assert!(
+        errs[1].starts_with("t.yaml:7:5: instances[0].vips[0]: "),
+        "{errs:?}"
+    );
+    assert_eq!(
+        errs[2],
+        "t.yaml:11:3: instance \"db\": VRRPv2 carries IPv4 only (RFC 3768): use version: 3 for IPv6 VIPs, or move them to excluded_vips"
+    );
+}
