@@ -2,11 +2,12 @@
 //!
 //! Every field-level check runs inside a serde visitor, so serde_norway
 //! attaches the exact line and column of the offending value to the error.
-//! Checks that relate several fields of one instance run when the instance's
-//! mapping is complete and point at the instance; checks across instances
-//! name both instances. Unknown keys are rejected everywhere.
+//! Checks that relate several fields of one instance, and checks across
+//! instances (which name both), point at the key they are about in the
+//! instance concerned (`check`, which also finds every error of a file in
+//! one run). Unknown keys are rejected everywhere.
 //!
-//! Layout: `types` (the value types and their field-level checks),
+//! Layout: `check` (every error of a file, placed and explained), `types` (the value types and their field-level checks),
 //! `duration_text` (durations as written), `instance` ([`InstanceConfig`]
 //! and what the daemon asks of it), `validate` (the instance as written,
 //! [`RawInstance`], and the rules that turn it into an [`InstanceConfig`]:

@@ -1,6 +1,8 @@
 //! The instance as written ([`RawInstance`]) and the rules that make it an
 //! [`InstanceConfig`]: one function per rule, run in a fixed order so the
-//! first broken rule is the one reported. Each rule says which YAML key it is
+//! first broken rule is the one reported (or all of them, in that order, for
+//! `vipctl check`: [`instance_rule_errors`], [`instance_conflicts`],
+//! [`health_errors`]). Each rule says which YAML key it is
 //! about ([`RuleError::field`]): a configuration file reports the message at
 //! the instance, the keepalived importer at the instance it translated.
 //!
