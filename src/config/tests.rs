@@ -956,3 +956,46 @@ fn lists_at_their_keys_column_are_read_item_by_item() {
         "t.yaml:11:3: instance \"db\": VRRPv2 carries IPv4 only (RFC 3768): use version: 3 for IPv6 VIPs, or move them to excluded_vips"
     );
 }
+
+/// Random edits of the example (deletions, insertions and replacements of
+/// characters YAML cares about, multi-byte ones included), with a fixed
+/// seed: never a panic, and a refused file always has errors.
+#[test]
+fn random_edits_never_panic() {
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/units/examples/vipd.yaml"
+    ))
+    .unwrap();
+    let chars: Vec<char> = example.chars().collect();
+    let pool = [
+        ' ', '-', ':', '\n', 'é', '\u{3000}', '#', '"', '[', '{', 'x', '\t', '1',
+    ];
+    let mut seed: u64 = 12345;
+    let mut rnd = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut errs = 0;
+    for _ in 0..1000 {
+        let mut c = chars.clone();
+        for _ in 0..(rnd() % 4 + 1) {
+            let pos = (rnd() as usize) % c.len();
+            match rnd() % 3 {
+                0 => {
+                    c.remove(pos);
+                }
+                1 => c.insert(pos, pool[(rnd() as usize) % pool.len()]),
+                _ => c[pos] = pool[(rnd() as usize) % pool.len()],
+            }
+        }
+        let t: String = c.into_iter().collect();
+        if let Err(e) = Config::parse_all(&t, Path::new("t")) {
+            assert!(!e.is_empty());
+            errs += 1;
+        }
+    }
+    assert!(errs > 100, "the edits break the file: {errs} refused");
+}
