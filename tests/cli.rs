@@ -49,8 +49,9 @@ fn check_names_file_line_column_and_the_fix() {
     let out = vipctl(&["check", p.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.starts_with(&format!("{}:2:", p.display())), "{err}");
+    assert!(err.starts_with(&format!("{}:5:22: ", p.display())), "{err}");
     assert!(err.contains("multiple of 10ms"), "{err}");
+    assert!(err.ends_with(": 1 error\n"), "{err}");
 
     let p = tmp(
         "typo.yaml",
@@ -252,7 +253,7 @@ fn check_refuses_what_cannot_be_a_configuration_at_once() {
 fn output_to_a_full_disk_fails_the_command() {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("units/examples/vipd.yaml");
     let out = Command::new(env!("CARGO_BIN_EXE_vipctl"))
-        .args(["check", example.to_str().unwrap()])
+        .args(["check", "--offline", example.to_str().unwrap()])
         .stdout(std::fs::File::create("/dev/full").unwrap())
         .output()
         .unwrap();
@@ -278,6 +279,164 @@ fn vipd_refuses_a_bad_config_before_touching_anything() {
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(err.contains("instances is empty"), "{err}");
+
+    // Every error listed, not only the first.
+    let p = tmp(
+        "bad-daemon2.yaml",
+        "instances:\n  - name: web\n    interface: eth0\n    vrid: 0\n    priority: 300\n    vips: [192.0.2.10/24]\n",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_vipd"))
+        .args([
+            "--config",
+            p.to_str().unwrap(),
+            "--control-socket",
+            "/nonexistent/dir/x.sock",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    let f = p.display();
+    assert!(
+        err.contains(&format!("{f}:4:11: instances[0].vrid: vrid 0 is out of range 1-255\n{f}:5:15: instances[0].priority: priority 300"))
+            && err.contains("2 errors"),
+        "{err}"
+    );
+}
+
+/// `vipctl check FILE`: its exit code and its stderr, each line with the
+/// file's path replaced by `F`.
+fn check_file(name: &str, content: &str, extra: &[&str]) -> (Option<i32>, Vec<String>) {
+    let p = tmp(name, content);
+    let mut args = vec!["check", p.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let out = vipctl(&args);
+    let f = p.display().to_string();
+    let lines = text(&out.stderr)
+        .lines()
+        .map(|l| l.replace(&f, "F"))
+        .collect();
+    (out.status.code(), lines)
+}
+
+const WEB: &str =
+    "instances:\n  - name: web\n    interface: lo\n    vrid: 51\n    vips: [192.0.2.10/24]\n";
+
+#[test]
+fn check_reports_every_error_sorted_with_a_count() {
+    let (code, err) = check_file(
+        "many.yaml",
+        "instances:\n  - name: web\n    interface: lo\n    vrid: 0\n    priority: 300\n    advert_intervall: 1s\n    vips: [192.0.2.10/24]\n  - name: db\n    interface: lo\n    vrid: 52\n    version: 2\n    vips: [2001:db8::1/64]\n    advert_interval: 100ms\n",
+        &[],
+    );
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        err,
+        [
+            "F:4:11: instances[0].vrid: vrid 0 is out of range 1-255",
+            "F:5:15: instances[0].priority: priority 300 is out of range 1-255: use 1-254 for backups, 255 only on the router that owns the addresses",
+            "F:6:5: instances[0]: unknown field `advert_intervall` (did you mean `advert_interval`?), expected one of `name`, `interface`, `vrid`, `version`, `priority`, `preempt`, `preempt_delay`, `advert_interval`, `initial_state`, `auth_type`, `found_vips`, `auth_pass`, `vips`, `excluded_vips`, `unicast`, `garp`, `vip_device`, `track`, `notify`, `units`, `v3_ipv4_checksum`, `v3_ipv4_checksum_accept`, `dscp`, `lower_priority_master`",
+            "F:12:11: instance \"db\": VRRPv2 carries IPv4 only (RFC 3768): use version: 3 for IPv6 VIPs, or move them to excluded_vips",
+            "F:13:22: instance \"db\": advert_interval 100ms is not valid for VRRPv2: use whole seconds 1s-255s (RFC 3768 5.3.7), or version: 3 for sub-second intervals",
+            "F: 5 errors",
+        ]
+    );
+}
+
+#[test]
+fn check_points_cross_instance_errors_at_the_offending_value() {
+    let second = |name: &str, vrid: u8| {
+        format!(
+            "  - name: {name}\n    interface: lo\n    vrid: {vrid}\n    vips: [192.0.2.11/24]\n"
+        )
+    };
+    let (code, err) = check_file("dup-vrid.yaml", &format!("{WEB}{}", second("api", 51)), &[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        err,
+        [
+            "F:8:11: instances \"web\" and \"api\" both use vrid 51 for IPv4 on lo: give one of them another vrid",
+            "F: 1 error",
+        ]
+    );
+    let (code, err) = check_file("dup-name.yaml", &format!("{WEB}{}", second("web", 52)), &[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        err,
+        [
+            "F:6:11: instances[1]: name \"web\" is already used by instances[0]: names must be unique",
+            "F: 1 error",
+        ]
+    );
+    let (code, err) = check_file(
+        "v2-v6.yaml",
+        &format!(
+            "{WEB}  - name: db\n    interface: lo\n    version: 2\n    vrid: 52\n    vips: [192.0.2.11/24, 2001:db8::1/64]\n"
+        ),
+        &[],
+    );
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        err,
+        [
+            "F:10:11: instance \"db\": VRRPv2 carries IPv4 only (RFC 3768): use version: 3 for IPv6 VIPs, or move them to excluded_vips",
+            "F: 1 error",
+        ]
+    );
+}
+
+#[test]
+fn check_explains_mis_indented_lines() {
+    let (code, err) = check_file(
+        "indent-deeper.yaml",
+        &WEB.replace("vrid: 51\n", "vrid: 51\n      priority: 100\n"),
+        &[],
+    );
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        err,
+        [
+            "F:5:7: this looks mis-indented: `priority` is indented as part of `vrid`'s value; align it with `vrid` (read as: instances[0].vrid: invalid type: string \"51 priority\", expected vrid between 1 and 255)",
+            "F: 1 error",
+        ]
+    );
+    let (code, err) = check_file(
+        "indent-less.yaml",
+        &WEB.replace("    vips:", "   vips:"),
+        &[],
+    );
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        err,
+        [
+            "F:5:4: this looks mis-indented: `vips` is indented less than the instance's other keys; align it with `vrid` (read as: instances[0]: missing field `vips`)",
+            "F: 1 error",
+        ]
+    );
+}
+
+#[test]
+fn check_warns_of_an_interface_absent_from_this_host() {
+    let (code, err) = check_file(
+        "lo0.yaml",
+        &WEB.replace("interface: lo", "interface: lo0"),
+        &[],
+    );
+    assert_eq!(code, Some(0), "{err:?}");
+    assert_eq!(
+        err,
+        [
+            "F:3:16: warning: interface \"lo0\" of instance \"web\" does not exist on this host (did you mean \"lo\"?): vipd would wait for it to appear (--offline skips this check)"
+        ]
+    );
+    let (code, err) = check_file(
+        "lo0-offline.yaml",
+        &WEB.replace("interface: lo", "interface: lo0"),
+        &["--offline"],
+    );
+    assert_eq!((code, err), (Some(0), Vec::<String>::new()));
+    let (code, err) = check_file("lo.yaml", WEB, &[]);
+    assert_eq!((code, err), (Some(0), Vec::<String>::new()));
 }
 
 #[test]

@@ -97,9 +97,17 @@ enum Cmd {
     #[command(subcommand)]
     Hooks(HooksCmd),
     /// Validate a configuration file; exits non-zero with FILE:LINE:COLUMN: message.
+    ///
+    /// Every error is listed, sorted by position, then their count. Warnings
+    /// (exit status 0): an instance's interface that does not exist on this
+    /// host.
     Check {
         #[arg(default_value = DEFAULT_CONFIG_PATH)]
         file: PathBuf,
+        /// Check the file only, not this host (its interfaces, the scripts
+        /// and their user): for a file written for another host.
+        #[arg(long)]
+        offline: bool,
     },
     /// Persist vipd's devices and VIPs through systemd-networkd's own files.
     #[command(subcommand)]
@@ -227,7 +235,14 @@ fn run(args: Args) -> ExitCode {
             Duration::from_millis(timeout_ms),
         ),
         Cmd::Hooks(cmd) => hooks(cmd),
-        Cmd::Check { file } => check(&file),
+        Cmd::Check { file, offline } => check(
+            &file,
+            if offline {
+                HostChecks::Skip
+            } else {
+                HostChecks::Run
+            },
+        ),
         Cmd::ImportKeepalived { file } => import(&file),
         Cmd::Networkd(cmd) => networkd(cmd),
         Cmd::MigrateIfupdown {
@@ -680,29 +695,89 @@ fn reload_networkd() -> Result<(), String> {
     })
 }
 
-fn check(file: &Path) -> ExitCode {
-    match Config::load(file) {
-        Ok(c) => {
-            // What only this host can tell: the scripts and their user.
-            if let Err(problems) = vipd::io::track::security::script_user_for(&c) {
-                for p in problems {
-                    eprintln!("{}: {p}", file.display());
-                }
-                return ExitCode::FAILURE;
+/// Whether `vipctl check` also asks this host what only it can tell.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum HostChecks {
+    Run,
+    Skip,
+}
+
+fn check(file: &Path, host: HostChecks) -> ExitCode {
+    let parsed = Config::read_text(file)
+        .map_err(|e| vec![e])
+        .and_then(|text| Config::parse_all(&text, file).map(|c| (c, text)));
+    let (c, text) = match parsed {
+        Ok(ok) => ok,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}");
             }
-            vipd::outln!(
-                "{}: OK ({} instance{})",
+            let n = errors.len();
+            eprintln!(
+                "{}: {n} error{}",
                 file.display(),
-                c.instances.len(),
-                if c.instances.len() == 1 { "" } else { "s" }
+                if n == 1 { "" } else { "s" }
             );
-            ExitCode::SUCCESS
+            return ExitCode::FAILURE;
         }
-        Err(e) => {
-            eprintln!("{e}");
-            ExitCode::FAILURE
+    };
+    if host == HostChecks::Run {
+        // What only this host can tell: the scripts and their user.
+        if let Err(problems) = vipd::io::track::security::script_user_for(&c) {
+            for p in problems {
+                eprintln!("{}: {p}", file.display());
+            }
+            return ExitCode::FAILURE;
+        }
+        for w in absent_interfaces(&c, &text, file, Path::new("/sys/class/net")) {
+            eprintln!("{w}");
         }
     }
+    vipd::outln!(
+        "{}: OK ({} instance{})",
+        file.display(),
+        c.instances.len(),
+        if c.instances.len() == 1 { "" } else { "s" }
+    );
+    ExitCode::SUCCESS
+}
+
+/// A warning for each instance whose interface `sys_class_net` (normally
+/// `/sys/class/net`) does not list: a typo, or a file for another host.
+/// Not an error: vipd waits for an absent interface to appear.
+fn absent_interfaces(
+    c: &Config,
+    text: &str,
+    file: &Path,
+    sys_class_net: &Path,
+) -> Vec<vipd::diagnostic::Diagnostic> {
+    let Ok(dir) = std::fs::read_dir(sys_class_net) else {
+        return Vec::new(); // no sysfs here: nothing to compare with
+    };
+    let present: Vec<String> = dir
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    let names: Vec<&str> = present.iter().map(String::as_str).collect();
+    c.instances
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| !names.contains(&i.interface.as_str()))
+        .map(|(n, i)| {
+            let at = vipd::config::instance_field_location(text, n, "interface");
+            let guess = vipd::config::nearest(&i.interface, &names)
+                .map(|g| format!(" (did you mean {g:?}?)"))
+                .unwrap_or_default();
+            vipd::diagnostic::Diagnostic {
+                file: file.to_path_buf(),
+                line: at.map(|a| a.0),
+                column: at.map(|a| a.1),
+                message: format!(
+                    "warning: interface {:?} of instance {:?} does not exist on this host{guess}: vipd would wait for it to appear (--offline skips this check)",
+                    i.interface, i.name
+                ),
+            }
+        })
+        .collect()
 }
 
 fn import(file: &Path) -> ExitCode {

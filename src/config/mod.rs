@@ -2,11 +2,12 @@
 //!
 //! Every field-level check runs inside a serde visitor, so serde_norway
 //! attaches the exact line and column of the offending value to the error.
-//! Checks that relate several fields of one instance run when the instance's
-//! mapping is complete and point at the instance; checks across instances
-//! name both instances. Unknown keys are rejected everywhere.
+//! Checks that relate several fields of one instance, and checks across
+//! instances (which name both), point at the key they are about in the
+//! instance concerned (`check`, which also finds every error of a file in
+//! one run). Unknown keys are rejected everywhere.
 //!
-//! Layout: `types` (the value types and their field-level checks),
+//! Layout: `check` (every error of a file, placed and explained), `types` (the value types and their field-level checks),
 //! `duration_text` (durations as written), `instance` ([`InstanceConfig`]
 //! and what the daemon asks of it), `validate` (the instance as written,
 //! [`RawInstance`], and the rules that turn it into an [`InstanceConfig`]:
@@ -18,6 +19,7 @@ use std::path::Path;
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
 
+mod check;
 pub mod duration_text;
 mod health;
 mod instance;
@@ -30,6 +32,7 @@ pub mod wire_options;
 #[cfg(test)]
 mod tests;
 
+pub use check::{instance_field_location, nearest};
 pub use health::{
     Command, DEFAULT_NOTIFY_TIMEOUT, GroupConfig, Groups, NotifyConfig, OnTimeout, ProcessMatch,
     TrackUse, TrackerConfig, TrackerKind, Trackers, unit_name,
@@ -92,46 +95,39 @@ impl Config {
     /// (see `read`). Blocking file I/O and CPU: the daemon calls it off its
     /// event loop.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = read_config_text(path)?;
-        Config::parse(&text, path)
+        Config::parse(&Config::read_text(path)?, path)
+    }
+
+    /// The text of a configuration file, for [`Config::parse_all`]: a
+    /// regular file within the size limit (read.rs).
+    pub fn read_text(path: &Path) -> Result<String, ConfigError> {
+        read_config_text(path)
     }
 
     /// Parses and validates configuration text; `path` is only used in
-    /// errors. The nesting is checked first, so no text costs the YAML
-    /// scanner more than linear time in its size.
+    /// errors. Several errors come as one: the first, its message followed
+    /// by the others, one a line, and their count.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        check_nesting(text, path)?;
-        let config = serde_norway::from_str::<Config>(text).map_err(|e| {
-            let loc = e.location();
-            // serde_norway appends " at line L column C" to the message; the
-            // location is reported separately, so strip it from the text.
-            let mut message = e.to_string();
-            if let Some(pos) = message.rfind(" at line ") {
-                message.truncate(pos);
+        Config::parse_all(text, path).map_err(|errors| {
+            let mut first = errors[0].clone();
+            if errors.len() > 1 {
+                for e in &errors[1..] {
+                    first.message.push_str(&format!("\n{e}"));
+                }
+                first
+                    .message
+                    .push_str(&format!("\n{} errors", errors.len()));
             }
-            ConfigError {
-                file: path.to_path_buf(),
-                line: loc.as_ref().map(|l| l.line()),
-                column: loc.as_ref().map(|l| l.column()),
-                message,
-            }
-        })?;
-        // Rules across the whole file (trackers, groups): located at the
-        // instance or group they are about.
-        validate_health(&config).map_err(|(place, e)| {
-            let at = locate::locate(text, &place);
-            let message = match &place {
-                Place::Instance(name) => e.in_instance(name),
-                Place::Group(_) | Place::Key(_) => e.message,
-            };
-            ConfigError {
-                file: path.to_path_buf(),
-                line: at.map(|a| a.0),
-                column: at.map(|a| a.1),
-                message,
-            }
-        })?;
-        Ok(config)
+            first
+        })
+    }
+
+    /// Parses and validates configuration text: every error, sorted by
+    /// position (never an empty list). The nesting is checked first, so no
+    /// text costs the YAML scanner more than linear time in its size.
+    pub fn parse_all(text: &str, path: &Path) -> Result<Config, Vec<ConfigError>> {
+        check_nesting(text, path).map_err(|e| vec![e])?;
+        check::parse_all(text, path)
     }
 
     /// Renders the configuration as YAML (`vipctl import-keepalived` prints
@@ -141,10 +137,13 @@ impl Config {
     }
 }
 
-/// The instances list, with the rules across instances; serde places their
-/// errors at the `instances` key.
+/// The instances list, not empty. The rules across instances run once the
+/// file is read ([`check::parse_all`]), so that they point at the instance
+/// they blame, not at the `instances` key.
 fn deserialize_instances<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<InstanceConfig>, D::Error> {
     let list = Vec::<InstanceConfig>::deserialize(d)?;
-    validate_instances(&list).map_err(de::Error::custom)?;
+    if list.is_empty() {
+        validate_instances(&list).map_err(de::Error::custom)?;
+    }
     Ok(list)
 }

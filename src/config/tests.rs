@@ -495,10 +495,9 @@ fn rule_errors_read_as_the_file_reports_them() {
     })
     .unwrap_err();
     let in_file = parse(&format!("{MINIMAL}    priority: 255\n    preempt: false\n")).unwrap_err();
-    assert_eq!(
-        in_file.message,
-        format!("instances: {}", e.in_instance("web"))
-    );
+    assert_eq!(in_file.message, e.in_instance("web"));
+    // At the value of the key the rule is about.
+    assert_eq!((in_file.line, in_file.column), (Some(7), Some(14)));
     // A bad name is the message itself, not its context.
     let e = InstanceConfig::try_from(RawInstance {
         name: String::new(),
@@ -697,7 +696,11 @@ fn health_rules_across_the_file_point_at_their_instance_or_group() {
             .starts_with("instance \"web6\": track: no tracker is named \"svk\""),
         "{e}"
     );
-    assert_eq!(e.line, Some(25), "the instance's name line: {e}");
+    assert_eq!(
+        (e.line, e.column),
+        (Some(30), Some(12)),
+        "the instance's track value: {e}"
+    );
     let e =
         parse(&HEALTH.replace("instances: [web4, web6]", "instances: [web4, web7]")).unwrap_err();
     assert!(
@@ -755,4 +758,299 @@ fn found_vips_defaults_to_keep_and_is_checked_where_it_stands() {
             .unwrap()
             .contains("found_vips")
     );
+}
+
+/// Every error of the file, as `vipctl check` prints them.
+fn all_errors(text: &str) -> Vec<String> {
+    match Config::parse_all(text, Path::new("t.yaml")) {
+        Ok(_) => Vec::new(),
+        Err(es) => es.iter().map(ToString::to_string).collect(),
+    }
+}
+
+const KEYS: &str = "expected one of `name`, `interface`, `vrid`, `version`, `priority`, `preempt`, `preempt_delay`, `advert_interval`, `initial_state`, `auth_type`, `found_vips`, `auth_pass`, `vips`, `excluded_vips`, `unicast`, `garp`, `vip_device`, `track`, `notify`, `units`, `v3_ipv4_checksum`, `v3_ipv4_checksum_accept`, `dscp`, `lower_priority_master`";
+
+#[test]
+fn every_error_is_reported_in_one_run_sorted_by_position() {
+    let text = "instances:\n  - name: web\n    interface: eth0\n    vrid: 0\n    priority: 300\n    advert_intervall: 1s\n    vips: [192.0.2.10/24]\n  - name: db\n    interface: eth0\n    vrid: 52\n    version: 2\n    vips: [2001:db8::1/64]\n    advert_interval: 100ms\n";
+    assert_eq!(
+        all_errors(text),
+        [
+            "t.yaml:4:11: instances[0].vrid: vrid 0 is out of range 1-255".to_string(),
+            "t.yaml:5:15: instances[0].priority: priority 300 is out of range 1-255: use 1-254 for backups, 255 only on the router that owns the addresses".into(),
+            format!("t.yaml:6:5: instances[0]: unknown field `advert_intervall` (did you mean `advert_interval`?), {KEYS}"),
+            "t.yaml:12:11: instance \"db\": VRRPv2 carries IPv4 only (RFC 3768): use version: 3 for IPv6 VIPs, or move them to excluded_vips".into(),
+            "t.yaml:13:22: instance \"db\": advert_interval 100ms is not valid for VRRPv2: use whole seconds 1s-255s (RFC 3768 5.3.7), or version: 3 for sub-second intervals".into(),
+        ]
+    );
+    // The daemon's one error lists them all, the first one's place kept.
+    let e = parse(text).unwrap_err();
+    assert_eq!((e.line, e.column), (Some(4), Some(11)));
+    assert!(e.to_string().ends_with("\n5 errors"), "{e}");
+    assert_eq!(e.to_string().lines().count(), 6, "{e}");
+}
+
+#[test]
+fn errors_across_instances_point_at_the_later_instances_value() {
+    let dup = "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    vips: [192.0.2.10/24]\n  - name: web\n    interface: eth0\n    vrid: 51\n    vips: [192.0.2.11/24]\n";
+    assert_eq!(
+        all_errors(dup),
+        [
+            "t.yaml:6:11: instances[1]: name \"web\" is already used by instances[0]: names must be unique",
+            "t.yaml:8:11: instances \"web\" and \"web\" both use vrid 51 for IPv4 on eth0: give one of them another vrid",
+        ]
+    );
+    // An instance with a broken value is left out of the rules across
+    // instances, and the others are still checked.
+    let three = format!(
+        "{dup}  - name: api\n    interface: eth0\n    vrid: 51\n    priority: 0\n    vips: [192.0.2.12/24]\n"
+    );
+    let errs = all_errors(&three);
+    assert_eq!(errs.len(), 4, "{errs:?}");
+    assert_eq!(
+        errs[2],
+        "t.yaml:12:11: instances \"web\" and \"api\" both use vrid 51 for IPv4 on eth0: give one of them another vrid"
+    );
+    assert!(
+        errs[3].starts_with("t.yaml:13:15: instances[2].priority: priority 0"),
+        "{errs:?}"
+    );
+    // A default standing in for a broken value breaks no rule of its own:
+    // auth_pass is fine once version 2 is read.
+    let v2 = "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    version: 2x\n    auth_pass: secret\n    vips: [192.0.2.10/24]\n";
+    let errs = all_errors(v2);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].starts_with("t.yaml:5:14: instances[0].version: "),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn an_instance_rule_points_at_its_own_instance() {
+    let text = "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    vips: [192.0.2.10/24]\n  - name: db\n    interface: eth0\n    version: 2\n    vrid: 52\n    vips: [192.0.2.11/24, 2001:db8::1/64]\n";
+    assert_eq!(
+        all_errors(text),
+        [
+            "t.yaml:10:11: instance \"db\": VRRPv2 carries IPv4 only (RFC 3768): use version: 3 for IPv6 VIPs, or move them to excluded_vips"
+        ]
+    );
+}
+
+#[test]
+fn mis_indented_lines_are_called_so() {
+    let deeper = "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n      priority: 100\n    vips: [192.0.2.10/24]\n";
+    assert_eq!(
+        all_errors(deeper),
+        [
+            "t.yaml:5:7: this looks mis-indented: `priority` is indented as part of `vrid`'s value; align it with `vrid` (read as: instances[0].vrid: invalid type: string \"51 priority\", expected vrid between 1 and 255)"
+        ]
+    );
+    let shallower =
+        "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n   vips: [192.0.2.10/24]\n";
+    assert_eq!(
+        all_errors(shallower),
+        [
+            "t.yaml:5:4: this looks mis-indented: `vips` is indented less than the instance's other keys; align it with `vrid` (read as: instances[0]: missing field `vips`)"
+        ]
+    );
+    let nested = "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    garp:\n      vips: [192.0.2.10/24]\n";
+    assert_eq!(
+        all_errors(nested),
+        [
+            "t.yaml:6:7: this looks mis-indented: `vips` is indented as part of `garp`'s value; align it with `garp` (read as: instances[0].garp: unknown field `vips`, expected one of `repeat`, `interval`, `second_burst_after`, `refresh`)"
+        ]
+    );
+    // A key that is really missing is not called mis-indented.
+    assert_eq!(
+        all_errors("instances:\n  - name: web\n    vrid: 1\n    vips: [192.0.2.10/24]\n"),
+        ["t.yaml:2:5: instances[0]: missing field `interface`"]
+    );
+}
+
+#[test]
+fn near_miss_names_get_a_suggestion() {
+    let text = "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    initial_state: mastr\n    vips: [192.0.2.10/24]\nscript_usr: x\n";
+    assert_eq!(
+        all_errors(text),
+        [
+            "t.yaml:5:20: instances[0].initial_state: unknown variant `mastr` (did you mean `master`?), expected `backup` or `master`",
+            "t.yaml:7:1: unknown field `script_usr` (did you mean `script_user`?), expected one of `router_id`, `instances`, `networkd`, `script_user`, `trackers`, `groups`",
+        ]
+    );
+    // Far from every valid key: no guess.
+    let e = parse(&MINIMAL.replace("vrid: 51", "vrid: 51\n    colour: red")).unwrap_err();
+    assert_eq!(
+        e.message,
+        format!("instances[0]: unknown field `colour`, {KEYS}")
+    );
+}
+
+#[test]
+fn groups_naming_a_broken_instance_are_not_blamed_for_it() {
+    let text = "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    vips: [192.0.2.10/24]\n    track: [{tracker: nope}]\n  - name: db\n    interface: eth0\n    vrid: 0\n    vips: [192.0.2.11/24]\ngroups:\n  g:\n    instances: [web, db, nope]\n";
+    assert_eq!(
+        all_errors(text),
+        [
+            "t.yaml:6:12: instance \"web\": track: no tracker is named \"nope\" (there is no trackers: section)",
+            "t.yaml:9:11: instances[1].vrid: vrid 0 is out of range 1-255",
+        ]
+    );
+}
+
+#[test]
+fn garbage_ends_with_an_error_never_a_panic() {
+    for junk in [
+        "{",
+        "instances: []\n",
+        "instances:\n  -\n",
+        "instances:\n  - -\n    - x: [\n",
+        "\t- :\n",
+        "a:\n b:\n  - c: :\n",
+    ] {
+        let errs = Config::parse_all(junk, Path::new("t")).unwrap_err();
+        assert!(!errs.is_empty(), "{junk:?}");
+    }
+    assert_eq!(
+        all_errors("instances: []\n"),
+        ["t.yaml:1:1: instances is empty: configure at least one instance"]
+    );
+}
+
+#[test]
+fn names_of_trackers_and_instances_get_a_suggestion() {
+    let text = "trackers:\n  nginx:\n    exec: [/bin/true]\ninstances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    vips: [192.0.2.10/24]\n    track: [{tracker: ngnix}]\ngroups:\n  g:\n    instances: [web, wbe]\n";
+    assert_eq!(
+        all_errors(text),
+        [
+            "t.yaml:9:12: instance \"web\": track: no tracker is named \"ngnix\" (did you mean \"nginx\"?) (the trackers are nginx)",
+            "t.yaml:11:3: group \"g\": there is no instance named \"wbe\" (did you mean \"web\"?)",
+        ]
+    );
+}
+
+/// Every line of the example, mangled the ways hands mangle YAML: never a
+/// panic, and a refused file always says why, sorted by position.
+#[test]
+fn mangled_lines_never_panic_and_always_explain() {
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/units/examples/vipd.yaml"
+    ))
+    .unwrap();
+    let lines: Vec<&str> = example.lines().collect();
+    let mut refused = 0;
+    for i in 0..lines.len() {
+        let l = lines[i];
+        let variants = [
+            String::new(),
+            format!("  {l}"),
+            l.strip_prefix(' ').unwrap_or(l).to_string(),
+            format!("{l}\n{l}"),
+            l[..l.len() / 2].to_string(),
+            l.replace(':', ""),
+            l.replace('_', ""),
+        ];
+        for v in variants {
+            let mut m = lines.clone();
+            m[i] = &v;
+            let text = m.join("\n") + "\n";
+            if let Err(errs) = Config::parse_all(&text, Path::new("t")) {
+                refused += 1;
+                assert!(!errs.is_empty(), "{text}");
+                let places: Vec<_> = errs.iter().map(|e| (e.line, e.column)).collect();
+                assert!(places.is_sorted(), "{errs:?}");
+            }
+        }
+    }
+    assert!(
+        refused > lines.len(),
+        "the mangling breaks the file: {refused}"
+    );
+}
+
+#[test]
+fn a_key_inside_a_scalar_is_called_mis_indented() {
+    let text = "instances:\n  - name: web\n      interface: eth0\n    vrid: 51\n    vips: [192.0.2.10/24]\n";
+    assert_eq!(
+        all_errors(text),
+        [
+            "t.yaml:3:7: this looks mis-indented: `interface` is indented as part of `name`'s value; align it with `name` (read as: mapping values are not allowed in this context)"
+        ]
+    );
+}
+
+#[test]
+fn a_shared_vip_device_points_at_the_later_instance() {
+    let text = "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    vips: [192.0.2.10/24]\n    vip_device: {kind: macvlan}\n  - name: db\n    interface: eth1\n    vrid: 51\n    vips: [192.0.2.11/24]\n    vip_device: {kind: macvlan}\n";
+    assert_eq!(
+        all_errors(text),
+        [
+            "t.yaml:11:17: instances \"web\" and \"db\" both use VIP device vrrp.51: name them apart with vip_device.name"
+        ]
+    );
+}
+
+/// Lists may stand at their key's column (`- name:` under `instances:`,
+/// `- 192.0.2.10/24` under `vips:`): each error is still found and placed.
+#[test]
+fn lists_at_their_keys_column_are_read_item_by_item() {
+    let text = "instances:\n- name: web\n  interface: eth0\n  vrid: 51\n  priority: 0\n  vips:\n  - 192.0.2.10/33\n- name: db\n  interface: eth0\n  vrid: 51\n  vips:\n  - 192.0.2.11/24\n  - 2001:db8::1/64\n  version: 2\n";
+    let errs = all_errors(text);
+    assert_eq!(errs.len(), 3, "{errs:?}");
+    assert!(
+        errs[0].starts_with("t.yaml:5:13: instances[0].priority: priority 0 is out of range"),
+        "{errs:?}"
+    );
+    assert!(
+        errs[1].starts_with("t.yaml:7:5: instances[0].vips[0]: "),
+        "{errs:?}"
+    );
+    assert_eq!(
+        errs[2],
+        "t.yaml:11:3: instance \"db\": VRRPv2 carries IPv4 only (RFC 3768): use version: 3 for IPv6 VIPs, or move them to excluded_vips"
+    );
+}
+
+/// Random edits of the example (deletions, insertions and replacements of
+/// characters YAML cares about, multi-byte ones included), with a fixed
+/// seed: never a panic, and a refused file always has errors.
+#[test]
+fn random_edits_never_panic() {
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/units/examples/vipd.yaml"
+    ))
+    .unwrap();
+    let chars: Vec<char> = example.chars().collect();
+    let pool = [
+        ' ', '-', ':', '\n', 'é', '\u{3000}', '#', '"', '[', '{', 'x', '\t', '1',
+    ];
+    let mut seed: u64 = 12345;
+    let mut rnd = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut errs = 0;
+    for _ in 0..1000 {
+        let mut c = chars.clone();
+        for _ in 0..(rnd() % 4 + 1) {
+            let pos = (rnd() as usize) % c.len();
+            match rnd() % 3 {
+                0 => {
+                    c.remove(pos);
+                }
+                1 => c.insert(pos, pool[(rnd() as usize) % pool.len()]),
+                _ => c[pos] = pool[(rnd() as usize) % pool.len()],
+            }
+        }
+        let t: String = c.into_iter().collect();
+        if let Err(e) = Config::parse_all(&t, Path::new("t")) {
+            assert!(!e.is_empty());
+            errs += 1;
+        }
+    }
+    assert!(errs > 100, "the edits break the file: {errs} refused");
 }

@@ -26,6 +26,20 @@ pub fn validate_instances(list: &[InstanceConfig]) -> Result<(), RuleError> {
     Ok(())
 }
 
+/// Every rule broken across instances, with the index of the instance blamed
+/// (the later of two), for `vipctl check`, which reports them all at once.
+pub fn instance_conflicts(list: &[InstanceConfig]) -> Vec<(usize, RuleError)> {
+    let mut out = Vec::new();
+    for (i, this) in list.iter().enumerate() {
+        for rule in ACROSS_RULES {
+            if let Err(e) = rule(&list[..i], this) {
+                out.push((i, e));
+            }
+        }
+    }
+    out
+}
+
 fn name_is_unique(earlier: &[InstanceConfig], this: &InstanceConfig) -> Result<(), RuleError> {
     if let Some(j) = earlier.iter().position(|o| o.name == this.name) {
         return Err(RuleError::new(

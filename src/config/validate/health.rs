@@ -22,19 +22,46 @@ type Broken = (Place, RuleError);
 
 /// The rules of health across the file, in order; the first broken one.
 pub fn validate_health(c: &Config) -> Result<(), Broken> {
-    script_user_is_a_name(c)?;
+    match health_errors(c).into_iter().next() {
+        Some(b) => Err(b),
+        None => Ok(()),
+    }
+}
+
+/// Every broken rule of health across the file, in the rules' order, for
+/// `vipctl check`, which reports them all at once.
+pub fn health_errors(c: &Config) -> Vec<Broken> {
+    let mut out = Vec::new();
+    let mut keep = |r: Result<(), Broken>| {
+        if let Err(b) = r {
+            out.push(b);
+        }
+    };
+    keep(script_user_is_a_name(c));
     for inst in &c.instances {
-        uses_exist(c, Place::Instance(inst.name.clone()), &inst.track)?;
-        owner_has_no_weights(c, inst)?;
+        keep(uses_exist(
+            c,
+            Place::Instance(inst.name.clone()),
+            &inst.track,
+        ));
+        keep(owner_has_no_weights(c, inst));
     }
     let mut member_of: BTreeMap<&str, &str> = BTreeMap::new();
     for (name, g) in &c.groups {
         let place = || Place::Group(name.clone());
-        uses_exist(c, place(), &g.track)?;
-        let members = members_exist(c, name, g)?;
+        keep(uses_exist(c, place(), &g.track));
+        let members = match members_exist(c, name, g) {
+            Ok(m) => m,
+            Err(b) => {
+                keep(Err(b));
+                continue;
+            }
+        };
+        let mut shared = false;
         for m in &members {
             if let Some(other) = member_of.insert(&m.name, name) {
-                return Err((
+                shared = true;
+                keep(Err((
                     place(),
                     RuleError::new(
                         "groups",
@@ -43,13 +70,24 @@ pub fn validate_health(c: &Config) -> Result<(), Broken> {
                             m.name
                         ),
                     ),
-                ));
+                )));
             }
         }
-        members_agree(name, &members)?;
-        one_weight_per_tracker(c, name, g, &members)?;
+        if shared {
+            continue;
+        }
+        keep(members_agree(name, &members));
+        keep(one_weight_per_tracker(c, name, g, &members));
     }
-    Ok(())
+    out
+}
+
+/// ` (did you mean "X"?)` when a valid name is near `name`, else nothing.
+fn did_you_mean<'a>(name: &str, valid: impl Iterator<Item = &'a str>) -> String {
+    let valid: Vec<&str> = valid.collect();
+    crate::config::nearest(name, &valid)
+        .map(|n| format!(" (did you mean {n:?}?)"))
+        .unwrap_or_default()
 }
 
 fn script_user_is_a_name(c: &Config) -> Result<(), Broken> {
@@ -80,7 +118,11 @@ fn uses_exist(c: &Config, place: Place, uses: &[TrackUse]) -> Result<(), Broken>
                 place,
                 RuleError::new(
                     "track",
-                    format!("track: no tracker is named {:?} ({hint})", u.tracker),
+                    format!(
+                        "track: no tracker is named {:?}{} ({hint})",
+                        u.tracker,
+                        did_you_mean(&u.tracker, c.trackers.keys().map(String::as_str))
+                    ),
                 ),
             ));
         }
@@ -133,7 +175,10 @@ fn members_exist<'a>(
                     place(),
                     RuleError::new(
                         "instances",
-                        format!("group {name:?}: there is no instance named {m:?}"),
+                        format!(
+                            "group {name:?}: there is no instance named {m:?}{}",
+                            did_you_mean(m, c.instances.iter().map(|i| i.name.as_str()))
+                        ),
                     ),
                 )
             })

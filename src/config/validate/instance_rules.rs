@@ -43,32 +43,46 @@ impl TryFrom<RawInstance> for InstanceConfig {
         for rule in INSTANCE_RULES {
             rule(&raw)?;
         }
-        Ok(InstanceConfig {
-            name: raw.name,
-            interface: raw.interface,
-            vrid: raw.vrid,
-            version: raw.version,
-            priority: raw.priority,
-            preempt: raw.preempt,
-            preempt_delay: raw.preempt_delay,
-            advert_interval: raw.advert_interval,
-            initial_state: raw.initial_state,
-            auth_type: raw.auth_type.unwrap_or_default(),
-            found_vips: raw.found_vips,
-            auth_pass: raw.auth_pass,
-            vips: raw.vips,
-            excluded_vips: raw.excluded_vips,
-            unicast: raw.unicast,
-            garp: raw.garp,
-            vip_device: raw.vip_device,
-            track: raw.track,
-            notify: raw.notify,
-            units: raw.units,
-            v3_ipv4_checksum: raw.v3_ipv4_checksum,
-            v3_ipv4_checksum_accept: raw.v3_ipv4_checksum_accept,
-            dscp: raw.dscp,
-            lower_priority_master: raw.lower_priority_master,
-        })
+        Ok(accept(raw))
+    }
+}
+
+/// Every rule the instance breaks, in the rules' order, for `vipctl check`,
+/// which reports them all at once.
+pub fn instance_rule_errors(raw: &RawInstance) -> Vec<RuleError> {
+    INSTANCE_RULES
+        .iter()
+        .filter_map(|rule| rule(raw).err())
+        .collect()
+}
+
+/// The instance once every rule passed.
+fn accept(raw: RawInstance) -> InstanceConfig {
+    InstanceConfig {
+        name: raw.name,
+        interface: raw.interface,
+        vrid: raw.vrid,
+        version: raw.version,
+        priority: raw.priority,
+        preempt: raw.preempt,
+        preempt_delay: raw.preempt_delay,
+        advert_interval: raw.advert_interval,
+        initial_state: raw.initial_state,
+        auth_type: raw.auth_type.unwrap_or_default(),
+        found_vips: raw.found_vips,
+        auth_pass: raw.auth_pass,
+        vips: raw.vips,
+        excluded_vips: raw.excluded_vips,
+        unicast: raw.unicast,
+        garp: raw.garp,
+        vip_device: raw.vip_device,
+        track: raw.track,
+        notify: raw.notify,
+        units: raw.units,
+        v3_ipv4_checksum: raw.v3_ipv4_checksum,
+        v3_ipv4_checksum_accept: raw.v3_ipv4_checksum_accept,
+        dscp: raw.dscp,
+        lower_priority_master: raw.lower_priority_master,
     }
 }
 

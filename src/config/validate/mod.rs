@@ -1,6 +1,8 @@
 //! The instance as written ([`RawInstance`]) and the rules that make it an
 //! [`InstanceConfig`]: one function per rule, run in a fixed order so the
-//! first broken rule is the one reported. Each rule says which YAML key it is
+//! first broken rule is the one reported (or all of them, in that order, for
+//! `vipctl check`: [`instance_rule_errors`], [`instance_conflicts`],
+//! [`health_errors`]). Each rule says which YAML key it is
 //! about ([`RuleError::field`]): a configuration file reports the message at
 //! the instance, the keepalived importer at the instance it translated.
 //!
@@ -16,8 +18,9 @@ mod health;
 mod instance_rules;
 mod raw;
 
-pub use across::validate_instances;
-pub use health::{Place, validate_health};
+pub use across::{instance_conflicts, validate_instances};
+pub use health::{Place, health_errors, validate_health};
+pub use instance_rules::instance_rule_errors;
 pub use raw::RawInstance;
 
 /// A broken rule: what is wrong and how to fix it, and the YAML key it is about.
