@@ -303,10 +303,10 @@ fn status(socket: &Path, json: bool) -> ExitCode {
     // Why packets were dropped, by reason (the JSON has them all, always).
     for i in &st.instances {
         if let Some(line) = render_drops(&i.name, &i.drops) {
-            println!("{line}");
+            vipd::outln!("{line}");
         }
     }
-    print!("{}", render_split_brain(&st.instances));
+    vipd::out!("{}", render_split_brain(&st.instances));
     ExitCode::SUCCESS
 }
 
