@@ -85,6 +85,17 @@ impl Router {
         let higher = priority > self.priority
             || (priority == self.priority && sender_wins_tie(src, self.local_address_for(src)));
         if !higher {
+            // RFC 5798 6.4.3 says discard. But a lower-priority router that
+            // advertises believes it is master (it could not hear us: this
+            // daemon was stopped, or a partition healed) and has announced
+            // the VIPs at its own MAC, so the LAN's neighbour caches point
+            // at a router that is about to drop them. As keepalived does
+            // (vrrp_state_master_rx: an advert and a gratuitous ARP/NA
+            // burst), answer at once, so the sender steps down within a
+            // packet's time, and announce the VIPs again. tests/soak.rs
+            // found the observer cut off for seconds without this.
+            self.advertise_now(now, out);
+            self.announce_burst(now, out);
             return;
         }
         out.push(Action::RemoveVips);

@@ -348,18 +348,29 @@ fn master_yields_to_higher_priority() {
 #[test]
 fn equal_priority_tie_break_by_address() {
     let mut r = master(100); // our address is .10
-    assert!(r.handle(Time::from_secs(5), advert(9, 100)).is_empty());
+    let acts = r.handle(Time::from_secs(5), advert(9, 100));
+    assert_eq!(acts[0], Action::SendAdvert { priority: 100 });
     assert_eq!(r.state(), State::Master);
     let acts = r.handle(Time::from_secs(5), advert(11, 100));
     assert!(to(State::Backup, Reason::HigherPriorityMaster, &acts));
 }
 
-// RFC 5798 6.4.3: lower priority -> discard.
+// RFC 5798 6.4.3 discards a lower-priority advert; like keepalived, the
+// master answers it at once and announces its VIPs again (the sender
+// thought it was master and pointed the neighbours at itself).
 #[test]
-fn master_ignores_lower_priority() {
+fn master_answers_lower_priority_and_reannounces() {
     let mut r = master(100);
-    assert!(r.handle(Time::from_secs(5), advert(250, 99)).is_empty());
+    let now = Time::from_secs(5);
+    let acts = r.handle(now, advert(250, 99));
+    assert_eq!(acts[0], Action::SendAdvert { priority: 100 });
+    assert!(
+        acts.iter().any(|a| matches!(a, Action::Announce { .. })),
+        "{acts:?}"
+    );
+    assert!(!acts.contains(&Action::RemoveVips));
     assert_eq!(r.state(), State::Master);
+    assert_eq!(r.poll_at(), Some(now + Duration::from_secs(1)));
 }
 
 #[test]
