@@ -93,9 +93,14 @@ impl Router {
             // (vrrp_state_master_rx: an advert and a gratuitous ARP/NA
             // burst), answer at once, so the sender steps down within a
             // packet's time, and announce the VIPs again. tests/soak.rs
-            // found the observer cut off for seconds without this.
+            // found the observer cut off for seconds without this. Once
+            // more one advert interval later: the sender's own takeover
+            // burst can reach the LAN after ours (it adds the VIPs before
+            // it announces them), and by then it has heard us and stopped.
             self.advertise_now(now, out);
             self.announce_burst(now, out);
+            self.timers
+                .set(Timer::SecondBurst, now + self.params.advert_interval);
             return;
         }
         out.push(Action::RemoveVips);

@@ -370,7 +370,14 @@ fn master_answers_lower_priority_and_reannounces() {
     );
     assert!(!acts.contains(&Action::RemoveVips));
     assert_eq!(r.state(), State::Master);
+    // Announced once more an interval later, with the regular advert.
     assert_eq!(r.poll_at(), Some(now + Duration::from_secs(1)));
+    let (_, later) = step(&mut r);
+    assert!(
+        later.iter().any(|a| matches!(a, Action::Announce { .. })),
+        "{later:?}"
+    );
+    assert!(later.contains(&Action::SendAdvert { priority: 100 }));
 }
 
 #[test]
