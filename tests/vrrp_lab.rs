@@ -761,3 +761,58 @@ fn deletion_burst_restores_each_vip_once() {
         assert_eq!(i["became_master"], 1, "no re-election");
     }
 }
+
+/// A master stopped (SIGSTOP) long enough for the backup to take over
+/// resumes still MASTER and hears the backup's lower-priority adverts. As
+/// keepalived does, it answers at once and announces the VIP again, so the
+/// LAN's ARP caches, pointed at the backup by its takeover, come back to
+/// the master: the observer's neighbour entry for the VIP is the master's
+/// MAC within a second, and the capture has the master's gratuitous ARP
+/// after SIGCONT (before this, nothing came until the cache expired).
+#[test]
+fn resumed_master_reannounces_over_a_lower_priority_master() {
+    let lab = Lab::new("resume_garp");
+    let r1 = lab.add_host("r1", &["10.9.12.1/24"]);
+    let r2 = lab.add_host("r2", &["10.9.12.2/24"]);
+    let obs = lab.add_host("obs", &["10.9.12.200/24"]);
+    let a = r1.start_vipd(&instance(12, 150, "100ms", "[10.9.12.100/24]", ""));
+    let b = r2.start_vipd(&instance(12, 100, "100ms", "[10.9.12.100/24]", ""));
+    a.expect_state("web", "MASTER", 3 * SEC);
+    b.expect_state("web", "BACKUP", 3 * SEC);
+    assert!(obs.ping(ip("10.9.12.100"), 3));
+
+    let cap = lab.capture("arp");
+    a.proc.signal(libc::SIGSTOP);
+    b.expect_state("web", "MASTER", 3 * SEC);
+    // The observer follows the backup's gratuitous ARP.
+    assert!(
+        obs.ping(ip("10.9.12.100"), 3),
+        "observer reaches the backup"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let resumed = lab::now_epoch();
+    a.proc.signal(libc::SIGCONT);
+    b.expect_state("web", "BACKUP", SEC);
+    let mac1 = lab::format_mac(&r1.mac("eth0"));
+    let back = wait_until(SEC, Duration::from_millis(20), || {
+        obs.exec_ok(&["ip", "neigh", "show", "10.9.12.100", "dev", "eth0"])
+            .contains(&mac1)
+    });
+    let frames = cap.stop();
+    assert!(
+        back,
+        "observer's neighbour entry still {:?}, not r1's {mac1}",
+        obs.exec_ok(&["ip", "neigh", "show", "10.9.12.100"])
+    );
+    let m1 = r1.mac("eth0");
+    assert!(
+        garps(&frames)
+            .iter()
+            .any(|(ts, mac, a)| *ts >= resumed && *mac == m1 && a.to_string() == "10.9.12.100"),
+        "no gratuitous ARP from the resumed master"
+    );
+    assert!(
+        obs.ping(ip("10.9.12.100"), 3),
+        "observer reaches the master"
+    );
+}

@@ -567,7 +567,7 @@ impl<'de> Deserialize<'de> for TrackUse {
 /// Commands run on state changes. Each is run with the event in its
 /// environment (`VIPD_*`, see the README), serialised per instance or group
 /// in event order, and killed after `timeout`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotifyConfig {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_command")]
@@ -592,6 +592,23 @@ pub struct NotifyConfig {
 
 /// How long a notify command may run.
 pub const DEFAULT_NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// No commands and the default timeout: what an instance without `notify:`
+/// gets. Written out because a derived default had a zero timeout, so an
+/// instance without `notify:` and one with an empty `notify:` parsed to
+/// different configurations (the config fuzz target's round trip found it).
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            master: None,
+            backup: None,
+            fault: None,
+            stop: None,
+            any: None,
+            timeout: DEFAULT_NOTIFY_TIMEOUT,
+        }
+    }
+}
 
 fn default_notify_timeout() -> Duration {
     DEFAULT_NOTIFY_TIMEOUT

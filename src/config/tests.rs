@@ -1054,3 +1054,19 @@ fn random_edits_never_panic() {
     }
     assert!(errs > 100, "the edits break the file: {errs} refused");
 }
+
+/// Without `notify:` or with an empty one, an instance has the same
+/// notify settings (10 s timeout), and the serialised file re-parses
+/// equal (found by the config fuzz target: the derived default had 0 s).
+#[test]
+fn absent_and_empty_notify_are_the_same() {
+    let base =
+        "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    vips: [192.0.2.10/24]\n";
+    let without = parse(base).unwrap();
+    let empty = parse(&format!("{base}    notify: {{}}\n")).unwrap();
+    let null = parse(&format!("{base}    notify:\n")).unwrap();
+    assert_eq!(without, empty);
+    assert_eq!(without, null);
+    assert_eq!(without.instances[0].notify.timeout, Duration::from_secs(10));
+    assert_eq!(parse(&empty.to_yaml()).unwrap(), empty);
+}

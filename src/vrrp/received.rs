@@ -117,6 +117,12 @@ impl Router {
             self.advertise_now(now, out);
             if new_episode {
                 self.announce_burst(now, out);
+                // Once more an advert interval later: the other's own
+                // takeover burst can reach the LAN after ours (it adds the
+                // VIPs before it announces them; tests/soak.rs saw a resumed
+                // backup do so), and by then it has heard us and stopped.
+                self.timers
+                    .set(Timer::SecondBurst, now + self.params.advert_interval);
             }
         }
     }

@@ -422,6 +422,30 @@ fn master_ignoring_lower_priority_still_counts_it() {
     assert_eq!(r.state(), State::Master);
 }
 
+// After answering a lower-priority master, the master announces once more
+// an advert interval later: the other's own takeover burst can reach the
+// LAN after ours (tests/soak.rs saw it, resumed backups).
+#[test]
+fn master_answers_lower_priority_and_reannounces() {
+    let mut r = master(100);
+    let now = Time::from_secs(5);
+    let acts = r.handle(now, advert(250, 99));
+    assert!(
+        acts.iter().any(|a| matches!(a, Action::Announce { .. })),
+        "{acts:?}"
+    );
+    assert!(!acts.contains(&Action::RemoveVips));
+    assert_eq!(r.state(), State::Master);
+    // Announced once more an interval later, with the regular advert.
+    assert_eq!(r.poll_at(), Some(now + Duration::from_secs(1)));
+    let (_, later) = step(&mut r);
+    assert!(
+        later.iter().any(|a| matches!(a, Action::Announce { .. })),
+        "{later:?}"
+    );
+    assert!(later.contains(&Action::SendAdvert { priority: 100 }));
+}
+
 #[test]
 fn announcements_follow_the_plan() {
     let mut p = params(VrrpVersion::V3, 255, Duration::from_secs(1));
