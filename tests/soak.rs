@@ -27,10 +27,10 @@
 //!    (its daemon stopped or killed, its link down). Today a SIGKILL +
 //!    restart of the master costs a takeover and a preemption back (warm
 //!    restart is not in this tree yet): allowed and counted, never hidden.
-//!    So is one more known case: a backup stopped for longer than its
-//!    Master_Down_Interval takes over on SIGCONT (its expired timer fires
-//!    before the master's queued adverts are read); counted on its own
-//!    line.
+//!    One more case is counted on its own line: a backup stopped for
+//!    longer than its Master_Down_Interval taking over on SIGCONT (fixed:
+//!    the daemon reads queued adverts before a backup's timer fires; the
+//!    line should read 0).
 //! 4. A reload of a valid file succeeds; of an invalid one fails, and the
 //!    daemon keeps running on its old configuration.
 //! 5. Malformed packets are dropped and counted (the routers' drop counters

@@ -816,3 +816,37 @@ fn resumed_master_reannounces_over_a_lower_priority_master() {
         "observer reaches the master"
     );
 }
+
+/// A backup stopped for longer than Master_Down_Interval (SIGSTOP; as a
+/// paused VM or a starved CPU would) reads its master's queued adverts
+/// before its expired timer may make it master: on SIGCONT it stays
+/// BACKUP. Before, the timer won and the backup took over for one advert
+/// interval (two role changes; tests/soak.rs counted 39 in 600 events).
+#[test]
+fn resumed_backup_hears_its_master_before_its_timer() {
+    let lab = Lab::new("resume_backup");
+    let r1 = lab.add_host("r1", &["10.9.13.1/24"]);
+    let r2 = lab.add_host("r2", &["10.9.13.2/24"]);
+    let a = r1.start_vipd(&instance(13, 150, "100ms", "[10.9.13.100/24]", ""));
+    let b = r2.start_vipd(&instance(13, 100, "100ms", "[10.9.13.100/24]", ""));
+    a.expect_state("web", "MASTER", 3 * SEC);
+    b.expect_state("web", "BACKUP", 3 * SEC);
+    let before = b.instance("web")["became_master"].as_u64().unwrap();
+    for _ in 0..5 {
+        b.proc.signal(libc::SIGSTOP);
+        // Master_Down_Interval is 3 x 100 ms + skew: 1 s is well past it.
+        std::thread::sleep(SEC);
+        b.proc.signal(libc::SIGCONT);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let after = b.instance("web")["became_master"].as_u64().unwrap();
+    assert_eq!(
+        after - before,
+        0,
+        "the resumed backup took over from a master that never stopped\n{}",
+        b.proc.log_tail(30)
+    );
+    assert_eq!(b.instance("web")["state"], "BACKUP");
+    assert_eq!(a.instance("web")["state"], "MASTER");
+    assert!(!r2.has_addr("eth0", "10.9.13.100/24"));
+}

@@ -243,6 +243,20 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
                 d.after_step(&mut notify, rx.is_empty(), packets_only).await;
             }
             _ = sleep_until_opt(&timer, deadline) => {
+                if d.backup_due() {
+                    // A backup about to take over hears first what its
+                    // master sent meanwhile: adverts read and not yet
+                    // handled (the timer then comes back at once), and
+                    // those still queued in the sockets. After a stall
+                    // (SIGSTOP, a paused VM, a starved CPU) the timer and
+                    // the adverts are ready together, and the timer must
+                    // not win: tests/soak.rs saw a resumed backup take
+                    // over from a master that never stopped.
+                    if !rx.is_empty() {
+                        continue;
+                    }
+                    d.drain_sockets().await;
+                }
                 d.fire_timers().await;
                 d.sync_indexes();
                 d.after_step(&mut notify, rx.is_empty(), true).await;
@@ -287,6 +301,25 @@ impl Daemon {
     /// When the earliest router timer is due.
     fn next_deadline(&self) -> Option<Instant> {
         self.schedule.next().map(|t| self.host.instant(t))
+    }
+
+    /// Whether a router in BACKUP is due: its Master_Down timer would make
+    /// it master.
+    fn backup_due(&self) -> bool {
+        let now = self.host.now();
+        self.schedule.due(now).any(|idx| {
+            self.instances
+                .get(idx)
+                .is_some_and(|i| i.router.state() == crate::vrrp::State::Backup)
+        })
+    }
+
+    /// Handles what is queued on the sockets now.
+    async fn drain_sockets(&mut self) {
+        for (key, batch) in self.host.sockets.drain() {
+            self.handle_input(Input::Packets(key, batch)).await;
+        }
+        self.sync_indexes();
     }
 
     /// The routers whose deadline has come, and only those.

@@ -51,6 +51,14 @@ impl Schedule {
         self.by_time.first().map(|(t, _)| *t)
     }
 
+    /// The instances due at `now`, earliest first, left on the schedule.
+    pub fn due(&self, now: Time) -> impl Iterator<Item = usize> + '_ {
+        self.by_time
+            .iter()
+            .take_while(move |(t, _)| *t <= now)
+            .map(|(_, idx)| *idx)
+    }
+
     /// The instances due at `now`, earliest first; each is taken off the
     /// schedule (set it again after handling it).
     pub fn take_due(&mut self, now: Time) -> Vec<usize> {
@@ -93,5 +101,16 @@ mod tests {
         s.set(0, Some(t(40)));
         assert_eq!(s.take_due(t(40)), vec![0, 1], "equal deadlines by position");
         assert_eq!(s.next(), None);
+    }
+
+    #[test]
+    fn due_peeks_without_taking() {
+        let mut s = Schedule::default();
+        s.set(0, Some(t(30)));
+        s.set(1, Some(t(10)));
+        s.set(2, Some(t(20)));
+        assert_eq!(s.due(t(20)).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(s.due(t(5)).count(), 0);
+        assert_eq!(s.take_due(t(20)), vec![1, 2], "still scheduled after due()");
     }
 }

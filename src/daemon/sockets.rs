@@ -98,6 +98,29 @@ impl Sockets {
         Ok(())
     }
 
+    /// Everything queued on every socket now, without waiting (what the
+    /// readers have not read yet), by socket.
+    pub fn drain(&self) -> Vec<(SocketKey, Vec<crate::io::vrrp_socket::Datagram>)> {
+        let mut out = Vec::new();
+        for (key, e) in &self.open {
+            loop {
+                match e.sock.try_recv_batch(MAX_BATCH) {
+                    Ok(batch) if batch.is_empty() => break,
+                    Ok(batch) => {
+                        let full = batch.len() >= MAX_BATCH;
+                        out.push((*key, batch));
+                        if !full {
+                            break;
+                        }
+                    }
+                    // The reader reports socket failures.
+                    Err(_) => break,
+                }
+            }
+        }
+        out
+    }
+
     /// Closes the sockets no instance needs any more.
     pub fn retain(&mut self, needed: &[SocketKey], needed_ah: &[u32]) {
         self.open.retain(|k, _| needed.contains(k));

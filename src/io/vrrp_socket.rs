@@ -380,6 +380,17 @@ impl VrrpSocket {
         }
     }
 
+    /// What is queued now (at most `max`, at most [`RECV_BATCH`]), without
+    /// waiting: nothing when nothing is.
+    pub fn try_recv_batch(&self, max: usize) -> io::Result<Vec<Datagram>> {
+        let mut out = Vec::new();
+        match self.recv_many(self.fd.get_ref(), max.clamp(1, RECV_BATCH), &mut out) {
+            Ok(_) => Ok(out),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(out),
+            Err(e) => Err(e),
+        }
+    }
+
     /// One non-blocking recvmmsg(2) of up to `max` datagrams into `out`;
     /// returns how many the kernel handed over (some may not become
     /// datagrams: an IPv6 one without its control messages).
