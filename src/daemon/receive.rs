@@ -198,8 +198,8 @@ mod tests {
     use std::net::IpAddr;
     use std::path::Path;
 
-    fn instances() -> Vec<Instance> {
-        let text = "instances:\n  - name: a\n    interface: eth0\n    vrid: 7\n    vips: [192.0.2.10/24]\n  - name: b\n    interface: eth0\n    vrid: 8\n    vips: [\"2001:db8::8/64\"]\n";
+    /// The instances of a configuration text, on interface 1.
+    fn instances_of(text: &str) -> Vec<Instance> {
         Config::parse(text, Path::new("t"))
             .unwrap()
             .instances
@@ -210,6 +210,12 @@ mod tests {
                 i
             })
             .collect()
+    }
+
+    fn instances() -> Vec<Instance> {
+        instances_of(
+            "instances:\n  - name: a\n    interface: eth0\n    vrid: 7\n    vips: [192.0.2.10/24]\n  - name: b\n    interface: eth0\n    vrid: 8\n    vips: [\"2001:db8::8/64\"]\n",
+        )
     }
 
     fn kernel() -> KernelView {
@@ -299,16 +305,7 @@ mod tests {
         let text = format!(
             "instances:\n  - name: a\n    interface: eth0\n    vrid: 51\n    version: 2\n    auth_type: {auth_type}\n    auth_pass: '12345678'\n    vips: [1.2.3.4/32]\n"
         );
-        Config::parse(&text, Path::new("t"))
-            .unwrap()
-            .instances
-            .into_iter()
-            .map(|c| {
-                let mut i = Instance::new(c);
-                i.ifindex = Some(1);
-                i
-            })
-            .collect()
+        instances_of(&text)
     }
 
     #[test]
@@ -442,16 +439,7 @@ mod tests {
             let text = format!(
                 "instances:\n  - name: a\n    interface: eth0\n    vrid: 7\n    vips: [192.0.2.10/24]\n{extra}"
             );
-            Config::parse(&text, Path::new("t"))
-                .unwrap()
-                .instances
-                .into_iter()
-                .map(|c| {
-                    let mut i = Instance::new(c);
-                    i.ifindex = Some(1);
-                    i
-                })
-                .collect()
+            instances_of(&text)
         };
         let src: IpAddr = "192.0.2.2".parse().unwrap();
         let dst = IpAddr::V4(vrrp::VRRP_MCAST_V4);
