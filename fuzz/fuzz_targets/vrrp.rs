@@ -19,9 +19,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use libfuzzer_sys::fuzz_target;
 use vipd::wire::ipv4::parse_ipv4;
-use vipd::wire::vrrp::{
-    Auth, EmitError, V3Ipv4Checksum, VrrpPacket, VrrpRepr, parse_with, peek_vrid,
-};
+use vipd::wire::vrrp::{V3Ipv4Checksum, VrrpPacket, VrrpRepr, parse_with, peek_vrid};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
@@ -93,7 +91,6 @@ fn check(mut payload: Vec<u8>, src: IpAddr, dst: IpAddr, csum: V3Ipv4Checksum, f
             );
             round_trip_convenience(&repr, src, dst, csum, &buf[..n]);
         }
-        Err(EmitError::AhUnsupported) => assert_eq!(repr.auth, Auth::Ah),
         Err(e) => panic!("parsed advertisement cannot be emitted: {e} ({repr:?})"),
     }
 }
