@@ -16,6 +16,7 @@ pub mod control;
 pub mod daemon;
 pub mod diagnostic;
 pub mod family;
+pub mod file_kind;
 pub mod health;
 pub mod hooks;
 pub mod io;

@@ -4,12 +4,12 @@
 //! namespace, with a private state and vty directory, as user frr; the
 //! macvlan devices with the virtual MAC that FRR needs are made for it. The
 //! scenario: election, cut link, preemption back, priority 0 on stop, an
-//! observer probing the VIP. Run as root; skipped with a reason without FRR.
+//! observer probing the VIP. Run as root; fails naming the package without FRR.
 
 mod lab;
 
+use lab::peer::{PeerNet, neighbour_mac};
 use lab::{Host, Lab, ProcHandle, wait_until};
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -41,29 +41,16 @@ fn frr_missing() -> Option<String> {
 #[derive(Clone, Copy)]
 struct Case {
     version: u8,
-    ipv6: bool,
     /// v3 IPv4: FRR's `checksum-with-ipv4-pseudoheader` (its default).
     pseudo_header: bool,
     vrid: u8,
+    /// 10.9.<vrid>.0/24 or fd00:9:<vrid>::/64.
+    net: PeerNet,
 }
 
 impl Case {
-    fn addr(&self, host: u8) -> String {
-        if self.ipv6 {
-            format!("fd00:9:{}::{host}", self.vrid)
-        } else {
-            format!("10.9.{}.{host}", self.vrid)
-        }
-    }
-    fn cidr(&self, host: u8) -> String {
-        format!("{}/{}", self.addr(host), if self.ipv6 { 64 } else { 24 })
-    }
-    fn vip(&self) -> IpAddr {
-        self.addr(100).parse().unwrap()
-    }
-
     fn vipd_yaml(&self, priority: u8) -> String {
-        let checksum = if self.version == 3 && !self.ipv6 && !self.pseudo_header {
+        let checksum = if self.version == 3 && !self.net.ipv6 && !self.pseudo_header {
             "    v3_ipv4_checksum: message_only\n"
         } else {
             ""
@@ -72,15 +59,7 @@ impl Case {
             "instances:\n  - name: web\n    interface: eth0\n    vrid: {}\n    version: {}\n    priority: {priority}\n    advert_interval: 1s\n    vips: [\"{}\"]\n{checksum}",
             self.vrid,
             self.version,
-            self.cidr(100)
-        )
-    }
-
-    fn hosts(&self, lab: &Lab) -> (Host, Host, Host) {
-        (
-            lab.add_host("r1", &[&self.cidr(1)]),
-            lab.add_host("r2", &[&self.cidr(2)]),
-            lab.add_host("obs", &[&self.cidr(200)]),
+            self.net.cidr(100)
         )
     }
 }
@@ -99,7 +78,7 @@ impl Frr {
     /// writes vrrpd.conf, starts zebra, then vrrpd, and waits for vrrpd to
     /// start the virtual router.
     fn start(host: &Host, c: &Case, priority: u8) -> Frr {
-        let (fam, mac_kind) = if c.ipv6 { (6, 2) } else { (4, 1) };
+        let (fam, mac_kind) = if c.net.ipv6 { (6, 2) } else { (4, 1) };
         let macvlan = format!("vrrp{fam}-{}", c.vrid);
         host.exec_ok(&[
             "ip", "link", "add", &macvlan, "link", "eth0", "type", "macvlan", "mode", "bridge",
@@ -124,8 +103,8 @@ impl Frr {
             "address",
             &format!("00:00:5e:00:0{mac_kind}:{:02x}", c.vrid),
         ]);
-        let nodad: &[&str] = if c.ipv6 { &["nodad"] } else { &[] };
-        let vip = c.cidr(100);
+        let nodad: &[&str] = if c.net.ipv6 { &["nodad"] } else { &[] };
+        let vip = c.net.cidr(100);
         let mut add = vec!["ip", "addr", "add", vip.as_str(), "dev", macvlan.as_str()];
         add.extend_from_slice(nodad);
         host.exec_ok(&add);
@@ -139,13 +118,13 @@ impl Frr {
         host.sysctl("net.ipv4.conf.eth0.arp_ignore", "1");
         let dir = host.tmpdir().join(format!("frr-{}", host.name));
         std::fs::create_dir_all(&dir).expect("frr dir");
-        let ip_kw = if c.ipv6 { "ipv6" } else { "ip" };
+        let ip_kw = if c.net.ipv6 { "ipv6" } else { "ip" };
         let checksum = if c.pseudo_header { "" } else { "no" };
         let conf = format!(
             "interface eth0\n vrrp {v} version {ver}\n vrrp {v} priority {priority}\n vrrp {v} advertisement-interval 1000\n vrrp {v} {ip_kw} {addr}\n{cs}!\n",
             v = c.vrid,
             ver = c.version,
-            addr = c.addr(100),
+            addr = c.net.addr(100),
             cs = if checksum.is_empty() {
                 String::new()
             } else {
@@ -206,7 +185,7 @@ impl Frr {
     /// The state FRR's vrrpd last logged for the family ("Master",
     /// "Backup", "Initialize"), from its `A -> B` lines.
     fn state(&self, c: &Case) -> String {
-        let fam = if c.ipv6 { "[IPv6]" } else { "[IPv4]" };
+        let fam = if c.net.ipv6 { "[IPv6]" } else { "[IPv4]" };
         let tag = format!("[VRID {}] {fam}", c.vrid);
         self.vrrpd
             .log()
@@ -219,7 +198,7 @@ impl Frr {
 
     /// Every `A -> B` line vrrpd logged for the family, in order.
     fn transitions(&self, c: &Case) -> Vec<String> {
-        let fam = if c.ipv6 { "[IPv6]" } else { "[IPv4]" };
+        let fam = if c.net.ipv6 { "[IPv6]" } else { "[IPv4]" };
         let tag = format!("[VRID {}] {fam}", c.vrid);
         self.vrrpd
             .log()
@@ -234,22 +213,12 @@ impl Frr {
     }
 }
 
-/// The observer's neighbour entry for `ip`: the MAC it sends to.
-fn neighbour_mac(obs: &Host, ip: &str) -> Option<[u8; 6]> {
-    let out = obs.exec_ok(&["ip", "neigh", "show", ip, "dev", "eth0"]);
-    let mut it = out.split_whitespace();
-    while let Some(w) = it.next() {
-        if w == "lladdr" {
-            return it.next().and_then(lab::parse_mac);
-        }
-    }
-    None
-}
-
-fn skip(c: &Case) -> bool {
+/// Fails (never passes silently) when FRR is not installed, naming the
+/// package; refuses the message-only cases on an FRR that cannot send them
+/// (tests/run-all.sh runs those #[ignore]d tests only where it can).
+fn require_frr(c: &Case) {
     if let Some(why) = frr_missing() {
-        eprintln!("SKIPPED: {why}");
-        return true;
+        panic!("lab: {why}; .ci/install-deps test installs it");
     }
     // `checksum-with-ipv4-pseudoheader` came after FRR 8.4, which only
     // sums with the pseudo-header.
@@ -263,16 +232,13 @@ fn skip(c: &Case) -> bool {
         c.pseudo_header || knows,
         "this vrrpd ({VRRPD}) has no `checksum-with-ipv4-pseudoheader` (FRR 8.4 always sums with the pseudo-header): tests/run-all.sh runs this #[ignore]d test only where it has"
     );
-    false
 }
 
 /// vipd (150) master, FRR (100) backup.
 fn vipd_master_frr_backup(c: Case, name: &str) {
-    if skip(&c) {
-        return;
-    }
+    require_frr(&c);
     let lab = Lab::new(name);
-    let (r1, r2, obs) = c.hosts(&lab);
+    let (r1, r2, obs) = c.net.hosts(&lab);
     let v = r1.start_vipd(&c.vipd_yaml(150));
     v.expect_state("web", "MASTER", TAKEOVER);
     let frr = Frr::start(&r2, &c, 100);
@@ -285,10 +251,10 @@ fn vipd_master_frr_backup(c: Case, name: &str) {
     std::thread::sleep(TAKEOVER);
     assert_eq!(frr.state(&c), "Backup", "{}", frr.vrrpd.log_tail(30));
     assert_eq!(v.state("web"), "MASTER");
-    assert!(obs.ping(c.vip(), 3), "observer reaches the VIP on vipd");
+    assert!(obs.ping(c.net.vip(), 3), "observer reaches the VIP on vipd");
     // vipd answered, not FRR's backup (whose macvlan keeps the VIP).
     assert_eq!(
-        neighbour_mac(&obs, &c.addr(100)),
+        neighbour_mac(&obs, &c.net.addr(100)),
         Some(r1.mac("eth0")),
         "the observer sends to vipd"
     );
@@ -300,7 +266,7 @@ fn vipd_master_frr_backup(c: Case, name: &str) {
         "FRR takes over:\n{}",
         frr.vrrpd.log_tail(30)
     );
-    assert!(obs.ping(c.vip(), 3), "observer reaches the VIP on FRR");
+    assert!(obs.ping(c.net.vip(), 3), "observer reaches the VIP on FRR");
 
     // Preemption back.
     r1.link_up();
@@ -310,7 +276,7 @@ fn vipd_master_frr_backup(c: Case, name: &str) {
         "FRR yields to vipd:\n{}",
         frr.vrrpd.log_tail(30)
     );
-    assert!(obs.ping(c.vip(), 3));
+    assert!(obs.ping(c.net.vip(), 3));
 
     // Priority 0 on stop.
     let stop = Instant::now();
@@ -324,7 +290,7 @@ fn vipd_master_frr_backup(c: Case, name: &str) {
         "{name}: FRR took over {:.0} ms after vipd's stop",
         stop.elapsed().as_secs_f64() * 1000.0
     );
-    assert!(obs.ping(c.vip(), 3));
+    assert!(obs.ping(c.net.vip(), 3));
     let log = frr.vrrpd.log();
     for bad in ["checksum", "Checksum"] {
         assert!(
@@ -338,11 +304,9 @@ fn vipd_master_frr_backup(c: Case, name: &str) {
 
 /// FRR (150) master, vipd (100) backup.
 fn frr_master_vipd_backup(c: Case, name: &str) {
-    if skip(&c) {
-        return;
-    }
+    require_frr(&c);
     let lab = Lab::new(name);
-    let (r1, r2, obs) = c.hosts(&lab);
+    let (r1, r2, obs) = c.net.hosts(&lab);
     let frr = Frr::start(&r1, &c, 150);
     assert!(
         frr.wait_state(&c, "Master", TAKEOVER),
@@ -360,11 +324,11 @@ fn frr_master_vipd_backup(c: Case, name: &str) {
         Some(0),
         "vipd dropped FRR's adverts: {st}"
     );
-    assert!(obs.ping(c.vip(), 3));
+    assert!(obs.ping(c.net.vip(), 3));
 
     r1.link_down();
     v.expect_state("web", "MASTER", TAKEOVER);
-    assert!(obs.ping(c.vip(), 3), "observer reaches the VIP on vipd");
+    assert!(obs.ping(c.net.vip(), 3), "observer reaches the VIP on vipd");
 
     r1.link_up();
     let up = Instant::now();
@@ -379,7 +343,7 @@ fn frr_master_vipd_backup(c: Case, name: &str) {
     // resolved again: up to the neighbour entry's reachable time (15-45 s
     // on Linux) plus its probes, 53 s at most (printed, not asserted to
     // be fast).
-    let back = wait_until(75 * SEC, POLL, || obs.ping(c.vip(), 1));
+    let back = wait_until(75 * SEC, POLL, || obs.ping(c.net.vip(), 1));
     eprintln!(
         "{name}: after preemption back to FRR the observer reached the VIP again {:.1} s after the link came back; FRR's transitions: {:?}",
         up.elapsed().as_secs_f64(),
@@ -399,32 +363,44 @@ fn frr_master_vipd_backup(c: Case, name: &str) {
         "{name}: vipd took over {:.0} ms after vrrpd's stop",
         stop.elapsed().as_secs_f64() * 1000.0
     );
-    assert!(obs.ping(c.vip(), 3));
+    assert!(obs.ping(c.net.vip(), 3));
 }
 
 const V3_IPV4: Case = Case {
     version: 3,
-    ipv6: false,
     pseudo_header: true,
     vrid: 81,
+    net: PeerNet {
+        ipv6: false,
+        subnet: 81,
+    },
 };
 const V3_IPV4_MESSAGE_ONLY: Case = Case {
     version: 3,
-    ipv6: false,
     pseudo_header: false,
     vrid: 82,
+    net: PeerNet {
+        ipv6: false,
+        subnet: 82,
+    },
 };
 const V3_IPV6: Case = Case {
     version: 3,
-    ipv6: true,
     pseudo_header: true,
     vrid: 83,
+    net: PeerNet {
+        ipv6: true,
+        subnet: 83,
+    },
 };
 const V2_IPV4: Case = Case {
     version: 2,
-    ipv6: false,
     pseudo_header: true,
     vrid: 84,
+    net: PeerNet {
+        ipv6: false,
+        subnet: 84,
+    },
 };
 
 #[test]

@@ -10,8 +10,9 @@
 
 mod lab;
 
-use lab::vipd::{Vipd, vipctl_bin};
-use lab::{Frame, Host, Lab, ProcHandle, wait_until};
+use lab::peer::{PeerNet, import_keepalived_fixture};
+use lab::vipd::Vipd;
+use lab::{Frame, Lab, ProcHandle, wait_until};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::process::Command;
@@ -24,25 +25,15 @@ const PASSWORD: &str = "s3cret";
 #[derive(Clone, Copy)]
 struct Case {
     vrid: u8,
-    subnet: u8,
+    net: PeerNet,
 }
 
 impl Case {
-    fn addr(&self, host: u8) -> String {
-        format!("10.9.{}.{host}", self.subnet)
-    }
-    fn cidr(&self, host: u8) -> String {
-        format!("{}/24", self.addr(host))
-    }
-    fn vip(&self) -> IpAddr {
-        self.addr(100).parse().unwrap()
-    }
-
     fn vipd_yaml(&self, priority: u8, password: &str) -> String {
         format!(
             "instances:\n  - name: web\n    interface: eth0\n    vrid: {}\n    version: 2\n    priority: {priority}\n    advert_interval: 1s\n    auth_type: ah\n    auth_pass: {password}\n    vips: [\"{}\"]\n",
             self.vrid,
-            self.cidr(100)
+            self.net.cidr(100)
         )
     }
 
@@ -50,15 +41,7 @@ impl Case {
         format!(
             "global_defs {{\n    router_id ka\n}}\nvrrp_instance web {{\n    interface eth0\n    state BACKUP\n    virtual_router_id {}\n    priority {priority}\n    advert_int 1\n    authentication {{\n        auth_type AH\n        auth_pass {PASSWORD}\n    }}\n    virtual_ipaddress {{\n        {}\n    }}\n}}\n",
             self.vrid,
-            self.cidr(100)
-        )
-    }
-
-    fn hosts(&self, lab: &Lab) -> (Host, Host, Host) {
-        (
-            lab.add_host("r1", &[&self.cidr(1)]),
-            lab.add_host("r2", &[&self.cidr(2)]),
-            lab.add_host("obs", &[&self.cidr(200)]),
+            self.net.cidr(100)
         )
     }
 }
@@ -187,10 +170,10 @@ fn no_ah_complaints(ka: &ProcHandle) {
 fn ah_vipd_master_keepalived_backup() {
     let c = Case {
         vrid: 61,
-        subnet: 61,
+        net: PeerNet::v4(61),
     };
     let lab = Lab::new("ka_ah_a");
-    let (r1, r2, obs) = c.hosts(&lab);
+    let (r1, r2, obs) = c.net.hosts(&lab);
     let cap = lab.capture("ip proto 51 or ip proto 112");
     let v = r1.start_vipd(&c.vipd_yaml(150, PASSWORD));
     let ka = r2.start_keepalived(&c.keepalived_conf(100));
@@ -198,21 +181,21 @@ fn ah_vipd_master_keepalived_backup() {
     std::thread::sleep(TAKEOVER);
     assert_eq!(v.state("web"), "MASTER");
     assert!(
-        !r2.has_addr("eth0", c.cidr(100)),
+        !r2.has_addr("eth0", c.net.cidr(100)),
         "keepalived must follow vipd's AH adverts:\n{}",
         ka.log_tail(20)
     );
-    assert!(obs.ping(c.vip(), 3), "observer reaches the VIP on vipd");
+    assert!(obs.ping(c.net.vip(), 3), "observer reaches the VIP on vipd");
 
     // Cut link: keepalived takes over.
     r1.link_down();
     assert!(
-        r2.wait_addr("eth0", c.cidr(100), true, TAKEOVER),
+        r2.wait_addr("eth0", c.net.cidr(100), true, TAKEOVER),
         "keepalived takes over:\n{}",
         ka.log_tail(20)
     );
     assert!(
-        obs.ping(c.vip(), 3),
+        obs.ping(c.net.vip(), 3),
         "observer reaches the VIP on keepalived"
     );
 
@@ -221,12 +204,12 @@ fn ah_vipd_master_keepalived_backup() {
     r1.link_up();
     v.expect_state("web", "MASTER", TAKEOVER);
     assert!(
-        r2.wait_addr("eth0", c.cidr(100), false, TAKEOVER),
+        r2.wait_addr("eth0", c.net.cidr(100), false, TAKEOVER),
         "keepalived gives the VIP back:\n{}",
         ka.log_tail(20)
     );
     assert!(
-        obs.ping(c.vip(), 3),
+        obs.ping(c.net.vip(), 3),
         "observer reaches the VIP on vipd again"
     );
     let st = v.instance("web");
@@ -241,17 +224,17 @@ fn ah_vipd_master_keepalived_backup() {
     let stopped = std::time::Instant::now();
     v.proc.stop();
     assert!(
-        r2.wait_addr("eth0", c.cidr(100), true, Duration::from_millis(2500)),
+        r2.wait_addr("eth0", c.net.cidr(100), true, Duration::from_millis(2500)),
         "keepalived takes over on vipd's priority 0:\n{}",
         ka.log_tail(20)
     );
     let took = stopped.elapsed();
-    assert!(obs.ping(c.vip(), 3));
+    assert!(obs.ping(c.net.vip(), 3));
 
     let pcap = cap.path().to_path_buf();
     let frames = cap.stop();
     let adverts = ah_adverts(&frames);
-    let r1_addr: Ipv4Addr = c.addr(1).parse().unwrap();
+    let r1_addr: Ipv4Addr = c.net.addr(1).parse().unwrap();
     assert_well_formed(&adverts, r1_addr);
     assert!(
         adverts.iter().any(|a| a.src == r1_addr && a.priority == 0),
@@ -283,14 +266,14 @@ fn ah_vipd_master_keepalived_backup() {
 fn ah_keepalived_master_vipd_backup() {
     let c = Case {
         vrid: 62,
-        subnet: 62,
+        net: PeerNet::v4(62),
     };
     let lab = Lab::new("ka_ah_b");
-    let (r1, r2, obs) = c.hosts(&lab);
+    let (r1, r2, obs) = c.net.hosts(&lab);
     let cap = lab.capture("ip proto 51 or ip proto 112");
     let ka = r1.start_keepalived(&c.keepalived_conf(150));
     assert!(
-        r1.wait_addr("eth0", c.cidr(100), true, TAKEOVER),
+        r1.wait_addr("eth0", c.net.cidr(100), true, TAKEOVER),
         "keepalived master:\n{}",
         ka.log_tail(20)
     );
@@ -311,24 +294,24 @@ fn ah_keepalived_master_vipd_backup() {
         Some(0),
         "vipd dropped keepalived's AH adverts: {st}"
     );
-    assert!(!r2.has_addr("eth0", c.cidr(100)));
-    assert!(obs.ping(c.vip(), 3));
+    assert!(!r2.has_addr("eth0", c.net.cidr(100)));
+    assert!(obs.ping(c.net.vip(), 3));
 
     r1.link_down();
     v.expect_state("web", "MASTER", TAKEOVER);
-    assert!(r2.wait_addr("eth0", c.cidr(100), true, SEC));
-    assert!(obs.ping(c.vip(), 3), "observer reaches the VIP on vipd");
+    assert!(r2.wait_addr("eth0", c.net.cidr(100), true, SEC));
+    assert!(obs.ping(c.net.vip(), 3), "observer reaches the VIP on vipd");
 
     r1.link_up();
     v.expect_state("web", "BACKUP", TAKEOVER);
     assert!(
-        r1.wait_addr("eth0", c.cidr(100), true, TAKEOVER),
+        r1.wait_addr("eth0", c.net.cidr(100), true, TAKEOVER),
         "keepalived preempts back:\n{}",
         ka.log_tail(20)
     );
-    assert!(r2.wait_addr("eth0", c.cidr(100), false, SEC));
+    assert!(r2.wait_addr("eth0", c.net.cidr(100), false, SEC));
     assert!(
-        obs.ping(c.vip(), 3),
+        obs.ping(c.net.vip(), 3),
         "observer reaches the VIP on keepalived"
     );
 
@@ -336,7 +319,7 @@ fn ah_keepalived_master_vipd_backup() {
     ka.stop();
     v.expect_state("web", "MASTER", Duration::from_millis(2500));
     let took = stopped.elapsed();
-    assert!(obs.ping(c.vip(), 3));
+    assert!(obs.ping(c.net.vip(), 3));
     let st = v.instance("web");
     assert_eq!(
         st["drops"].as_object().map(|d| d.len()),
@@ -345,9 +328,9 @@ fn ah_keepalived_master_vipd_backup() {
     );
 
     let adverts = ah_adverts(&cap.stop());
-    let r2_addr: Ipv4Addr = c.addr(2).parse().unwrap();
+    let r2_addr: Ipv4Addr = c.net.addr(2).parse().unwrap();
     assert_well_formed(&adverts, r2_addr);
-    let r1_addr: Ipv4Addr = c.addr(1).parse().unwrap();
+    let r1_addr: Ipv4Addr = c.net.addr(1).parse().unwrap();
     assert!(
         adverts.iter().any(|a| a.src == r1_addr && a.priority == 0),
         "keepalived's priority 0 advert on stop"
@@ -368,18 +351,19 @@ fn ah_keepalived_master_vipd_backup() {
 fn ah_unicast_vipd_master_keepalived_backup() {
     let c = Case {
         vrid: 67,
-        subnet: 67,
+        net: PeerNet::v4(67),
     };
     let lab = Lab::new("ka_ah_uni");
-    let (r1, r2, obs) = c.hosts(&lab);
+    let (r1, r2, obs) = c.net.hosts(&lab);
     let cap = lab.capture("ip proto 51 or ip proto 112");
-    let yaml = c.vipd_yaml(150, PASSWORD) + &format!("    unicast: {{peers: [{}]}}\n", c.addr(2));
+    let yaml =
+        c.vipd_yaml(150, PASSWORD) + &format!("    unicast: {{peers: [{}]}}\n", c.net.addr(2));
     let conf = c.keepalived_conf(100).replace(
         "    advert_int 1\n",
         &format!(
             "    advert_int 1\n    unicast_src_ip {}\n    unicast_peer {{\n        {}\n    }}\n",
-            c.addr(2),
-            c.addr(1)
+            c.net.addr(2),
+            c.net.addr(1)
         ),
     );
     let v = r1.start_vipd(&yaml);
@@ -388,18 +372,18 @@ fn ah_unicast_vipd_master_keepalived_backup() {
     std::thread::sleep(TAKEOVER);
     assert_eq!(v.state("web"), "MASTER");
     assert!(
-        !r2.has_addr("eth0", c.cidr(100)),
+        !r2.has_addr("eth0", c.net.cidr(100)),
         "keepalived must follow vipd's unicast AH adverts:\n{}",
         ka.log_tail(20)
     );
-    assert!(obs.ping(c.vip(), 3));
+    assert!(obs.ping(c.net.vip(), 3));
     v.proc.stop();
     assert!(
-        r2.wait_addr("eth0", c.cidr(100), true, Duration::from_millis(2500)),
+        r2.wait_addr("eth0", c.net.cidr(100), true, Duration::from_millis(2500)),
         "keepalived takes over on vipd's priority 0:\n{}",
         ka.log_tail(20)
     );
-    assert!(obs.ping(c.vip(), 3));
+    assert!(obs.ping(c.net.vip(), 3));
 
     // vipd restarts (its counter from 0): it verifies keepalived's unicast
     // AH adverts (TTL zeroed in their ICV), takes their sequence numbers
@@ -413,7 +397,7 @@ fn ah_unicast_vipd_master_keepalived_backup() {
         .success()));
     v.expect_state("web", "MASTER", TAKEOVER);
     assert!(
-        r2.wait_addr("eth0", c.cidr(100), false, TAKEOVER),
+        r2.wait_addr("eth0", c.net.cidr(100), false, TAKEOVER),
         "keepalived steps down for the restarted vipd:\n{}",
         ka.log_tail(20)
     );
@@ -423,16 +407,16 @@ fn ah_unicast_vipd_master_keepalived_backup() {
         "vipd heard keepalived's unicast AH adverts: {st}"
     );
     assert_eq!(st["drops"].as_object().map(|d| d.len()), Some(0), "{st}");
-    assert!(obs.ping(c.vip(), 3));
+    assert!(obs.ping(c.net.vip(), 3));
 
     let adverts = ah_adverts(&cap.stop());
-    let r1_addr: Ipv4Addr = c.addr(1).parse().unwrap();
+    let r1_addr: Ipv4Addr = c.net.addr(1).parse().unwrap();
     assert_well_formed(&adverts, r1_addr);
     assert!(
         adverts
             .iter()
             .filter(|a| a.src == r1_addr)
-            .all(|a| a.datagram[16..20] == c.addr(2).parse::<Ipv4Addr>().unwrap().octets()),
+            .all(|a| a.datagram[16..20] == c.net.addr(2).parse::<Ipv4Addr>().unwrap().octets()),
         "unicast to the peer"
     );
     no_ah_complaints(&ka);
@@ -446,18 +430,18 @@ fn ah_unicast_vipd_master_keepalived_backup() {
 fn reload_from_pass_to_ah_joins_the_group() {
     let c = Case {
         vrid: 68,
-        subnet: 68,
+        net: PeerNet::v4(68),
     };
     let lab = Lab::new("ka_ah_reload");
-    let (r1, r2, obs) = c.hosts(&lab);
+    let (r1, r2, obs) = c.net.hosts(&lab);
     let ka = r1.start_keepalived(&c.keepalived_conf(150));
-    assert!(r1.wait_addr("eth0", c.cidr(100), true, TAKEOVER));
+    assert!(r1.wait_addr("eth0", c.net.cidr(100), true, TAKEOVER));
     let ah = c.vipd_yaml(100, PASSWORD);
     let v = r2.start_vipd(&ah.replace("auth_type: ah", "auth_type: pass"));
     v.expect_state("web", "MASTER", TAKEOVER);
     // Split: keepalived listens on protocol 51 only and never sees vipd's
     // plain adverts either.
-    assert!(r1.has_addr("eth0", c.cidr(100)) && r2.has_addr("eth0", c.cidr(100)));
+    assert!(r1.has_addr("eth0", c.net.cidr(100)) && r2.has_addr("eth0", c.net.cidr(100)));
     assert_eq!(v.instance("web")["adverts_received"], 0);
 
     v.rewrite_config(&ah);
@@ -469,32 +453,15 @@ fn reload_from_pass_to_ah_joins_the_group() {
         String::from_utf8_lossy(&out.stderr)
     );
     v.expect_state("web", "BACKUP", TAKEOVER);
-    assert!(r2.wait_addr("eth0", c.cidr(100), false, SEC));
+    assert!(r2.wait_addr("eth0", c.net.cidr(100), false, SEC));
     let received = v.instance("web")["adverts_received"].as_u64().unwrap();
     std::thread::sleep(3 * SEC);
     let st = v.instance("web");
     assert_eq!(st["state"], "BACKUP", "{st}");
     assert!(st["adverts_received"].as_u64().unwrap() > received, "{st}");
-    assert!(r1.has_addr("eth0", c.cidr(100)));
-    assert!(obs.ping(c.vip(), 3));
+    assert!(r1.has_addr("eth0", c.net.cidr(100)));
+    assert!(obs.ping(c.net.vip(), 3));
     no_ah_complaints(&ka);
-}
-
-fn import(fixture: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/keepalived")
-        .join(fixture);
-    let out = Command::new(vipctl_bin())
-        .arg("import-keepalived")
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "import of {fixture} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 fn fixture(name: &str) -> String {
@@ -518,7 +485,7 @@ fn seed003_imported_ah_against_keepalived() {
         (0u8, "seed003_backup.conf", "seed003_master.conf", false),
         (1u8, "seed003_master.conf", "seed003_backup.conf", true),
     ] {
-        let yaml = import(vipd_half);
+        let yaml = import_keepalived_fixture(vipd_half);
         assert!(
             yaml.contains("auth_type: ah") && yaml.contains("auth_pass: '12345678'"),
             "{vipd_half}: AH carried over:\n{yaml}"
@@ -572,12 +539,12 @@ fn seed003_imported_ah_against_keepalived() {
 fn wrong_password_is_dropped_and_counted() {
     let c = Case {
         vrid: 65,
-        subnet: 65,
+        net: PeerNet::v4(65),
     };
     let lab = Lab::new("ka_ah_pw");
-    let (r1, r2, _obs) = c.hosts(&lab);
+    let (r1, r2, _obs) = c.net.hosts(&lab);
     let ka = r1.start_keepalived(&c.keepalived_conf(150));
-    assert!(r1.wait_addr("eth0", c.cidr(100), true, TAKEOVER));
+    assert!(r1.wait_addr("eth0", c.net.cidr(100), true, TAKEOVER));
     let cap = r2.capture("ip proto 51");
     let v = r2.start_vipd(&c.vipd_yaml(100, "wrong"));
     // Never obeyed: vipd hears nothing valid, so it becomes master itself
@@ -588,7 +555,7 @@ fn wrong_password_is_dropped_and_counted() {
     assert_eq!(st["state"], "MASTER", "{st}");
     assert_eq!(st["adverts_received"], 0, "nothing accepted: {st}");
     let bad = drop_count(&v, "web", "ah_icv_mismatch");
-    let r1_addr: Ipv4Addr = c.addr(1).parse().unwrap();
+    let r1_addr: Ipv4Addr = c.net.addr(1).parse().unwrap();
     let sent = ah_adverts(&cap.frames())
         .iter()
         .filter(|a| a.src == r1_addr)
@@ -629,13 +596,13 @@ fn replayed_advert_is_dropped_and_counted() {
     );
     let c = Case {
         vrid: 66,
-        subnet: 66,
+        net: PeerNet::v4(66),
     };
     let lab = Lab::new("ka_ah_replay");
-    let (r1, r2, obs) = c.hosts(&lab);
+    let (r1, r2, obs) = c.net.hosts(&lab);
     let cap = lab.capture("ip proto 51");
     let ka = r1.start_keepalived(&c.keepalived_conf(150));
-    assert!(r1.wait_addr("eth0", c.cidr(100), true, TAKEOVER));
+    assert!(r1.wait_addr("eth0", c.net.cidr(100), true, TAKEOVER));
     let v = r2.start_vipd(&c.vipd_yaml(100, PASSWORD));
     v.expect_state("web", "BACKUP", 2 * SEC);
     std::thread::sleep(3 * SEC);
@@ -644,7 +611,7 @@ fn replayed_advert_is_dropped_and_counted() {
     assert!(received > 0);
 
     // A real advert of the master, as captured.
-    let r1_addr: Ipv4Addr = c.addr(1).parse().unwrap();
+    let r1_addr: Ipv4Addr = c.net.addr(1).parse().unwrap();
     let captured = ah_adverts(&cap.frames())
         .into_iter()
         .rfind(|a| a.src == r1_addr && a.priority == 150)
@@ -668,7 +635,7 @@ fn replayed_advert_is_dropped_and_counted() {
 
     let st = v.instance("web");
     assert_eq!(st["state"], "MASTER", "a replay is never obeyed: {st}");
-    assert!(r2.has_addr("eth0", c.cidr(100)));
+    assert!(r2.has_addr("eth0", c.net.cidr(100)));
     assert_eq!(
         st["adverts_received"].as_u64().unwrap(),
         received,

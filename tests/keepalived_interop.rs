@@ -4,9 +4,9 @@
 
 mod lab;
 
+use lab::Lab;
 use lab::capture::vrrp_packets;
-use lab::{Host, Lab};
-use std::net::IpAddr;
+use lab::peer::PeerNet;
 use std::time::Duration;
 
 const SEC: Duration = Duration::from_secs(1);
@@ -14,28 +14,13 @@ const SEC: Duration = Duration::from_secs(1);
 #[derive(Clone, Copy)]
 struct Case {
     version: u8,
-    ipv6: bool,
     /// Advert interval in centiseconds.
     interval_cs: u16,
     vrid: u8,
-    subnet: u8,
+    net: PeerNet,
 }
 
 impl Case {
-    fn addr(&self, host: u8) -> String {
-        if self.ipv6 {
-            format!("fd00:9:{}::{host}", self.subnet)
-        } else {
-            format!("10.9.{}.{host}", self.subnet)
-        }
-    }
-    fn cidr(&self, host: u8) -> String {
-        format!("{}/{}", self.addr(host), if self.ipv6 { 64 } else { 24 })
-    }
-    fn vip(&self) -> IpAddr {
-        self.addr(100).parse().unwrap()
-    }
-
     fn vipd_yaml(&self, priority: u8) -> String {
         let auth = if self.version == 2 {
             "    auth_pass: s3cret\n"
@@ -47,7 +32,7 @@ impl Case {
             self.vrid,
             self.version,
             u32::from(self.interval_cs) * 10,
-            self.cidr(100)
+            self.net.cidr(100)
         )
     }
 
@@ -62,15 +47,7 @@ impl Case {
             "global_defs {{\n    router_id ka\n    vrrp_version {}\n}}\nvrrp_instance web {{\n    interface eth0\n    state BACKUP\n    virtual_router_id {}\n    priority {priority}\n    advert_int {interval}\n{auth}    virtual_ipaddress {{\n        {}\n    }}\n}}\n",
             self.version,
             self.vrid,
-            self.cidr(100)
-        )
-    }
-
-    fn hosts(&self, lab: &Lab) -> (Host, Host, Host) {
-        (
-            lab.add_host("r1", &[&self.cidr(1)]),
-            lab.add_host("r2", &[&self.cidr(2)]),
-            lab.add_host("obs", &[&self.cidr(200)]),
+            self.net.cidr(100)
         )
     }
 }
@@ -84,7 +61,7 @@ fn takeover_budget(c: &Case) -> Duration {
 /// vipd's link hands the VIP to keepalived.
 fn vipd_master_keepalived_backup(c: Case, name: &str) {
     let lab = Lab::new(name);
-    let (r1, r2, obs) = c.hosts(&lab);
+    let (r1, r2, obs) = c.net.hosts(&lab);
     let cap = lab.capture("");
     let v = r1.start_vipd(&c.vipd_yaml(150));
     let _ka = r2.start_keepalived(&c.keepalived_conf(100));
@@ -92,22 +69,22 @@ fn vipd_master_keepalived_backup(c: Case, name: &str) {
     // keepalived heard us and stays backup: it never holds the VIP.
     std::thread::sleep(takeover_budget(&c));
     assert_eq!(v.state("web"), "MASTER");
-    assert!(r1.has_addr("eth0", c.cidr(100)));
+    assert!(r1.has_addr("eth0", c.net.cidr(100)));
     assert!(
-        !r2.has_addr("eth0", c.cidr(100)),
+        !r2.has_addr("eth0", c.net.cidr(100)),
         "keepalived must stay backup:\n{}",
         _ka.log_tail(20)
     );
-    assert!(obs.ping(c.vip(), 3), "observer reaches the VIP on vipd");
+    assert!(obs.ping(c.net.vip(), 3), "observer reaches the VIP on vipd");
 
     r1.link_down();
     assert!(
-        r2.wait_addr("eth0", c.cidr(100), true, takeover_budget(&c)),
+        r2.wait_addr("eth0", c.net.cidr(100), true, takeover_budget(&c)),
         "keepalived takes over:\n{}",
         _ka.log_tail(20)
     );
     assert!(
-        obs.ping(c.vip(), 3),
+        obs.ping(c.net.vip(), 3),
         "observer reaches the VIP on keepalived"
     );
 
@@ -130,10 +107,10 @@ fn vipd_master_keepalived_backup(c: Case, name: &str) {
 /// master; cutting keepalived's link hands the VIP to vipd.
 fn keepalived_master_vipd_backup(c: Case, name: &str) {
     let lab = Lab::new(name);
-    let (r1, r2, obs) = c.hosts(&lab);
+    let (r1, r2, obs) = c.net.hosts(&lab);
     let ka = r1.start_keepalived(&c.keepalived_conf(150));
     assert!(
-        r1.wait_addr("eth0", c.cidr(100), true, takeover_budget(&c) + 3 * SEC),
+        r1.wait_addr("eth0", c.net.cidr(100), true, takeover_budget(&c) + 3 * SEC),
         "keepalived master:\n{}",
         ka.log_tail(20)
     );
@@ -154,35 +131,41 @@ fn keepalived_master_vipd_backup(c: Case, name: &str) {
         Some(0),
         "vipd dropped keepalived's adverts: {st}"
     );
-    assert!(!r2.has_addr("eth0", c.cidr(100)));
-    assert!(obs.ping(c.vip(), 3));
+    assert!(!r2.has_addr("eth0", c.net.cidr(100)));
+    assert!(obs.ping(c.net.vip(), 3));
 
     r1.link_down();
     v.expect_state("web", "MASTER", takeover_budget(&c));
-    assert!(r2.wait_addr("eth0", c.cidr(100), true, SEC));
-    assert!(obs.ping(c.vip(), 3), "observer reaches the VIP on vipd");
+    assert!(r2.wait_addr("eth0", c.net.cidr(100), true, SEC));
+    assert!(obs.ping(c.net.vip(), 3), "observer reaches the VIP on vipd");
 }
 
 const V2_IPV4: Case = Case {
     version: 2,
-    ipv6: false,
     interval_cs: 100,
     vrid: 41,
-    subnet: 41,
+    net: PeerNet {
+        ipv6: false,
+        subnet: 41,
+    },
 };
 const V3_IPV4: Case = Case {
     version: 3,
-    ipv6: false,
     interval_cs: 10,
     vrid: 42,
-    subnet: 42,
+    net: PeerNet {
+        ipv6: false,
+        subnet: 42,
+    },
 };
 const V3_IPV6: Case = Case {
     version: 3,
-    ipv6: true,
     interval_cs: 10,
     vrid: 43,
-    subnet: 43,
+    net: PeerNet {
+        ipv6: true,
+        subnet: 43,
+    },
 };
 
 #[test]

@@ -13,28 +13,11 @@
 
 mod lab;
 
-use lab::vipd::{Vipd, vipctl_bin};
+use lab::peer::import_keepalived_fixture;
+use lab::vipd::Vipd;
 use lab::{Host, Lab, ProcHandle, wait_until};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
-
-fn import(fixture: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/keepalived")
-        .join(fixture);
-    let out = Command::new(vipctl_bin())
-        .arg("import-keepalived")
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "import of {fixture} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// Scripts the imported configurations name, provided where vipd may run
 /// them: /run/vipd-seed-PID-TAG/root/<the original path>, root-owned, 0755;
@@ -136,7 +119,10 @@ fn run_pair(
     b: (&str, Host),
     expect_a_master: Option<bool>,
 ) -> (Vipd, Vipd) {
-    let (ya, yb) = (import(a.0), import(b.0));
+    let (ya, yb) = (
+        import_keepalived_fixture(a.0),
+        import_keepalived_fixture(b.0),
+    );
     run_yaml(
         name,
         (&scripts.provide(&ya), a.1),
@@ -365,7 +351,7 @@ fn seed004_dual_stack_haproxy_pairs() {
         let procs = [haproxy(&lab, &a), haproxy(&lab, &b)];
         // The one change to the imported file: whose HAProxy is tracked.
         let yaml = |h: &Host| {
-            let y = scripts.provide(&import(fixture));
+            let y = scripts.provide(&import_keepalived_fixture(fixture));
             assert!(
                 y.contains("name: haproxy"),
                 "{fixture}: imported as a process tracker:\n{y}"

@@ -8,8 +8,8 @@
 mod lab;
 
 use lab::capture::vrrp_packets;
+use lab::peer::{PeerNet, neighbour_mac};
 use lab::{Host, Lab, keepalived_bin, wait_until};
-use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 const SEC: Duration = Duration::from_secs(1);
@@ -24,6 +24,8 @@ struct Variant {
     vipd: &'static str,
     unicast: bool,
     vrid: u8,
+    /// 10.9.<vrid>.0/24.
+    net: PeerNet,
 }
 
 const OLD_UNICAST: Variant = Variant {
@@ -31,6 +33,7 @@ const OLD_UNICAST: Variant = Variant {
     vipd: "group_pseudo_header",
     unicast: true,
     vrid: 61,
+    net: PeerNet::v4(61),
 };
 
 const AS_V2: Variant = Variant {
@@ -38,31 +41,22 @@ const AS_V2: Variant = Variant {
     vipd: "message_only",
     unicast: false,
     vrid: 62,
+    net: PeerNet::v4(62),
 };
 
 impl Variant {
-    fn addr(&self, host: u8) -> String {
-        format!("10.9.{}.{host}", self.vrid)
-    }
-    fn cidr(&self, host: u8) -> String {
-        format!("{}/24", self.addr(host))
-    }
-    fn vip(&self) -> IpAddr {
-        self.addr(100).parse().unwrap()
-    }
-
     /// vipd on `me` (1 or 2) with the peer at the other address.
     fn vipd_yaml(&self, me: u8, priority: u8, form: &str) -> String {
         let peer = 3 - me;
         let unicast = if self.unicast {
-            format!("    unicast: {{peers: [{}]}}\n", self.addr(peer))
+            format!("    unicast: {{peers: [{}]}}\n", self.net.addr(peer))
         } else {
             String::new()
         };
         format!(
             "instances:\n  - name: web\n    interface: eth0\n    vrid: {}\n    version: 3\n    priority: {priority}\n    advert_interval: 1s\n    vips: [\"{}\"]\n    v3_ipv4_checksum: {form}\n{unicast}",
             self.vrid,
-            self.cidr(100)
+            self.net.cidr(100)
         )
     }
 
@@ -71,8 +65,8 @@ impl Variant {
         let unicast = if self.unicast {
             format!(
                 "    unicast_src_ip {}\n    unicast_peer {{\n        {}\n    }}\n",
-                self.addr(me),
-                self.addr(peer)
+                self.net.addr(me),
+                self.net.addr(peer)
             )
         } else {
             String::new()
@@ -81,15 +75,7 @@ impl Variant {
             "global_defs {{\n    router_id ka\n    vrrp_version 3\n}}\nvrrp_instance web {{\n    interface eth0\n    state BACKUP\n    virtual_router_id {}\n    priority {priority}\n    advert_int 1\n    {}\n{unicast}    virtual_ipaddress {{\n        {}\n    }}\n}}\n",
             self.vrid,
             self.keepalived,
-            self.cidr(100)
-        )
-    }
-
-    fn hosts(&self, lab: &Lab) -> (Host, Host, Host) {
-        (
-            lab.add_host("r1", &[&self.cidr(1)]),
-            lab.add_host("r2", &[&self.cidr(2)]),
-            lab.add_host("obs", &[&self.cidr(200)]),
+            self.net.cidr(100)
         )
     }
 
@@ -120,7 +106,7 @@ fn vipd_master_keepalived_backup(v: Variant, name: &str) {
         v.keepalived
     );
     let lab = Lab::new(name);
-    let (r1, r2, obs) = v.hosts(&lab);
+    let (r1, r2, obs) = v.net.hosts(&lab);
     // On r2's port: r1's is cut below.
     let cap = r2.capture("");
     let vipd = r1.start_vipd(&v.vipd_yaml(1, 150, v.vipd));
@@ -130,21 +116,21 @@ fn vipd_master_keepalived_backup(v: Variant, name: &str) {
     std::thread::sleep(TAKEOVER);
     assert_eq!(vipd.state("web"), "MASTER");
     assert!(
-        !r2.has_addr("eth0", v.cidr(100)),
+        !r2.has_addr("eth0", v.net.cidr(100)),
         "keepalived must stay backup (no split brain):\n{}",
         ka.log_tail(30)
     );
-    assert!(obs.ping(v.vip(), 3), "observer reaches the VIP on vipd");
+    assert!(obs.ping(v.net.vip(), 3), "observer reaches the VIP on vipd");
 
     // Cut link: keepalived takes over.
     r1.link_down();
     assert!(
-        r2.wait_addr("eth0", v.cidr(100), true, TAKEOVER),
+        r2.wait_addr("eth0", v.net.cidr(100), true, TAKEOVER),
         "keepalived takes over:\n{}",
         ka.log_tail(20)
     );
     assert!(
-        obs.ping(v.vip(), 3),
+        obs.ping(v.net.vip(), 3),
         "observer reaches the VIP on keepalived"
     );
 
@@ -152,12 +138,12 @@ fn vipd_master_keepalived_backup(v: Variant, name: &str) {
     r1.link_up();
     vipd.expect_state("web", "MASTER", TAKEOVER);
     assert!(
-        r2.wait_addr("eth0", v.cidr(100), false, TAKEOVER),
+        r2.wait_addr("eth0", v.net.cidr(100), false, TAKEOVER),
         "keepalived must release the VIP when vipd preempts:\n{}",
         ka.log_tail(30)
     );
     assert!(
-        obs.ping(v.vip(), 3),
+        obs.ping(v.net.vip(), 3),
         "observer reaches the VIP on vipd again"
     );
 
@@ -165,7 +151,7 @@ fn vipd_master_keepalived_backup(v: Variant, name: &str) {
     let stop = Instant::now();
     vipd.proc.stop();
     assert!(
-        r2.wait_addr("eth0", v.cidr(100), true, PRIORITY_ZERO_TAKEOVER),
+        r2.wait_addr("eth0", v.net.cidr(100), true, PRIORITY_ZERO_TAKEOVER),
         "keepalived takes over on vipd's priority 0 within {PRIORITY_ZERO_TAKEOVER:?}:\n{}",
         ka.log_tail(30)
     );
@@ -175,7 +161,7 @@ fn vipd_master_keepalived_backup(v: Variant, name: &str) {
         "keepalived must have read vipd's priority-0 advert:\n{}",
         ka.log_tail(30)
     );
-    assert!(obs.ping(v.vip(), 3));
+    assert!(obs.ping(v.net.vip(), 3));
     eprintln!(
         "{name}: keepalived took over {:.0} ms after vipd's stop (priority 0)",
         took.as_secs_f64() * 1000.0
@@ -185,11 +171,11 @@ fn vipd_master_keepalived_backup(v: Variant, name: &str) {
     let pkts = vrrp_packets(&cap.stop());
     let ours: Vec<_> = pkts
         .iter()
-        .filter(|p| p.src.to_string() == v.addr(1))
+        .filter(|p| p.src.to_string() == v.net.addr(1))
         .collect();
     let theirs: Vec<_> = pkts
         .iter()
-        .filter(|p| p.src.to_string() == v.addr(2))
+        .filter(|p| p.src.to_string() == v.net.addr(2))
         .collect();
     assert!(ours.iter().any(|p| p.priority == 0), "vipd's priority 0");
     for (who, list) in [("vipd", &ours), ("keepalived", &theirs)] {
@@ -217,10 +203,10 @@ fn keepalived_master_vipd_backup(v: Variant, name: &str) {
         v.keepalived
     );
     let lab = Lab::new(name);
-    let (r1, r2, obs) = v.hosts(&lab);
+    let (r1, r2, obs) = v.net.hosts(&lab);
     let ka = r1.start_keepalived(&v.keepalived_conf(1, 150));
     assert!(
-        r1.wait_addr("eth0", v.cidr(100), true, TAKEOVER),
+        r1.wait_addr("eth0", v.net.cidr(100), true, TAKEOVER),
         "keepalived master:\n{}",
         ka.log_tail(20)
     );
@@ -236,13 +222,13 @@ fn keepalived_master_vipd_backup(v: Variant, name: &str) {
         Some(0),
         "vipd dropped keepalived's adverts: {st}"
     );
-    assert!(obs.ping(v.vip(), 3));
+    assert!(obs.ping(v.net.vip(), 3));
 
     // Cut link: vipd takes over.
     r1.link_down();
     vipd.expect_state("web", "MASTER", TAKEOVER);
-    assert!(r2.wait_addr("eth0", v.cidr(100), true, SEC));
-    assert!(obs.ping(v.vip(), 3), "observer reaches the VIP on vipd");
+    assert!(r2.wait_addr("eth0", v.net.cidr(100), true, SEC));
+    assert!(obs.ping(v.net.vip(), 3), "observer reaches the VIP on vipd");
 
     // Preemption back: keepalived master again, vipd steps down.
     r1.link_up();
@@ -251,9 +237,9 @@ fn keepalived_master_vipd_backup(v: Variant, name: &str) {
         vipd.instance("web")["last_transition"]["reason"],
         "higher_priority_master"
     );
-    assert!(r2.wait_addr("eth0", v.cidr(100), false, SEC));
-    assert!(r1.wait_addr("eth0", v.cidr(100), true, SEC));
-    assert!(obs.ping(v.vip(), 3));
+    assert!(r2.wait_addr("eth0", v.net.cidr(100), false, SEC));
+    assert!(r1.wait_addr("eth0", v.net.cidr(100), true, SEC));
+    assert!(obs.ping(v.net.vip(), 3));
 
     // Priority 0 on stop: vipd takes over in Skew_Time.
     let stop = Instant::now();
@@ -266,7 +252,7 @@ fn keepalived_master_vipd_backup(v: Variant, name: &str) {
         "vipd read keepalived's priority 0: {st}"
     );
     assert_eq!(st["drops"].as_object().map(|d| d.len()), Some(0), "{st}");
-    assert!(obs.ping(v.vip(), 3));
+    assert!(obs.ping(v.net.vip(), 3));
     eprintln!(
         "{name}: vipd took over {:.0} ms after keepalived's stop (priority 0)",
         took.as_secs_f64() * 1000.0
@@ -303,9 +289,9 @@ fn mismatched_checksum_is_counted_not_obeyed() {
         ..OLD_UNICAST
     };
     let lab = Lab::new("wv_mismatch");
-    let (r1, r2, _obs) = v.hosts(&lab);
+    let (r1, r2, _obs) = v.net.hosts(&lab);
     let ka = r1.start_keepalived(&v.keepalived_conf(1, 150));
-    assert!(r1.wait_addr("eth0", v.cidr(100), true, TAKEOVER));
+    assert!(r1.wait_addr("eth0", v.net.cidr(100), true, TAKEOVER));
     let vipd = r2.start_vipd(&v.vipd_yaml(2, 100, "pseudo_header"));
     let counted = wait_until(TAKEOVER, POLL, || {
         vipd.instance("web")["drops"]["bad_checksum"]
@@ -385,24 +371,18 @@ fn filter_vrrp(host: &Host, on: bool) {
     }
 }
 
-fn nft_missing() -> bool {
-    std::process::Command::new("nft")
+/// The split-brain tests filter VRRP with nftables; without `nft` they
+/// fail naming the package rather than pass without running.
+fn require_nft() {
+    let ok = std::process::Command::new("nft")
         .arg("--version")
         .output()
-        .map(|o| !o.status.success())
-        .unwrap_or(true)
-}
-
-/// The observer's neighbour entry for `ip`: the MAC it sends to.
-fn neighbour_mac(obs: &Host, ip: &str) -> Option<[u8; 6]> {
-    let out = obs.exec_ok(&["ip", "neigh", "show", ip, "dev", "eth0"]);
-    let mut it = out.split_whitespace();
-    while let Some(w) = it.next() {
-        if w == "lladdr" {
-            return it.next().and_then(lab::parse_mac);
-        }
-    }
-    None
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "lab: nft is not installed (Debian package nftables; .ci/install-deps test installs it): cannot filter VRRP"
+    );
 }
 
 /// Two vipd masters forced apart (VRRP filtered on r2), then rejoined: r2
@@ -412,10 +392,7 @@ fn neighbour_mac(obs: &Host, ip: &str) -> Option<[u8; 6]> {
 /// r1 again at once.
 #[test]
 fn split_brain_heals_within_one_advert_interval() {
-    if nft_missing() {
-        eprintln!("SKIPPED: nft (Debian package nftables) is not installed: cannot filter VRRP");
-        return;
-    }
+    require_nft();
     let lab = Lab::new("wv_split");
     let r1 = lab.add_host("r1", &["10.9.68.1/24"]);
     let r2 = lab.add_host("r2", &["10.9.68.2/24"]);
@@ -539,10 +516,7 @@ fn vipd_split_yaml(priority: u8) -> String {
 /// vipd's MAC.
 #[test]
 fn split_brain_against_keepalived_vipd_wins() {
-    if nft_missing() {
-        eprintln!("SKIPPED: nft (Debian package nftables) is not installed: cannot filter VRRP");
-        return;
-    }
+    require_nft();
     let lab = Lab::new("wv_split_ka_a");
     let r1 = lab.add_host("r1", &["10.9.69.1/24"]);
     let r2 = lab.add_host("r2", &["10.9.69.2/24"]);
@@ -605,10 +579,7 @@ fn split_brain_against_keepalived_vipd_wins() {
 /// `garp_lower_prio_repeat`, so it is printed, not asserted.
 #[test]
 fn split_brain_against_keepalived_keepalived_wins() {
-    if nft_missing() {
-        eprintln!("SKIPPED: nft (Debian package nftables) is not installed: cannot filter VRRP");
-        return;
-    }
+    require_nft();
     let lab = Lab::new("wv_split_ka_b");
     let r1 = lab.add_host("r1", &["10.9.69.1/24"]);
     let r2 = lab.add_host("r2", &["10.9.69.2/24"]);

@@ -11,7 +11,7 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use super::ConfigError;
@@ -42,19 +42,7 @@ pub fn read_config_text(path: &Path) -> Result<String, ConfigError> {
         .map_err(|e| whole(format!("cannot read the configuration file: {e}")))?;
     let kind = meta.file_type();
     if !kind.is_file() {
-        let what = if kind.is_dir() {
-            "a directory"
-        } else if kind.is_fifo() {
-            "a FIFO (named pipe)"
-        } else if kind.is_char_device() {
-            "a character device"
-        } else if kind.is_block_device() {
-            "a block device"
-        } else if kind.is_socket() {
-            "a socket"
-        } else {
-            "not a regular file"
-        };
+        let what = crate::file_kind::describe(kind);
         return Err(whole(format!(
             "is {what}, not a regular file: vipd reads its configuration only from a regular \
              file; put the configuration in a regular file at this path (check it with \

@@ -139,15 +139,7 @@ pub fn bind_control_socket(path: &Path) -> Result<UnixListener, DaemonError> {
         use std::os::unix::fs::FileTypeExt;
         let kind = meta.file_type();
         if !kind.is_socket() {
-            let what = if kind.is_file() {
-                "a regular file"
-            } else if kind.is_dir() {
-                "a directory"
-            } else if kind.is_symlink() {
-                "a symbolic link"
-            } else {
-                "not a socket"
-            };
+            let what = crate::file_kind::describe(kind);
             return Err(DaemonError::Io {
                 what: format!(
                     "{} is {what}, not a socket: vipd replaces only a socket a previous vipd left \

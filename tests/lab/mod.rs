@@ -25,6 +25,7 @@ pub mod ifupdown;
 pub mod ipmon;
 pub mod keepalived;
 pub mod networkd;
+pub mod peer;
 pub mod ping;
 pub mod probe;
 pub mod procstat;
