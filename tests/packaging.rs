@@ -311,6 +311,21 @@ fn man_pages_and_completions_from_clap() {
         assert!(read("completions/bash/vipctl").contains(sub));
     }
     read("man/vipctl-networkd-install.8");
+    // vipd.yaml(5), from the configuration's reference table (whose keys
+    // src/config/reference.rs's tests hold to the code).
+    let config_page = read("man/vipd.yaml.5");
+    assert!(config_page.starts_with(".TH VIPD.YAML 5"), "{config_page}");
+    for key in [
+        "advert_interval",
+        "second_burst_after",
+        "min_count",
+        "manage_files",
+    ] {
+        assert!(
+            config_page.contains(&format!("\\fB{key}\\fR")),
+            "vipd.yaml.5 lacks {key}"
+        );
+    }
     assert!(read("man/vipd.8").contains("\\-\\-control\\-socket"));
     // The hidden packaging command/flag shows up nowhere.
     let mut files = 0;
@@ -331,7 +346,7 @@ fn man_pages_and_completions_from_clap() {
             files += 1;
         }
     }
-    assert!(files >= 16, "{files} files");
+    assert!(files >= 17, "{files} files");
     // The bash completion is valid bash.
     let out = Command::new("bash")
         .arg("-n")

@@ -250,7 +250,9 @@ fn run(args: Args) -> ExitCode {
             root,
             dry_run,
         } => vipd::migrate::run_cli(&root, config.as_deref(), dry_run),
-        Cmd::GenerateAssets { out } => vipd::assets::generate_or_report(Args::command(), &out),
+        Cmd::GenerateAssets { out } => {
+            vipd::assets::generate_or_report(Args::command(), &vipd::assets::VIPCTL_PAGES, &out)
+        }
         Cmd::Probe(a) => vipd::probe::main(a),
     }
 }

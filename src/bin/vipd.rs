@@ -32,7 +32,7 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     if let Some(dir) = &args.generate_assets {
-        return vipd::assets::generate_or_report(Args::command(), dir);
+        return vipd::assets::generate_or_report(Args::command(), &vipd::assets::VIPD_PAGES, dir);
     }
     let filter = match &args.log_level {
         Some(l) => EnvFilter::try_new(l),
