@@ -367,6 +367,123 @@ fn man_pages_and_completions_from_clap() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// vipd(8) and every vipctl page say more than --help: each exit status
+/// the binaries return (enumerated from `vipd::exit::Exit`, the type they
+/// return them through), and for vipd the signals (from the daemon's own
+/// table), files, environment and what it changes on the host.
+#[test]
+fn man_pages_have_exit_status_signals_and_files() {
+    use vipd::exit::Exit;
+    let dir = tmpdir("sections");
+    for (bin, args) in [
+        (env!("CARGO_BIN_EXE_vipd"), vec!["--generate-assets"]),
+        (
+            env!("CARGO_BIN_EXE_vipctl"),
+            vec!["generate-assets", "--out"],
+        ),
+    ] {
+        let out = Command::new(bin).args(&args).arg(&dir).output().unwrap();
+        assert!(out.status.success(), "{bin}: {}", text(&out));
+    }
+    let section = |page: &str, title: &str| -> Option<String> {
+        let start = page.find(&format!(".SH {title}\n"))?;
+        let rest = &page[start + 4..];
+        Some(rest[..rest.find("\n.SH ").unwrap_or(rest.len())].to_string())
+    };
+    let mut pages = 0;
+    for e in std::fs::read_dir(dir.join("man")).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().is_none_or(|x| x != "8") {
+            continue;
+        }
+        let page = std::fs::read_to_string(&path).unwrap();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let exit =
+            section(&page, "EXIT STATUS").unwrap_or_else(|| panic!("{name} has no EXIT STATUS"));
+        for e in Exit::ALL {
+            assert!(
+                exit.contains(&format!(".TP\n\\fB{}\\fR\n", e.code())),
+                "{name}: EXIT STATUS lacks {}",
+                e.code()
+            );
+        }
+        assert!(section(&page, "SEE ALSO").is_some(), "{name}: no SEE ALSO");
+        pages += 1;
+    }
+    assert!(pages >= 15, "{pages} pages");
+    let vipd = std::fs::read_to_string(dir.join("man/vipd.8")).unwrap();
+    let signals = section(&vipd, "SIGNALS").expect("vipd.8: SIGNALS");
+    for (name, _) in vipd::daemon::SIGNALS {
+        assert!(signals.contains(name), "vipd.8: SIGNALS lacks {name}");
+    }
+    for s in ["SIGHUP", "SIGTERM", "SIGINT", "SIGKILL"] {
+        assert!(signals.contains(s), "vipd.8: SIGNALS lacks {s}");
+    }
+    let files = section(&vipd, "FILES").expect("vipd.8: FILES");
+    for f in [
+        DEFAULT_CONFIG_PATH,
+        DEFAULT_SOCKET_PATH,
+        vipd::networkd::ETC_NETWORK_DIR,
+    ] {
+        assert!(files.contains(f), "vipd.8: FILES lacks {f}");
+    }
+    let host = section(&vipd, "WHAT IT CHANGES ON THE HOST").expect("vipd.8: host changes");
+    for (what, _) in vipd::daemon::HOST_CHANGES {
+        assert!(host.contains(what), "vipd.8: host changes lack {what}");
+    }
+    for (key, value) in vipd::io::vip_device::MACVLAN_PARENT_SYSCTLS {
+        assert!(
+            host.contains(&format!("{key}={value}")),
+            "vipd.8 lacks {key}"
+        );
+    }
+    let env = section(&vipd, "ENVIRONMENT").expect("vipd.8: ENVIRONMENT");
+    assert!(env.contains("RUST_LOG") && env.contains("NOTIFY_SOCKET"));
+    let status = std::fs::read_to_string(dir.join("man/vipctl-status.8")).unwrap();
+    assert!(section(&status, "CONTROL SOCKET").is_some());
+    let check = std::fs::read_to_string(dir.join("man/vipctl-check.8")).unwrap();
+    assert!(section(&check, "CONTROL SOCKET").is_none());
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // The statuses the pages list are the ones the binaries return.
+    let code = |bin: &str, args: &[&str]| Command::new(bin).args(args).output().unwrap();
+    let vipd_bin = env!("CARGO_BIN_EXE_vipd");
+    let vipctl_bin = env!("CARGO_BIN_EXE_vipctl");
+    let usage = Some(i32::from(Exit::Usage.code()));
+    let failure = Some(i32::from(Exit::Failure.code()));
+    assert_eq!(code(vipd_bin, &["--no-such-option"]).status.code(), usage);
+    assert_eq!(
+        code(vipd_bin, &["--log-level", "=[", "--config", "/nonexistent"])
+            .status
+            .code(),
+        usage
+    );
+    assert_eq!(
+        code(
+            vipd_bin,
+            &[
+                "--config",
+                "/nonexistent/vipd.yaml",
+                "--control-socket",
+                "/nonexistent/s"
+            ]
+        )
+        .status
+        .code(),
+        failure
+    );
+    assert_eq!(code(vipctl_bin, &["no-such-command"]).status.code(), usage);
+    assert_eq!(
+        code(
+            vipctl_bin,
+            &["check", "--offline", "/nonexistent/vipd.yaml"]
+        )
+        .status
+        .code(),
+        failure
+    );
+}
+
 #[test]
 fn packaging_scripts_are_shellcheck_clean() {
     require_tool("shellcheck");
