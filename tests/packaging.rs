@@ -5,6 +5,7 @@
 //! mount namespace so the host's /etc and /run are never touched).
 //! The built .deb itself is checked by .ci/check-deb. Run as root.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -484,6 +485,126 @@ fn man_pages_have_exit_status_signals_and_files() {
     );
 }
 
+/// A source install (packaging/install-from-source) ends with a unit that
+/// runs the binaries where they were installed, with no hand edit: staged
+/// into a throw-away root (--destdir), the installed units pass
+/// `systemd-analyze verify --root` there (which checks that every Exec*
+/// command exists and is executable in that root, and, with MANPATH, that
+/// the Documentation= man pages exist), for the default prefix and another.
+/// The packaged unit, pointing at /usr/sbin, fails the same check in that
+/// root: the check can fail.
+#[test]
+fn source_install_ends_with_a_working_unit() {
+    require_tool("systemd-analyze");
+    let units_dir = Path::new("/usr/lib/systemd/system");
+    if !units_dir.join("sysinit.target").exists() {
+        println!("SKIPPED: no systemd units in /usr/lib/systemd/system to verify against");
+        return;
+    }
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_vipd")).parent().unwrap();
+    for prefix in ["/usr/local", "/opt/vipd"] {
+        let root = tmpdir(&format!("install{}", prefix.replace('/', "-")));
+        let out = Command::new(repo("packaging/install-from-source"))
+            .args(["--prefix", prefix, "--destdir"])
+            .arg(&root)
+            .arg("--bin-dir")
+            .arg(bin_dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{prefix}: {}", text(&out));
+        let in_root = |p: &str| root.join(p.trim_start_matches('/'));
+        // Every command of both units is an installed executable.
+        let mut commands = 0;
+        for unit in ["vipd.service", "vipd-cleanup.service"] {
+            let content =
+                std::fs::read_to_string(in_root(&format!("/etc/systemd/system/{unit}"))).unwrap();
+            for line in content.lines() {
+                let Some((key, value)) = line.split_once('=') else {
+                    continue;
+                };
+                if !key.starts_with("Exec") {
+                    continue;
+                }
+                let program = value
+                    .trim_start_matches('-')
+                    .split_whitespace()
+                    .next()
+                    .unwrap();
+                assert!(
+                    program.starts_with(&format!("{prefix}/sbin/")),
+                    "{unit}: {key}={value}"
+                );
+                let meta = std::fs::metadata(in_root(program))
+                    .unwrap_or_else(|e| panic!("{unit}: {program}: {e}"));
+                assert!(
+                    meta.permissions().mode() & 0o111 != 0,
+                    "{program} not executable"
+                );
+                commands += 1;
+            }
+        }
+        assert_eq!(
+            commands, 4,
+            "ExecStart, ExecReload, ExecStopPost, cleanup's ExecStart"
+        );
+        for f in [
+            "share/man/man8/vipd.8",
+            "share/man/man8/vipctl.8",
+            "share/man/man8/vipctl-check.8",
+            "share/man/man5/vipd.yaml.5",
+            "share/bash-completion/completions/vipctl",
+            "share/doc/vipd/examples/vipd.yaml",
+        ] {
+            assert!(
+                in_root(&format!("{prefix}/{f}")).is_file(),
+                "{prefix}/{f} missing"
+            );
+        }
+        // systemd's own units (targets, D-Bus) in the root, read from the
+        // host's copy, for verify to load the dependencies.
+        let sys = in_root("/usr/lib/systemd/system");
+        std::fs::create_dir_all(&sys).unwrap();
+        let out = Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", units_dir.display()))
+            .arg(&sys)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        let verify = |units: &[&str]| {
+            Command::new("systemd-analyze")
+                .env("MANPATH", in_root(&format!("{prefix}/share/man")))
+                .arg("verify")
+                .arg(format!("--root={}", root.display()))
+                .args(units)
+                .output()
+                .unwrap()
+        };
+        let out = verify(&[
+            "/etc/systemd/system/vipd.service",
+            "/etc/systemd/system/vipd-cleanup.service",
+        ]);
+        assert!(
+            out.status.success() && text(&out).trim().is_empty(),
+            "{prefix}: systemd-analyze verify: {}",
+            text(&out)
+        );
+        // The packaged unit as is (/usr/sbin) does not work in this root.
+        std::fs::copy(
+            repo("units/vipd.service"),
+            in_root("/etc/systemd/system/vipd-packaged.service"),
+        )
+        .unwrap();
+        let out = verify(&["/etc/systemd/system/vipd-packaged.service"]);
+        assert!(
+            !out.status.success() && text(&out).contains("/usr/sbin/vipd"),
+            "the packaged unit passed in a root without /usr/sbin/vipd: {}",
+            text(&out)
+        );
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}
+
 #[test]
 fn packaging_scripts_are_shellcheck_clean() {
     require_tool("shellcheck");
@@ -494,6 +615,7 @@ fn packaging_scripts_are_shellcheck_clean() {
         ".ci/build-deb",
         ".ci/check-deb",
         ".ci/unit-nspawn",
+        "packaging/install-from-source",
     ];
     for s in scripts {
         let out = Command::new("shellcheck").arg(repo(s)).output().unwrap();
