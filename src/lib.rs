@@ -15,6 +15,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod diagnostic;
+pub mod exit;
 pub mod family;
 pub mod file_kind;
 pub mod health;

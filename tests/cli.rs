@@ -195,6 +195,88 @@ fn import_keepalived_errors_carry_file_and_line() {
     assert!(err.contains("seed001_garbled_ipvlan.conf:8:"), "{err}");
 }
 
+/// `--socket` is offered only where vipctl talks to vipd (issue 13): not
+/// by check, import-keepalived or the other file commands, in their help,
+/// man pages and completions; given to them anyway, it is a usage error
+/// rather than silently ignored.
+#[test]
+fn socket_is_offered_only_by_the_commands_that_talk_to_vipd() {
+    let file_commands: &[&[&str]] = &[
+        &["check"],
+        &["import-keepalived"],
+        &["networkd", "install"],
+        &["hooks", "install"],
+        &["migrate-ifupdown"],
+        &["probe"],
+    ];
+    for sub in file_commands {
+        let mut args = sub.to_vec();
+        args.push("--help");
+        let out = vipctl(&args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        let help = text(&out.stdout);
+        assert!(
+            !help.contains("--socket"),
+            "{args:?} offers --socket:\n{help}"
+        );
+    }
+    let config = tmp(
+        "socket.yaml",
+        "instances: [{name: a, interface: eth0, vrid: 1, vips: [192.0.2.1/24]}]\n",
+    );
+    let out = vipctl(&[
+        "--socket",
+        "/nonexistent/vipd.sock",
+        "check",
+        "--offline",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("remove --socket"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Without it the same check passes: the refusal is --socket's.
+    let out = vipctl(&["check", "--offline", config.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // The commands that talk to vipd still take it, before the subcommand.
+    for sub in ["status", "watch", "reload", "cleanup", "resync", "hold"] {
+        let out = vipctl(&["--socket", "/x", sub, "--help"]);
+        assert!(out.status.success(), "{sub}: {}", text(&out.stderr));
+    }
+    assert!(text(&vipctl(&["--help"]).stdout).contains("--socket"));
+    // Generated pages and completions agree.
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("vipd-cli-assets-{}", std::process::id()));
+    let out = vipctl(&["generate-assets", "--out", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for page in ["vipctl-check.8", "vipctl-import-keepalived.8"] {
+        let roff = std::fs::read_to_string(dir.join("man").join(page)).unwrap();
+        // The page's synopsis and options (its EXIT STATUS may say that
+        // --socket is refused).
+        let start = roff.find(".SH SYNOPSIS").expect("SYNOPSIS");
+        let end = roff[start..]
+            .find(".SH EXIT STATUS")
+            .map_or(roff.len(), |i| start + i);
+        assert!(
+            !roff[start..end].contains("socket"),
+            "{page} offers --socket:\n{}",
+            &roff[start..end]
+        );
+    }
+    let fish = std::fs::read_to_string(dir.join("completions/fish/vipctl.fish")).unwrap();
+    for line in fish.lines().filter(|l| l.contains("-l socket")) {
+        // Offered before the subcommand only, never inside one.
+        assert!(
+            line.contains("__fish_vipctl_needs_command"),
+            "fish offers --socket inside a subcommand: {line}"
+        );
+    }
+    assert!(fish.contains("-l socket"), "fish lost --socket altogether");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn status_without_a_daemon_says_what_to_check() {
     let out = vipctl(&["--socket", "/nonexistent/vipd.sock", "status"]);

@@ -5,6 +5,7 @@
 //! mount namespace so the host's /etc and /run are never touched).
 //! The built .deb itself is checked by .ci/check-deb. Run as root.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -311,6 +312,21 @@ fn man_pages_and_completions_from_clap() {
         assert!(read("completions/bash/vipctl").contains(sub));
     }
     read("man/vipctl-networkd-install.8");
+    // vipd.yaml(5), from the configuration's reference table (whose keys
+    // src/config/reference.rs's tests hold to the code).
+    let config_page = read("man/vipd.yaml.5");
+    assert!(config_page.starts_with(".TH VIPD.YAML 5"), "{config_page}");
+    for key in [
+        "advert_interval",
+        "second_burst_after",
+        "min_count",
+        "manage_files",
+    ] {
+        assert!(
+            config_page.contains(&format!("\\fB{key}\\fR")),
+            "vipd.yaml.5 lacks {key}"
+        );
+    }
     assert!(read("man/vipd.8").contains("\\-\\-control\\-socket"));
     // The hidden packaging command/flag shows up nowhere.
     let mut files = 0;
@@ -331,7 +347,7 @@ fn man_pages_and_completions_from_clap() {
             files += 1;
         }
     }
-    assert!(files >= 16, "{files} files");
+    assert!(files >= 17, "{files} files");
     // The bash completion is valid bash.
     let out = Command::new("bash")
         .arg("-n")
@@ -352,6 +368,243 @@ fn man_pages_and_completions_from_clap() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// vipd(8) and every vipctl page say more than --help: each exit status
+/// the binaries return (enumerated from `vipd::exit::Exit`, the type they
+/// return them through), and for vipd the signals (from the daemon's own
+/// table), files, environment and what it changes on the host.
+#[test]
+fn man_pages_have_exit_status_signals_and_files() {
+    use vipd::exit::Exit;
+    let dir = tmpdir("sections");
+    for (bin, args) in [
+        (env!("CARGO_BIN_EXE_vipd"), vec!["--generate-assets"]),
+        (
+            env!("CARGO_BIN_EXE_vipctl"),
+            vec!["generate-assets", "--out"],
+        ),
+    ] {
+        let out = Command::new(bin).args(&args).arg(&dir).output().unwrap();
+        assert!(out.status.success(), "{bin}: {}", text(&out));
+    }
+    let section = |page: &str, title: &str| -> Option<String> {
+        let start = page.find(&format!(".SH {title}\n"))?;
+        let rest = &page[start + 4..];
+        Some(rest[..rest.find("\n.SH ").unwrap_or(rest.len())].to_string())
+    };
+    let mut pages = 0;
+    for e in std::fs::read_dir(dir.join("man")).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().is_none_or(|x| x != "8") {
+            continue;
+        }
+        let page = std::fs::read_to_string(&path).unwrap();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let exit =
+            section(&page, "EXIT STATUS").unwrap_or_else(|| panic!("{name} has no EXIT STATUS"));
+        for e in Exit::ALL {
+            assert!(
+                exit.contains(&format!(".TP\n\\fB{}\\fR\n", e.code())),
+                "{name}: EXIT STATUS lacks {}",
+                e.code()
+            );
+        }
+        assert!(section(&page, "SEE ALSO").is_some(), "{name}: no SEE ALSO");
+        pages += 1;
+    }
+    assert!(pages >= 15, "{pages} pages");
+    let vipd = std::fs::read_to_string(dir.join("man/vipd.8")).unwrap();
+    let signals = section(&vipd, "SIGNALS").expect("vipd.8: SIGNALS");
+    for (name, _) in vipd::daemon::SIGNALS {
+        assert!(signals.contains(name), "vipd.8: SIGNALS lacks {name}");
+    }
+    for s in ["SIGHUP", "SIGTERM", "SIGINT", "SIGKILL"] {
+        assert!(signals.contains(s), "vipd.8: SIGNALS lacks {s}");
+    }
+    let files = section(&vipd, "FILES").expect("vipd.8: FILES");
+    for f in [
+        DEFAULT_CONFIG_PATH,
+        DEFAULT_SOCKET_PATH,
+        vipd::networkd::ETC_NETWORK_DIR,
+    ] {
+        assert!(files.contains(f), "vipd.8: FILES lacks {f}");
+    }
+    let host = section(&vipd, "WHAT IT CHANGES ON THE HOST").expect("vipd.8: host changes");
+    for (what, _) in vipd::daemon::HOST_CHANGES {
+        assert!(host.contains(what), "vipd.8: host changes lack {what}");
+    }
+    for (key, value) in vipd::io::vip_device::MACVLAN_PARENT_SYSCTLS {
+        assert!(
+            host.contains(&format!("{key}={value}")),
+            "vipd.8 lacks {key}"
+        );
+    }
+    let env = section(&vipd, "ENVIRONMENT").expect("vipd.8: ENVIRONMENT");
+    assert!(env.contains("RUST_LOG") && env.contains("NOTIFY_SOCKET"));
+    let status = std::fs::read_to_string(dir.join("man/vipctl-status.8")).unwrap();
+    assert!(section(&status, "CONTROL SOCKET").is_some());
+    let check = std::fs::read_to_string(dir.join("man/vipctl-check.8")).unwrap();
+    assert!(section(&check, "CONTROL SOCKET").is_none());
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // The statuses the pages list are the ones the binaries return.
+    let code = |bin: &str, args: &[&str]| Command::new(bin).args(args).output().unwrap();
+    let vipd_bin = env!("CARGO_BIN_EXE_vipd");
+    let vipctl_bin = env!("CARGO_BIN_EXE_vipctl");
+    let usage = Some(i32::from(Exit::Usage.code()));
+    let failure = Some(i32::from(Exit::Failure.code()));
+    assert_eq!(code(vipd_bin, &["--no-such-option"]).status.code(), usage);
+    assert_eq!(
+        code(vipd_bin, &["--log-level", "=[", "--config", "/nonexistent"])
+            .status
+            .code(),
+        usage
+    );
+    assert_eq!(
+        code(
+            vipd_bin,
+            &[
+                "--config",
+                "/nonexistent/vipd.yaml",
+                "--control-socket",
+                "/nonexistent/s"
+            ]
+        )
+        .status
+        .code(),
+        failure
+    );
+    assert_eq!(code(vipctl_bin, &["no-such-command"]).status.code(), usage);
+    assert_eq!(
+        code(
+            vipctl_bin,
+            &["check", "--offline", "/nonexistent/vipd.yaml"]
+        )
+        .status
+        .code(),
+        failure
+    );
+}
+
+/// A source install (packaging/install-from-source) ends with a unit that
+/// runs the binaries where they were installed, with no hand edit: staged
+/// into a throw-away root (--destdir), the installed units pass
+/// `systemd-analyze verify --root` there (which checks that every Exec*
+/// command exists and is executable in that root, and, with MANPATH, that
+/// the Documentation= man pages exist), for the default prefix and another.
+/// The packaged unit, pointing at /usr/sbin, fails the same check in that
+/// root: the check can fail.
+#[test]
+fn source_install_ends_with_a_working_unit() {
+    require_tool("systemd-analyze");
+    let units_dir = Path::new("/usr/lib/systemd/system");
+    if !units_dir.join("sysinit.target").exists() {
+        println!("SKIPPED: no systemd units in /usr/lib/systemd/system to verify against");
+        return;
+    }
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_vipd")).parent().unwrap();
+    for prefix in ["/usr/local", "/opt/vipd"] {
+        let root = tmpdir(&format!("install{}", prefix.replace('/', "-")));
+        let out = Command::new(repo("packaging/install-from-source"))
+            .args(["--prefix", prefix, "--destdir"])
+            .arg(&root)
+            .arg("--bin-dir")
+            .arg(bin_dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{prefix}: {}", text(&out));
+        let in_root = |p: &str| root.join(p.trim_start_matches('/'));
+        // Every command of both units is an installed executable.
+        let mut commands = 0;
+        for unit in ["vipd.service", "vipd-cleanup.service"] {
+            let content =
+                std::fs::read_to_string(in_root(&format!("/etc/systemd/system/{unit}"))).unwrap();
+            for line in content.lines() {
+                let Some((key, value)) = line.split_once('=') else {
+                    continue;
+                };
+                if !key.starts_with("Exec") {
+                    continue;
+                }
+                let program = value
+                    .trim_start_matches('-')
+                    .split_whitespace()
+                    .next()
+                    .unwrap();
+                assert!(
+                    program.starts_with(&format!("{prefix}/sbin/")),
+                    "{unit}: {key}={value}"
+                );
+                let meta = std::fs::metadata(in_root(program))
+                    .unwrap_or_else(|e| panic!("{unit}: {program}: {e}"));
+                assert!(
+                    meta.permissions().mode() & 0o111 != 0,
+                    "{program} not executable"
+                );
+                commands += 1;
+            }
+        }
+        assert_eq!(
+            commands, 4,
+            "ExecStart, ExecReload, ExecStopPost, cleanup's ExecStart"
+        );
+        for f in [
+            "share/man/man8/vipd.8",
+            "share/man/man8/vipctl.8",
+            "share/man/man8/vipctl-check.8",
+            "share/man/man5/vipd.yaml.5",
+            "share/bash-completion/completions/vipctl",
+            "share/doc/vipd/examples/vipd.yaml",
+        ] {
+            assert!(
+                in_root(&format!("{prefix}/{f}")).is_file(),
+                "{prefix}/{f} missing"
+            );
+        }
+        // systemd's own units (targets, D-Bus) in the root, read from the
+        // host's copy, for verify to load the dependencies.
+        let sys = in_root("/usr/lib/systemd/system");
+        std::fs::create_dir_all(&sys).unwrap();
+        let out = Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", units_dir.display()))
+            .arg(&sys)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        let verify = |units: &[&str]| {
+            Command::new("systemd-analyze")
+                .env("MANPATH", in_root(&format!("{prefix}/share/man")))
+                .arg("verify")
+                .arg(format!("--root={}", root.display()))
+                .args(units)
+                .output()
+                .unwrap()
+        };
+        let out = verify(&[
+            "/etc/systemd/system/vipd.service",
+            "/etc/systemd/system/vipd-cleanup.service",
+        ]);
+        assert!(
+            out.status.success() && text(&out).trim().is_empty(),
+            "{prefix}: systemd-analyze verify: {}",
+            text(&out)
+        );
+        // The packaged unit as is (/usr/sbin) does not work in this root.
+        std::fs::copy(
+            repo("units/vipd.service"),
+            in_root("/etc/systemd/system/vipd-packaged.service"),
+        )
+        .unwrap();
+        let out = verify(&["/etc/systemd/system/vipd-packaged.service"]);
+        assert!(
+            !out.status.success() && text(&out).contains("/usr/sbin/vipd"),
+            "the packaged unit passed in a root without /usr/sbin/vipd: {}",
+            text(&out)
+        );
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}
+
 #[test]
 fn packaging_scripts_are_shellcheck_clean() {
     require_tool("shellcheck");
@@ -362,6 +615,7 @@ fn packaging_scripts_are_shellcheck_clean() {
         ".ci/build-deb",
         ".ci/check-deb",
         ".ci/unit-nspawn",
+        "packaging/install-from-source",
     ];
     for s in scripts {
         let out = Command::new("shellcheck").arg(repo(s)).output().unwrap();

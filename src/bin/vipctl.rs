@@ -15,9 +15,13 @@ use vipd::control::{DEFAULT_SOCKET_PATH, InstanceStatus, Request, Response, requ
     about = "Control and inspect vipd, check and import configurations"
 )]
 struct Args {
-    /// vipd's control socket.
-    #[arg(long, global = true, default_value = DEFAULT_SOCKET_PATH)]
-    socket: PathBuf,
+    /// vipd's control socket [default: /run/vipd/vipd.sock], for the
+    /// subcommands that talk to vipd: status, watch, reload, cleanup,
+    /// resync, hold. Given before the subcommand.
+    // Not `global`: that would offer it to check, import-keepalived and the
+    // other file commands too, where it does nothing (issue 13).
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -200,19 +204,51 @@ fn main() -> ExitCode {
     }
 }
 
+/// Whether a subcommand talks to vipd over its control socket.
+fn uses_socket(cmd: &Cmd) -> bool {
+    match cmd {
+        Cmd::Status { .. }
+        | Cmd::Watch { .. }
+        | Cmd::Reload
+        | Cmd::Cleanup { .. }
+        | Cmd::Resync { .. }
+        | Cmd::Hold { .. } => true,
+        Cmd::Hooks(_)
+        | Cmd::Check { .. }
+        | Cmd::Networkd(_)
+        | Cmd::ImportKeepalived { .. }
+        | Cmd::MigrateIfupdown { .. }
+        | Cmd::GenerateAssets { .. }
+        | Cmd::Probe(_) => false,
+    }
+}
+
 fn run(args: Args) -> ExitCode {
+    if args.socket.is_some() && !uses_socket(&args.cmd) {
+        // A usage error, as clap reports its own (exit status 2).
+        Args::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--socket applies to status, watch, reload, cleanup, resync and hold only; \
+                 this subcommand does not talk to vipd: remove --socket",
+            )
+            .exit();
+    }
+    let socket = args
+        .socket
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET_PATH));
     match args.cmd {
-        Cmd::Status { json } => status(&args.socket, json),
-        Cmd::Watch { json } => watch(&args.socket, json),
-        Cmd::Reload => reload(&args.socket),
-        Cmd::Cleanup { config, unit } => vipd::cleanup::cli::run(&args.socket, &config, &unit),
+        Cmd::Status { json } => status(&socket, json),
+        Cmd::Watch { json } => watch(&socket, json),
+        Cmd::Reload => reload(&socket),
+        Cmd::Cleanup { config, unit } => vipd::cleanup::cli::run(&socket, &config, &unit),
         Cmd::Resync {
             interface: Some(iface),
             create_devices: true,
             config,
             timeout_ms,
         } => vipd::hooks::cli::resync_creating_devices(
-            &args.socket,
+            &socket,
             &iface,
             &config,
             Duration::from_millis(timeout_ms),
@@ -221,14 +257,14 @@ fn run(args: Args) -> ExitCode {
             interface,
             timeout_ms,
             ..
-        } => resync(&args.socket, interface, Duration::from_millis(timeout_ms)),
+        } => resync(&socket, interface, Duration::from_millis(timeout_ms)),
         Cmd::Hold {
             interface,
             for_ms,
             config,
             timeout_ms,
         } => vipd::hooks::cli::hold(
-            &args.socket,
+            &socket,
             &interface,
             for_ms,
             config.as_deref(),
@@ -250,7 +286,9 @@ fn run(args: Args) -> ExitCode {
             root,
             dry_run,
         } => vipd::migrate::run_cli(&root, config.as_deref(), dry_run),
-        Cmd::GenerateAssets { out } => vipd::assets::generate_or_report(Args::command(), &out),
+        Cmd::GenerateAssets { out } => {
+            vipd::assets::generate_or_report(Args::command(), &vipd::assets::VIPCTL_PAGES, &out)
+        }
         Cmd::Probe(a) => vipd::probe::main(a),
     }
 }

@@ -8,6 +8,7 @@ use tracing_subscriber::EnvFilter;
 use vipd::config::DEFAULT_CONFIG_PATH;
 use vipd::control::DEFAULT_SOCKET_PATH;
 use vipd::daemon::{Options, run};
+use vipd::exit::Exit;
 use vipd::io::journal;
 
 /// VRRP daemon (RFC 5798 v3, RFC 3768 v2) that keeps virtual IPs in place on
@@ -32,7 +33,7 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     if let Some(dir) = &args.generate_assets {
-        return vipd::assets::generate_or_report(Args::command(), dir);
+        return vipd::assets::generate_or_report(Args::command(), &vipd::assets::VIPD_PAGES, dir);
     }
     let filter = match &args.log_level {
         Some(l) => EnvFilter::try_new(l),
@@ -42,7 +43,7 @@ fn main() -> ExitCode {
         Ok(f) => f,
         Err(e) => {
             eprintln!("vipd: invalid --log-level: {e}");
-            return ExitCode::from(2);
+            return Exit::Usage.into();
         }
     };
     // Under systemd, stderr is the journal: it has its own timestamps, and
@@ -73,14 +74,14 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("vipd: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
+            return Exit::Failure.into();
         }
     };
     match rt.block_on(run(Options {
         config_path: args.config,
         socket_path: args.control_socket,
     })) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => Exit::Success.into(),
         Err(e) => {
             tracing::error!("{e}");
             // In the journal the line above is the message; a terminal or
@@ -88,7 +89,7 @@ fn main() -> ExitCode {
             if !journal {
                 eprintln!("vipd: {e}");
             }
-            ExitCode::FAILURE
+            Exit::Failure.into()
         }
     }
 }

@@ -527,20 +527,23 @@ impl Serialize for TrackUse {
     }
 }
 
+/// A use written as a mapping (`{tracker: NAME, weight: N}`); its own
+/// type, so the reference's tests can ask serde for its keys.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TrackUseMap {
+    tracker: String,
+    #[serde(default)]
+    weight: Option<i32>,
+}
+
 impl<'de> Deserialize<'de> for TrackUse {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Full {
-            tracker: String,
-            #[serde(default)]
-            weight: Option<i32>,
-        }
         #[derive(Deserialize)]
         #[serde(untagged)]
         enum Form {
             Name(String),
-            Full(Full),
+            Full(TrackUseMap),
         }
         let u = match Form::deserialize(d)? {
             Form::Name(tracker) => TrackUse {

@@ -25,6 +25,7 @@ mod health;
 mod instance;
 mod locate;
 mod read;
+pub mod reference;
 pub(crate) mod types;
 mod validate;
 pub mod wire_options;

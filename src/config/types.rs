@@ -326,6 +326,10 @@ impl Vip {
     }
 }
 
+/// The keys of a VIP written as a mapping (its visitor is written by hand,
+/// so serde has no list of them: this is it, for errors and the reference).
+pub(crate) const VIP_KEYS: &[&str] = &["address", "dev", "label"];
+
 impl<'de> Deserialize<'de> for Vip {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -350,10 +354,7 @@ impl<'de> Deserialize<'de> for Vip {
                         "dev" => dev = Some(map.next_value::<IfName>()?.0),
                         "label" => label = Some(map.next_value()?),
                         other => {
-                            return Err(de::Error::unknown_field(
-                                other,
-                                &["address", "dev", "label"],
-                            ));
+                            return Err(de::Error::unknown_field(other, VIP_KEYS));
                         }
                     }
                 }

@@ -14,6 +14,32 @@ use crate::io::announce::Announcer;
 use crate::io::netlink::Netlink;
 use crate::vrrp::Time;
 
+/// What vipd changes on the host, for vipd(8) (WHAT IT CHANGES ON THE
+/// HOST); the host's handles below are the only way it does. The kernel
+/// parameters come from [`crate::io::vip_device`]'s constants.
+pub const HOST_CHANGES: &[(&str, &str)] = &[
+    (
+        "Addresses",
+        "A master's VIPs are added through rtnetlink (never by running ip) on the instance's interface, its VIP device or a VIP's dev, and removed when it leaves MASTER or stops. IPv6 VIPs are added with nodad and an infinite preferred lifetime. A VIP deleted under a master (by networkd, ip addr flush, anyone) is put back at once and announced again. Nothing else is added or removed.",
+    ),
+    (
+        "Devices",
+        "With vip_device, a MACVLAN (bridge mode, the RFC 5798 virtual MAC) or an IPVLAN (L2) on the instance's interface, created at start and deleted when the instance stops; recreated if deleted under a master.",
+    ),
+    (
+        "Packets",
+        "VRRP adverts (IP protocol 112) to 224.0.0.18 / ff02::12 or the unicast peers, and on becoming master gratuitous ARPs and unsolicited neighbour advertisements for the VIPs.",
+    ),
+    (
+        "systemd",
+        "The units listed in units: are started on MASTER and stopped on leaving it, over D-Bus. With networkd.manage_files, the networkd files of the instances are written (see FILES) and networkd is asked to reload.",
+    ),
+    (
+        "Processes",
+        "exec trackers and notify hooks run as script_user (never root), with a clean environment, in their own process group, killed whole at their timeout.",
+    ),
+];
+
 pub struct Host {
     pub nl: Netlink,
     pub announcer: Announcer,

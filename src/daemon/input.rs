@@ -101,7 +101,24 @@ pub fn spawn_networkd(tx: InputTx) {
     forward(nrx, tx, Input::Networkd);
 }
 
-/// SIGHUP reloads; SIGTERM and SIGINT stop.
+/// What each signal does to vipd, for vipd(8) (SIGNALS); kept beside the
+/// handlers below so the page changes with them.
+pub const SIGNALS: &[(&str, &str)] = &[
+    (
+        "SIGHUP",
+        "Reload the configuration file, as vipctl reload does. The file is parsed off the event loop while the routers keep advertising; instances whose settings did not change are untouched, changed ones are updated in place (a master stays master), and only a change of vrid, interface, address families, version or vip_device restarts an instance. A file that does not load is logged and changes nothing. Under systemd, RELOADING=1 and READY=1 bracket the reload.",
+    ),
+    (
+        "SIGTERM, SIGINT",
+        "Stop: every master sends an advert of priority 0 so that a backup takes over at once (RFC 5798 6.4.3) and removes its VIPs; the VIP devices vipd created are deleted; the stop notify hooks run; vipd exits with status 0.",
+    ),
+    (
+        "SIGKILL (and the watchdog, the OOM killer)",
+        "Cannot be handled: VIPs and VIP devices stay in place. The unit's ExecStopPost= (vipctl cleanup) removes them unless systemd restarts vipd, and a restarted vipd finds its VIPs and resumes as master (found_vips: keep, the default).",
+    ),
+];
+
+/// SIGHUP reloads; SIGTERM and SIGINT stop ([`SIGNALS`]).
 pub fn spawn_signals(tx: InputTx) -> Result<(), DaemonError> {
     let mut hup =
         signal(SignalKind::hangup()).map_err(io_err("cannot install the SIGHUP handler"))?;

@@ -72,6 +72,9 @@ mod requests;
 mod schedule;
 mod sockets;
 
+pub use host::HOST_CHANGES;
+pub use input::SIGNALS;
+
 use crate::health::Board;
 use crate::io::script::ScriptUser;
 use crate::io::track::Report;

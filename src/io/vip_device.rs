@@ -6,6 +6,15 @@ use crate::config::{InstanceConfig, VipDeviceKind};
 use crate::io::netlink::{LinkState, Netlink, NetlinkError, virtual_mac};
 use crate::io::sysctl;
 
+/// The kernel parameters vipd sets around a VIP device (KEY, VALUE), as
+/// written here and listed in vipd(8): on the parent of a MACVLAN
+/// (net.ipv4.conf.PARENT.KEY; why: where they are written) ...
+pub const MACVLAN_PARENT_SYSCTLS: [(&str, &str); 2] = [("arp_ignore", "1"), ("arp_announce", "2")];
+/// ... on a MACVLAN it creates (net.ipv4.conf.DEVICE.KEY) ...
+pub const MACVLAN_SYSCTL: (&str, &str) = ("rp_filter", "0");
+/// ... and on every VIP device it creates (net.ipv6.conf.DEVICE.KEY).
+pub const VIP_DEVICE_IPV6_SYSCTL: (&str, &str) = ("addr_gen_mode", "1");
+
 /// What [`ensure_vip_device`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VipDeviceOutcome {
@@ -37,8 +46,9 @@ pub async fn ensure_vip_device(
         // (arp_announce=2), or neighbours learn the VIP at the parent's
         // MAC. Whoever created the device (vipd, or networkd from the
         // generated .netdev).
-        sysctl::write(&format!("net/ipv4/conf/{}/arp_ignore", parent.name), "1");
-        sysctl::write(&format!("net/ipv4/conf/{}/arp_announce", parent.name), "2");
+        for (key, value) in MACVLAN_PARENT_SYSCTLS {
+            sysctl::write(&format!("net/ipv4/conf/{}/{key}", parent.name), value);
+        }
     }
     if nl.link_by_name(&name).await?.is_some() {
         return Ok(VipDeviceOutcome::Existed(name));
@@ -60,12 +70,14 @@ pub async fn ensure_vip_device(
         return Err(e);
     }
     if dev.kind == VipDeviceKind::Macvlan {
-        sysctl::write(&format!("net/ipv4/conf/{name}/rp_filter"), "0");
+        let (key, value) = MACVLAN_SYSCTL;
+        sysctl::write(&format!("net/ipv4/conf/{name}/{key}"), value);
     }
     // No link-local address derived from a MAC the device shares (the
     // virtual MAC with the other routers, the parent's MAC on IPVLAN):
     // set while the device is still down, before the kernel makes one.
-    sysctl::write(&format!("net/ipv6/conf/{name}/addr_gen_mode"), "1");
+    let (key, value) = VIP_DEVICE_IPV6_SYSCTL;
+    sysctl::write(&format!("net/ipv6/conf/{name}/{key}"), value);
     if let Some(l) = nl.link_by_name(&name).await?
         && !l.up
     {

@@ -25,6 +25,8 @@ mod tracker;
 use std::io;
 use std::process::ExitCode;
 
+use crate::exit::Exit;
+
 pub use packet::{EchoReply, echo_request, inet_checksum, parse_echo_reply};
 use run::run;
 pub use socket::resolve_target;
@@ -61,11 +63,11 @@ pub struct ProbeArgs {
 /// none, 2 on a usage or socket error.
 pub fn main(args: ProbeArgs) -> ExitCode {
     match run(&args, &mut io::stdout()) {
-        Ok(s) if s.received > 0 => ExitCode::SUCCESS,
-        Ok(_) => ExitCode::from(1),
+        Ok(s) if s.received > 0 => Exit::Success.into(),
+        Ok(_) => Exit::Failure.into(),
         Err(e) => {
             eprintln!("vipctl probe: {e}");
-            ExitCode::from(2)
+            Exit::Usage.into()
         }
     }
 }
