@@ -35,6 +35,16 @@
 //!     absence is measured on that device (`ip monitor address dev
 //!     vrrp.<VRID>`), the triggers still act on eth0.
 //!
+//! Why the two keepalived variants still re-elect on some triggers (seen in
+//! keepalived's log, systemd 252): `networkctl reconfigure` (also the netplan
+//! flow) removes and re-adds networkd's *own* address on eth0 even with
+//! `KeepConfiguration=static`, and without the drop-in so do the edit +
+//! reload and the restart; keepalived logs "Deassigned address ... from
+//! interface eth0", goes FAULT, sends priority 0 and removes the VIP itself
+//! (from eth0, or from the `use_vmac` device that networkd never touched).
+//! vipd keeps advertising from a VIP while the interface has no address of
+//! its own.
+//!
 //! Triggers, each fired N times on the master r1 (N = VIPD_BENCH_RUNS,
 //! default 10), in this order: `networkctl reconfigure eth0`; edit the
 //! .network (a comment) + `networkctl reload`; networkd restart (stop +
