@@ -1,7 +1,9 @@
 //! networkd triggers benchmark: how long the VIP is gone from the master, and
 //! how long an observer goes without replies, when systemd-networkd is told
 //! to reconfigure the VIP's interface. vipd, vipd with its generated
-//! KeepConfiguration drop-in, and keepalived side by side, in one run.
+//! KeepConfiguration drop-in, keepalived, keepalived with a hand-written
+//! KeepConfiguration drop-in and keepalived with `use_vmac` side by side, in
+//! one run.
 //!
 //! Lab (one per setup and addressing, same topology every time): routers r1
 //! (priority 150, master) and r2 (100), each with its own real
@@ -19,6 +21,29 @@
 //!     drop-in) on both routers and `networkctl reload` before measuring;
 //!   - `keepalived`: keepalived 2.2.x, no KeepConfiguration, same VRID,
 //!     priorities, interval and VIP.
+//!   - `ka+keep`: `keepalived` plus the drop-in an operator would write by
+//!     hand, `10-eth0.network.d/50-keep.conf` with `[Network]
+//!     KeepConfiguration=static` (systemd >= 243; the value vipd's own
+//!     drop-in uses: `static` keeps static foreign addresses -- a VIP has an
+//!     infinite lifetime, so it counts as static -- without also keeping
+//!     DHCP leases past their end as `yes` would; older systemd: `[DHCP]
+//!     CriticalConnection=yes`, as vipd writes there) on both routers and
+//!     `networkctl reload` before measuring;
+//!   - `ka+vmac`: `keepalived` with `use_vmac`: keepalived creates a MACVLAN
+//!     `vrrp.<VRID>` with the virtual MAC on eth0 and puts the VIP there; no
+//!     .network matches it, so networkd leaves it unmanaged. The VIP's
+//!     absence is measured on that device (`ip monitor address dev
+//!     vrrp.<VRID>`), the triggers still act on eth0.
+//!
+//! Why the two keepalived variants still re-elect on some triggers (seen in
+//! keepalived's log, systemd 252): `networkctl reconfigure` (also the netplan
+//! flow) removes and re-adds networkd's *own* address on eth0 even with
+//! `KeepConfiguration=static`, and without the drop-in so do the edit +
+//! reload and the restart; keepalived logs "Deassigned address ... from
+//! interface eth0", goes FAULT, sends priority 0 and removes the VIP itself
+//! (from eth0, or from the `use_vmac` device that networkd never touched).
+//! vipd keeps advertising from a VIP while the interface has no address of
+//! its own.
 //!
 //! Triggers, each fired N times on the master r1 (N = VIPD_BENCH_RUNS,
 //! default 10), in this order: `networkctl reconfigure eth0`; edit the
@@ -128,15 +153,25 @@ enum Setup {
     Vipd,
     VipdKeep,
     Keepalived,
+    KeepalivedKeep,
+    KeepalivedVmac,
 }
 
 impl Setup {
-    const ALL: [Setup; 3] = [Setup::Vipd, Setup::VipdKeep, Setup::Keepalived];
+    const ALL: [Setup; 5] = [
+        Setup::Vipd,
+        Setup::VipdKeep,
+        Setup::Keepalived,
+        Setup::KeepalivedKeep,
+        Setup::KeepalivedVmac,
+    ];
     fn label(self) -> &'static str {
         match self {
             Setup::Vipd => "vipd",
             Setup::VipdKeep => "vipd+keep",
             Setup::Keepalived => "keepalived",
+            Setup::KeepalivedKeep => "ka+keep",
+            Setup::KeepalivedVmac => "ka+vmac",
         }
     }
     fn tag(self) -> &'static str {
@@ -144,8 +179,33 @@ impl Setup {
             Setup::Vipd => "vipd",
             Setup::VipdKeep => "keep",
             Setup::Keepalived => "ka",
+            Setup::KeepalivedKeep => "kakeep",
+            Setup::KeepalivedVmac => "kavmac",
         }
     }
+    /// vipd's rows are judged against its targets; keepalived's are measured.
+    fn daemon(self) -> DaemonKind {
+        match self {
+            Setup::Vipd | Setup::VipdKeep => DaemonKind::Vipd,
+            Setup::Keepalived | Setup::KeepalivedKeep | Setup::KeepalivedVmac => {
+                DaemonKind::Keepalived
+            }
+        }
+    }
+    /// Where the VIP lives on a router: keepalived's `use_vmac` MACVLAN, else
+    /// eth0.
+    fn vip_dev(self, net: Net) -> String {
+        match self {
+            Setup::KeepalivedVmac => format!("vrrp.{}", net.vrid()),
+            _ => "eth0".to_owned(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum DaemonKind {
+    Vipd,
+    Keepalived,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -249,12 +309,36 @@ impl Net {
             self.vip_cidr()
         )
     }
-    fn keepalived_conf(self, name: &str, priority: u8) -> String {
+    /// keepalived.conf for router `name`; `use_vmac` puts the VIP on
+    /// keepalived's MACVLAN `vrrp.<VRID>` with the virtual MAC.
+    fn keepalived_conf(self, name: &str, priority: u8, vmac: Vmac) -> String {
+        let use_vmac = match vmac {
+            Vmac::Off => "",
+            Vmac::On => "    use_vmac\n",
+        };
         format!(
-            "global_defs {{\n    router_id {name}\n    vrrp_version 3\n}}\nvrrp_instance web {{\n    interface eth0\n    state BACKUP\n    virtual_router_id {}\n    priority {priority}\n    advert_int 0.1\n    virtual_ipaddress {{\n        {}\n    }}\n}}\n",
+            "global_defs {{\n    router_id {name}\n    vrrp_version 3\n}}\nvrrp_instance web {{\n    interface eth0\n{use_vmac}    state BACKUP\n    virtual_router_id {}\n    priority {priority}\n    advert_int 0.1\n    virtual_ipaddress {{\n        {}\n    }}\n}}\n",
             self.vrid(),
             self.vip_cidr()
         )
+    }
+}
+
+/// keepalived's `use_vmac` in its configuration.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Vmac {
+    Off,
+    On,
+}
+
+/// The hand-written drop-in of the `ka+keep` rows, for `version` of systemd:
+/// what an operator would put next to keepalived (the same key and value as
+/// vipd's generated drop-in, see src/networkd/mod.rs).
+fn keep_dropin(version: u32) -> &'static str {
+    if version >= vipd::networkd::KEEP_CONFIGURATION_SINCE {
+        "[Network]\nKeepConfiguration=static\n"
+    } else {
+        "[DHCP]\nCriticalConnection=yes\n"
     }
 }
 
@@ -300,6 +384,9 @@ struct Rig {
     dhcp: Option<ProcHandle>,
     /// r1's own (networkd) address, without prefix.
     r1_ip: String,
+    /// The device holding the VIP on the routers (eth0, or keepalived's
+    /// `use_vmac` MACVLAN).
+    vip_dev: String,
     monitor: ProcHandle,
     monitor_started: Duration,
     net: Net,
@@ -326,15 +413,21 @@ fn rig(setup: Setup, net: Net) -> Rig {
         }
         None => net.addr(1),
     };
-    let start = |h: &Host, nd: &Networkd, prio: u8| match setup {
-        Setup::Vipd | Setup::VipdKeep => Daemon::Vipd(nd.start_vipd(&net.vipd_yaml(prio))),
-        Setup::Keepalived => {
-            Daemon::Keepalived(h.start_keepalived(&net.keepalived_conf(&h.name, prio)))
+    let vmac = if setup == Setup::KeepalivedVmac {
+        Vmac::On
+    } else {
+        Vmac::Off
+    };
+    let start = |h: &Host, nd: &Networkd, prio: u8| match setup.daemon() {
+        DaemonKind::Vipd => Daemon::Vipd(nd.start_vipd(&net.vipd_yaml(prio))),
+        DaemonKind::Keepalived => {
+            Daemon::Keepalived(h.start_keepalived(&net.keepalived_conf(&h.name, prio, vmac)))
         }
     };
+    let vip_dev = setup.vip_dev(net);
     let d1 = start(&h1, &nd1, 150);
     assert!(
-        h1.wait_addr("eth0", net.vip_cidr(), true, 10 * SEC),
+        h1.wait_addr(&vip_dev, net.vip_cidr(), true, 10 * SEC),
         "r1 did not become master"
     );
     let d2 = start(&h2, &nd2, 100);
@@ -416,9 +509,36 @@ fn rig(setup: Setup, net: Net) -> Rig {
             );
         }
     }
+    if setup == Setup::KeepalivedKeep {
+        for r in [&r1, &r2] {
+            let mut reconfigured = LogCounter::new(
+                r.nd.log_path(),
+                &["eth0: Configuring with ", "eth0: Reconfiguring with "],
+            );
+            let dropin = keep_dropin(r.nd.version());
+            r.nd.write_file(&format!("{NETWORK_FILE}.d/50-keep.conf"), dropin);
+            r.nd.networkctl_ok(&["reload"]);
+            // As for vipd+keep: the reload reconfigures eth0 with the drop-in
+            // (keepalived re-elects if that purged the VIP); `rig_ready` below
+            // waits for the VIP back on r1.
+            if !wait_until(5 * SEC, Duration::from_millis(20), || {
+                reconfigured.poll() > 0
+            }) {
+                eprintln!(
+                    "  {}: networkd did not reconfigure eth0 after the reload",
+                    r.host.name
+                );
+            }
+            eprintln!(
+                "  {}: drop-in {NETWORK_FILE}.d/50-keep.conf: {}",
+                r.host.name,
+                dropin.trim().replace('\n', " ")
+            );
+        }
+    }
     let rig_ready = |r: &Router| {
         wait_until(10 * SEC, Duration::from_millis(50), || {
-            has_cidr(&r.host, &net.vip_cidr()) && configured(&r.nd)
+            has_cidr(&r.host, &vip_dev, &net.vip_cidr()) && configured(&r.nd)
         })
     };
     assert!(
@@ -431,13 +551,14 @@ fn rig(setup: Setup, net: Net) -> Rig {
     let AddrMonitor {
         proc: monitor,
         started: monitor_started,
-    } = r1.host.start_addr_monitor("eth0");
+    } = r1.host.start_addr_monitor(&vip_dev);
     Rig {
         r1,
         r2,
         obs,
         dhcp,
         r1_ip,
+        vip_dev,
         monitor,
         monitor_started,
         net,
@@ -445,12 +566,12 @@ fn rig(setup: Setup, net: Net) -> Rig {
     }
 }
 
-/// True if `cidr` (IPv4) is on the host's eth0. `ip -n` instead of the lab's
+/// True if `cidr` (IPv4) is on the host's `dev`. `ip -n` instead of the lab's
 /// `ip netns exec` (which sets up a mount namespace and remounts /sys every
 /// time): the bench polls this every 20 ms and must not load the 2 CPUs.
-fn has_cidr(h: &Host, cidr: &str) -> bool {
+fn has_cidr(h: &Host, dev: &str, cidr: &str) -> bool {
     Command::new("ip")
-        .args(["-n", &h.ns, "-o", "-4", "addr", "show", "dev", "eth0"])
+        .args(["-n", &h.ns, "-o", "-4", "addr", "show", "dev", dev])
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(&format!(" inet {cidr} ")))
 }
@@ -547,9 +668,9 @@ impl Rig {
     /// for IPv6LL, until the link goes down and up).
     fn ready(&self, t: Trigger) -> bool {
         let h = &self.r1.host;
-        has_cidr(h, &self.net.vip_cidr())
+        has_cidr(h, &self.vip_dev, &self.net.vip_cidr())
             && if t == Trigger::FlushReconfigure {
-                has_cidr(h, &format!("{}/24", self.r1_ip))
+                has_cidr(h, "eth0", &format!("{}/24", self.r1_ip))
             } else {
                 configured(&self.r1.nd)
             }
@@ -559,8 +680,8 @@ impl Rig {
         format!(
             "eth0 (setup, oper) {:?}, VIP on r1 {}, on r2 {}",
             self.r1.nd.try_link_state("eth0"),
-            has_cidr(&self.r1.host, &self.net.vip_cidr()),
-            has_cidr(&self.r2.host, &self.net.vip_cidr())
+            has_cidr(&self.r1.host, &self.vip_dev, &self.net.vip_cidr()),
+            has_cidr(&self.r2.host, &self.vip_dev, &self.net.vip_cidr())
         )
     }
 
@@ -681,7 +802,7 @@ impl Rig {
                 );
             }
             std::thread::sleep(SETTLE);
-            let vip_at_end = has_cidr(&self.r1.host, &vip_cidr);
+            let vip_at_end = has_cidr(&self.r1.host, &self.vip_dev, &vip_cidr);
             firings.push(Firing {
                 start,
                 end: now_epoch(),
@@ -947,7 +1068,7 @@ fn max(v: &[Duration]) -> Duration {
 /// (not a networkd trigger: see the footnote printed under the table), else
 /// the list of misses (empty: met).
 fn misses(r: &Row) -> Option<Vec<String>> {
-    if r.setup == Setup::Keepalived || r.trigger == Trigger::FlushReconfigure {
+    if r.setup.daemon() == DaemonKind::Keepalived || r.trigger == Trigger::FlushReconfigure {
         return None;
     }
     let mut m = Vec::new();
@@ -1040,6 +1161,12 @@ fn main() {
          happening before the firings; lost pr: most probe requests lost in one firing (one \
          lost request = a gap of two probe intervals, counted in probe slots rather than \
          milliseconds, so the observer's own scheduling delays do not count)"
+    );
+    println!(
+        "setups: vipd+keep = vipd with `vipctl networkd install` (KeepConfiguration=static \
+         drop-in); ka+keep = keepalived with a hand-written KeepConfiguration=static drop-in; \
+         ka+vmac = keepalived with use_vmac (VIP on its MACVLAN vrrp.VRID, absence measured \
+         there)"
     );
     println!(
         "vipd target: absence med < 1 ms and max < 5 ms where the VIP is deleted, 0 ms where \
@@ -1204,7 +1331,7 @@ fn main() {
     }
     let vipd_rows: Vec<&Row> = rows
         .iter()
-        .filter(|r| r.setup != Setup::Keepalived && r.trigger != Trigger::FlushReconfigure)
+        .filter(|r| r.setup.daemon() == DaemonKind::Vipd && r.trigger != Trigger::FlushReconfigure)
         .collect();
     println!(
         "\nobserver in probe slots: {} of {} vipd rows lost at most one probe request in every \

@@ -59,8 +59,8 @@ pub enum Response {
     Reloaded {
         added: Vec<String>,
         removed: Vec<String>,
-        /// Changed in place: the router kept its state (see the README's
-        /// reload rule).
+        /// Changed in place: the router kept its state (see the reload rule in
+        /// docs/operations.md).
         #[serde(default)]
         updated: Vec<UpdatedInstance>,
         /// Stopped and started again (VRID, interface, address families,

@@ -321,6 +321,27 @@ fn lab_drop_cleans_up_when_the_test_panics() {
     }
 }
 
+/// `ip -ts monitor address dev vrrp.80` as it logged a keepalived `use_vmac`
+/// master's VIP going and coming back while eth0's address changed: the
+/// stamps of eth0's (filtered) notifications come first on the line.
+#[test]
+fn addr_monitor_reads_the_last_stamp_of_a_line() {
+    let log = "[2026-11-26T17:58:07.415750] [2026-11-26T17:58:07.416130] Deleted 3: vrrp.80    inet 10.9.80.100/24 scope global vrrp.80\n\
+               \x20      valid_lft forever preferred_lft forever\n\
+               [2026-11-26T17:58:07.432378] [2026-11-26T17:58:07.775508] 3: vrrp.80    inet 10.9.80.100/24 scope global vrrp.80\n\
+               [2026-11-26T17:58:08.000001] 3: vrrp.80    inet 10.9.80.101/24 scope global vrrp.80\n";
+    let ev = lab::ipmon::vip_events(log, "10.9.80.100/24");
+    let ts = |s| lab::ipmon::parse_ip_ts(s).unwrap();
+    assert_eq!(
+        ev,
+        [
+            (ts("2026-11-26T17:58:07.416130"), false),
+            (ts("2026-11-26T17:58:07.775508"), true)
+        ]
+    );
+    assert_eq!(lab::ipmon::addr_events(log).len(), 3);
+}
+
 #[test]
 fn pcap_reader_handles_both_byte_orders_and_nanos() {
     fn file(le: bool, nanos: bool) -> Vec<u8> {

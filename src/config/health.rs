@@ -568,7 +568,7 @@ impl<'de> Deserialize<'de> for TrackUse {
 }
 
 /// Commands run on state changes. Each is run with the event in its
-/// environment (`VIPD_*`, see the README), serialised per instance or group
+/// environment (`VIPD_*`, see docs/configuration.md), serialised per instance or group
 /// in event order, and killed after `timeout`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -143,7 +143,7 @@ pub struct HookEvent {
 }
 
 impl HookEvent {
-    /// The `VIPD_*` variables a hook gets (the README has the table).
+    /// The `VIPD_*` variables a hook gets (docs/configuration.md has the table).
     pub fn env(&self) -> Vec<(String, String)> {
         let f = &self.facts;
         [

@@ -102,11 +102,22 @@ pub struct AddrEvent {
 
 /// Every address notification (IPv4 and IPv6) in an `ip -ts monitor
 /// address` log, in order.
+///
+/// With `dev DEV`, `ip` prints the timestamp of a notification before it
+/// filters it out, so a notification about another device leaves a bare
+/// `[stamp]` in front of the next line: a line's own stamp is its last one.
 pub fn addr_events(log: &str) -> Vec<AddrEvent> {
     log.lines()
         .filter(|l| l.starts_with('['))
         .filter_map(|l| {
-            let (ts, rest) = l[1..].split_once(']')?;
+            let mut line = l;
+            let (ts, rest) = loop {
+                let (ts, rest) = line[1..].split_once(']')?;
+                match rest.strip_prefix(' ') {
+                    Some(next) if next.starts_with('[') => line = next,
+                    _ => break (ts, rest),
+                }
+            };
             let mut words = rest.split_whitespace().peekable();
             let added = words.peek() != Some(&"Deleted");
             words.find(|w| *w == "inet" || *w == "inet6")?;
