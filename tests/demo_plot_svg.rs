@@ -32,6 +32,7 @@ fn steps() -> Vec<Step> {
                     replies: replies(-100, 1000, &[(200, 210)]),
                     window: (-105.0, 1000.0),
                     outage: Some((190.0, 210.0)),
+                    role_changes: Some(0),
                 },
                 Row {
                     name: "keepalived",
@@ -39,6 +40,7 @@ fn steps() -> Vec<Step> {
                     replies: replies(-100, 1200, &[(300, 370), (600, 610)]),
                     window: (-105.0, 1200.0),
                     outage: Some((290.0, 370.0)),
+                    role_changes: Some(2),
                 },
             ],
         },
@@ -50,12 +52,14 @@ fn steps() -> Vec<Step> {
                     replies: replies(-50, 800, &[(0, 350)]),
                     window: (-55.0, 800.0),
                     outage: Some((-10.0, 350.0)),
+                    role_changes: Some(1),
                 },
                 Row {
                     name: "keepalived",
                     replies: replies(-50, 900, &[(0, 360)]),
                     window: (-55.0, 900.0),
                     outage: Some((-10.0, 360.0)),
+                    role_changes: None,
                 },
             ],
         },
@@ -145,6 +149,10 @@ fn the_picture_is_well_formed_with_vipd_above_keepalived() {
         "outage 80 ms",
         "outage 360 ms",
         "outage 370 ms",
+        "0 role changes",
+        "2 role changes",
+        "1 role change",
+        "role changes ?",
     ] {
         assert!(
             texts.iter().any(|t| t == want),

@@ -803,6 +803,7 @@ fn write_picture(vipd: &[StepResult], ka: Option<&[StepResult]>) {
         replies: r.trace.replies.clone(),
         window: r.trace.window,
         outage: Some(r.trace.outage),
+        role_changes: r.role_changes,
     };
     let steps: Vec<demo_plot::Step> = STEPS
         .iter()

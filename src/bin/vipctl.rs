@@ -119,6 +119,7 @@ enum Cmd {
     /// or when this host cannot tell (no such device, or --root). Every
     /// `include` that matches no file is reported, also when the import fails.
     ImportKeepalived {
+        /// The keepalived.conf (looked up under DIR if absolute and --root DIR is given).
         file: PathBuf,
         /// A copy of another host's files: the main file's path (if absolute)
         /// and the absolute `include` patterns are looked up under DIR, as if

@@ -10,7 +10,8 @@
 //! replies closer than 1.5 intervals are drawn as one bar (a run), which
 //! keeps the file small. The step's outage (the figure of the demo's table:
 //! the longest time without a reply) is shaded red behind the replies, and
-//! its length is written under the row's name. Time 0 is
+//! its length is written under the row's name, with the step's role
+//! changes. Time 0 is
 //! the moment the step fired (step 1: the daemons started).
 //!
 //! Used by `tests/lab_demo.rs` (the demo writes the picture next to its
@@ -33,6 +34,8 @@ pub struct Row {
     /// The step's outage as the table reports it: from the last reply
     /// before it to the first after it.
     pub outage: Option<(f64, f64)>,
+    /// How often a router became master during the step (None: unknown).
+    pub role_changes: Option<u64>,
 }
 
 /// One step of the demo: its name and its rows, top to bottom.
@@ -164,12 +167,19 @@ fn draw_step(step: &Step, area: &DrawingArea<SVGBackend, Shift>, interval_ms: f6
                 .color(c)
                 .pos(Pos::new(HPos::Right, VPos::Center))
         };
-        names.draw_text(row.name, &right(14, &colour), (NAMES as i32 - 8, y - 8))?;
+        let x = NAMES as i32 - 8;
+        names.draw_text(row.name, &right(14, &colour), (x, y - 13))?;
         let outage = match row.outage {
             Some((a, b)) => format!("outage {:.0} ms", b - a),
             None => "outage n/a".to_string(),
         };
-        names.draw_text(&outage, &right(12, &OUTAGE), (NAMES as i32 - 8, y + 8))?;
+        names.draw_text(&outage, &right(12, &OUTAGE), (x, y + 2))?;
+        let roles = match row.role_changes {
+            Some(1) => "1 role change".to_string(),
+            Some(n) => format!("{n} role changes"),
+            None => "role changes ?".to_string(),
+        };
+        names.draw_text(&roles, &right(12, &BLACK), (x, y + 16))?;
     }
     Ok(())
 }
