@@ -186,6 +186,66 @@ fn import_keepalived_every_fixture_round_trips() {
     }
 }
 
+/// Seed 003's main file verbatim includes /etc/keepalived/conf.d/*.conf:
+/// on a host without it, the include is reported next to the error; with
+/// `--root` the copy of the tree imports as on its host.
+#[test]
+fn import_keepalived_root_and_unmatched_includes() {
+    let root = fixtures().join("seed003_root");
+    let main = root.join("etc/keepalived/keepalived.conf");
+    let out = vipctl(&["import-keepalived", main.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = text(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert_eq!(
+        lines[0],
+        format!(
+            "warning: {}:14: include /etc/keepalived/conf.d/*.conf: no file matches \"/etc/keepalived/conf.d/*.conf\"; skipped (keepalived skips it too)",
+            main.display()
+        )
+    );
+    assert!(
+        lines[1].contains("nothing to import; 1 include matched no file")
+            && lines[1].ends_with("import with --root DIR, DIR standing for that host's /"),
+        "{err}"
+    );
+
+    let out = vipctl(&[
+        "import-keepalived",
+        "--root",
+        root.to_str().unwrap(),
+        "/etc/keepalived/keepalived.conf",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let expected =
+        std::fs::read_to_string(fixtures().join("seed003_global_defs.expected.yaml")).unwrap();
+    assert_eq!(text(&out.stdout), expected);
+
+    let out = vipctl(&[
+        "import-keepalived",
+        "--root",
+        root.to_str().unwrap(),
+        "/etc/keepalived/nothere.conf",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with("/etc/keepalived/nothere.conf: cannot read the keepalived configuration /etc/keepalived/nothere.conf (under --root ")
+            && err.contains(&format!("{}): No such file", root.join("etc/keepalived/nothere.conf").display())),
+        "{err}"
+    );
+    let out = vipctl(&[
+        "import-keepalived",
+        "--root",
+        "/nonexistent/root",
+        "/x.conf",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("--root /nonexistent/root: not a directory"));
+}
+
 #[test]
 fn import_keepalived_errors_carry_file_and_line() {
     let p = fixtures().join("errors/seed001_garbled_ipvlan.conf");

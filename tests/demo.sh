@@ -5,7 +5,9 @@
 # routers running real systemd-networkd and D-Bus, a DHCP server and an
 # observer; vipd through election, `networkctl reconfigure`, a networkd
 # restart, a cut cable and its return, then the same under keepalived;
-# prints a table of measured outages and role changes. Run as root.
+# prints a table of measured outages and role changes, and writes a picture
+# of the observer's replies per step (SVG, path printed; VIPD_DEMO_SVG
+# chooses it). Run as root.
 #
 # Ctrl-C / SIGTERM: the demo drops its lab and exits 130; as a safety net
 # this script then removes any namespace the demo recorded in its

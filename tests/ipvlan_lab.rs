@@ -64,6 +64,34 @@ fn ipvlan_support_is_reported_honestly() {
     }
 }
 
+/// `vipctl import-keepalived` of seed 000 run on `h`: its warnings.
+fn import_seed000_on(h: &Host) -> String {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/keepalived/seed000_ipvlan_dev.conf");
+    let vipctl = lab::vipd::vipctl_bin();
+    let out = h.exec(&[vipctl, "import-keepalived", fixture.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stderr).unwrap()
+}
+
+/// The importer's hint for seed 000's `dev keepalived0` asks the host it
+/// runs on (netlink): absent there, it says so; another kind of device
+/// (a veth here) is not an IPVLAN, no hint. The IPVLAN case needs the
+/// kernel's IPVLAN: in `seed000_hand_made_ipvlan_device`.
+#[test]
+fn import_asks_this_host_about_the_vip_device() {
+    let lab = Lab::new("ipvlan_import");
+    let h = lab.add_host("h", &["10.1.0.10/24"]);
+    let err = import_seed000_on(&h);
+    assert!(
+        err.contains("keepalived0 is not the instance's interface eth0 and does not exist on this host; if it is an IPVLAN made by hand on the keepalived host (check there: ip -d link show keepalived0), let vipd make and keep it instead: vip_device: {kind: ipvlan, name: keepalived0}"),
+        "{err}"
+    );
+    h.sh_ok("ip link add keepalived0 type veth peer name kvpeer");
+    let err = import_seed000_on(&h);
+    assert!(!err.contains("vip_device"), "a veth is no IPVLAN: {err}");
+}
+
 #[test]
 #[ignore = "needs IPVLAN in the kernel: .ci/run runs it with --ignored where `ip link add type ipvlan` works"]
 fn ipvlan_vip_device_pair_failover() {
@@ -108,6 +136,11 @@ fn seed000_hand_made_ipvlan_device() {
         // The write-up's commands, by hand, as the operator did.
         h.sh_ok(
             "ip link add link eth0 keepalived0 type ipvlan mode l2 && ip link set keepalived0 up",
+        );
+        let err = import_seed000_on(&h);
+        assert!(
+            err.contains("keepalived0 is not the instance's interface eth0 but an IPVLAN on this host (ip -d link show keepalived0), let vipd make and keep it instead: vip_device: {kind: ipvlan, name: keepalived0}"),
+            "{err}"
         );
         daemons.push((h.clone(), h.start_vipd(&yaml)));
     }

@@ -23,6 +23,12 @@
 //! `vipctl status --json`; keepalived: "Entering MASTER STATE" in its log).
 //! The same five steps run under keepalived when it is installed.
 //!
+//! Picture: after the table the demo writes an SVG (tests/demo_plot) of the
+//! observer's replies during each step, vipd's row above keepalived's on a
+//! common time axis, each step's outage shaded: to `VIPD_DEMO_SVG`, or
+//! target/tmp/lab-demo.svg; the path is printed. `docs/demo.svg` is one
+//! from a real run.
+//!
 //! Exit status: 0 when the table was printed and vipd did what it claims
 //! (steps 2-3 without a role change, failover to r2 in step 4, r1 master
 //! again after step 5); 1 otherwise (the reason is printed); 130 after
@@ -38,6 +44,7 @@
 //! demo also appends every namespace it creates to that file, so that
 //! `tests/demo.sh` can remove them even after a SIGKILL.
 
+mod demo_plot;
 mod lab;
 
 use lab::ipmon::{AddrMonitor, outages};
@@ -239,10 +246,10 @@ impl Observer {
 }
 
 impl Replies {
-    /// Longest time without a reply across `[from, to]` (see
-    /// `ProbeStats::longest_gap_in`).
-    fn longest_gap(&self, from: Duration, to: Duration) -> Duration {
-        self.0.longest_gap_in(from, to).0
+    /// Longest time without a reply across `[from, to]`, and from which
+    /// reply to which (see `ProbeStats::longest_gap_in`).
+    fn longest_gap(&self, from: Duration, to: Duration) -> (Duration, Duration, Duration) {
+        self.0.longest_gap_in(from, to)
     }
 
     fn stopped(&self) -> Duration {
@@ -380,6 +387,29 @@ struct StepResult {
     deleted: Option<(usize, Duration)>,
     /// What went wrong, if anything (empty: the step did what it should).
     problem: String,
+    /// The observer's replies during the step, for the picture.
+    trace: Trace,
+}
+
+/// What the observer saw during one step, in ms relative to the moment the
+/// step fired (step 1: the daemons started).
+struct Trace {
+    replies: Vec<f64>,
+    window: (f64, f64),
+    /// The outage the table reports: from the last reply before it to the
+    /// first after it.
+    outage: (f64, f64),
+}
+
+impl Trace {
+    fn new(r: &Replies, start: Duration, outage: (Duration, Duration)) -> Trace {
+        let rel = |t: Duration| (t.as_secs_f64() - start.as_secs_f64()) * 1000.0;
+        Trace {
+            replies: r.0.replies.iter().map(|t| rel(*t)).collect(),
+            window: (rel(r.0.started), rel(r.0.stopped)),
+            outage: (rel(outage.0), rel(outage.1)),
+        }
+    }
 }
 
 const STEPS: [&str; 5] = [
@@ -501,10 +531,9 @@ impl Rig {
         })?;
         sleep(SETTLE)?;
         let replies = observer.stop();
-        let outage = replies
-            .first_after(start)
-            .unwrap_or(replies.stopped())
-            .saturating_sub(start);
+        let first = replies.first_after(start).unwrap_or(replies.stopped());
+        let outage = first.saturating_sub(start);
+        let trace = Trace::new(&replies, start, (start, first));
         let mut problem = String::new();
         if !settled {
             problem = format!(
@@ -518,6 +547,7 @@ impl Rig {
             restored: None,
             deleted: None,
             problem,
+            trace,
         })
     }
 
@@ -561,12 +591,14 @@ impl Rig {
                 self.r1.leases_taken()
             )
         };
+        let (outage, gap_from, gap_to) = replies.longest_gap(start, end);
         Ok(StepResult {
-            outage: replies.longest_gap(start, end),
+            outage,
             role_changes,
             restored,
             deleted: Some(self.vip_deleted_on_r1(start, end)),
             problem,
+            trace: Trace::new(&replies, start, (gap_from, gap_to)),
         })
     }
 
@@ -755,6 +787,57 @@ fn print_table(vipd: &[StepResult], ka: Option<&[StepResult]>) {
     println!();
 }
 
+/// Where the picture goes: `VIPD_DEMO_SVG`, or target/tmp/lab-demo.svg.
+fn picture_path() -> PathBuf {
+    std::env::var_os("VIPD_DEMO_SVG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("lab-demo.svg"))
+}
+
+/// The observer's replies of every step as an SVG (tests/demo_plot), vipd
+/// above keepalived; the path is printed. A picture that cannot be written
+/// is said so, and changes nothing else: the table is the result.
+fn write_picture(vipd: &[StepResult], ka: Option<&[StepResult]>) {
+    let row = |name: &'static str, r: &StepResult| demo_plot::Row {
+        name,
+        replies: r.trace.replies.clone(),
+        window: r.trace.window,
+        outage: Some(r.trace.outage),
+        role_changes: r.role_changes,
+    };
+    let steps: Vec<demo_plot::Step> = STEPS
+        .iter()
+        .enumerate()
+        .map(|(i, name)| demo_plot::Step {
+            name: name.to_string(),
+            rows: vipd
+                .get(i)
+                .map(|r| row("vipd", r))
+                .into_iter()
+                .chain(ka.and_then(|k| k.get(i)).map(|r| row("keepalived", r)))
+                .collect(),
+        })
+        .collect();
+    let title = format!(
+        "vipd lab demo: the observer's replies from the VIP {} (VRRPv3, 100 ms adverts, real systemd-networkd)",
+        vip()
+    );
+    let path = picture_path();
+    let written = demo_plot::render_svg(&title, &steps, f64::from(PING_MS)).and_then(|svg| {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        }
+        std::fs::write(&path, svg).map_err(|e| e.to_string())
+    });
+    match written {
+        Ok(()) => println!(
+            "Picture of the observer's replies per step (vipd above keepalived): {}",
+            path.display()
+        ),
+        Err(e) => println!("Picture not written ({}): {e}", path.display()),
+    }
+}
+
 fn run_demo() -> Result<i32, Interrupted> {
     say(&format!(
         "vipd lab demo: two routers with real systemd-networkd, VRRPv3 (100 ms adverts), VIP \
@@ -780,6 +863,7 @@ fn run_demo() -> Result<i32, Interrupted> {
     if !with_keepalived {
         println!("keepalived: not installed, not measured (n/a).");
     }
+    write_picture(&vipd, ka.as_deref());
     if let Some(ka) = &ka {
         for (i, r) in ka.iter().enumerate() {
             if !r.problem.is_empty() {

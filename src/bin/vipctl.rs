@@ -117,7 +117,20 @@ enum Cmd {
     #[command(subcommand)]
     Networkd(NetworkdCmd),
     /// Translate a keepalived.conf to vipd YAML on stdout; what cannot be carried over is listed on stderr.
-    ImportKeepalived { file: PathBuf },
+    ///
+    /// A VIP on a device of its own (`dev keepalived0`) gets a hint towards
+    /// `vip_device: {kind: ipvlan}` when the device is an IPVLAN on this host,
+    /// or when this host cannot tell (no such device, or --root). Every
+    /// `include` that matches no file is reported, also when the import fails.
+    ImportKeepalived {
+        /// The keepalived.conf (looked up under DIR if absolute and --root DIR is given).
+        file: PathBuf,
+        /// A copy of another host's files: the main file's path (if absolute)
+        /// and the absolute `include` patterns are looked up under DIR, as if
+        /// DIR were /. The devices are then not looked up on this host.
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+    },
     /// Write /etc/network/interfaces (ifupdown) equivalent to the host's netplan
     /// files, with vipd's VIP devices; print the commands that switch the host over.
     MigrateIfupdown {
@@ -279,7 +292,7 @@ fn run(args: Args) -> ExitCode {
                 HostChecks::Run
             },
         ),
-        Cmd::ImportKeepalived { file } => import(&file),
+        Cmd::ImportKeepalived { file, root } => import(&file, root.as_deref()),
         Cmd::Networkd(cmd) => networkd(cmd),
         Cmd::MigrateIfupdown {
             config,
@@ -818,8 +831,36 @@ fn absent_interfaces(
         .collect()
 }
 
-fn import(file: &Path) -> ExitCode {
-    match vipd::keepalived::import_file(file) {
+fn import(file: &Path, root: Option<&Path>) -> ExitCode {
+    use vipd::keepalived::{HostLink, ImportOptions, Root};
+    if let Some(dir) = root
+        && !dir.is_dir()
+    {
+        eprintln!(
+            "vipctl: --root {}: not a directory (give the directory that stands for the other host's /)",
+            dir.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    // The devices of this host, for the hints about VIPs on a device of
+    // their own; a copy of another host's files says nothing about this one.
+    let kinds = match root {
+        Some(_) => None,
+        None => host_link_kinds(),
+    };
+    let host_links = |name: &str| match &kinds {
+        None => HostLink::NotLookedUp,
+        Some(kinds) => match kinds.iter().find(|(n, _)| n == name) {
+            None => HostLink::Missing,
+            Some((_, k)) if k == "ipvlan" => HostLink::Ipvlan,
+            Some((_, k)) => HostLink::Other(k.clone()),
+        },
+    };
+    let options = ImportOptions {
+        root: root.map_or(Root::Host, Root::Copy),
+        host_links: &host_links,
+    };
+    match vipd::keepalived::import_path(file, &options) {
         Ok(imp) => {
             for w in &imp.warnings {
                 eprintln!("warning: {w}");
@@ -827,11 +868,27 @@ fn import(file: &Path) -> ExitCode {
             vipd::out!("{}", imp.config.to_yaml());
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("{e}");
+        Err(rejected) => {
+            for w in &rejected.unmatched_includes {
+                eprintln!("warning: {w}");
+            }
+            eprintln!("{}", rejected.error);
             ExitCode::FAILURE
         }
     }
+}
+
+/// Every link of this host with its kind (netlink); `None` when netlink
+/// cannot be asked (the import then goes on as offline).
+fn host_link_kinds() -> Option<Vec<(String, String)>> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    rt.block_on(async {
+        let (nl, _events) = vipd::io::netlink::Netlink::open().ok()?;
+        nl.link_kinds().await.ok()
+    })
 }
 
 #[cfg(test)]

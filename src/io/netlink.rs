@@ -12,7 +12,9 @@ use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::address::{
     AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage,
 };
-use netlink_packet_route::link::{IpVlanMode, LinkAttribute, LinkFlags, LinkMessage, MacVlanMode};
+use netlink_packet_route::link::{
+    IpVlanMode, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, MacVlanMode,
+};
 use rtnetlink::{Handle, LinkIpVlan, LinkMacVlan, LinkUnspec, MulticastGroup};
 use tokio::sync::mpsc;
 
@@ -210,6 +212,35 @@ impl Netlink {
         while let Some(m) = s.next().await {
             let m = m.map_err(|e| NetlinkError::request("cannot list links".into(), e))?;
             out.extend(LinkState::from_message(&m));
+        }
+        Ok(out)
+    }
+
+    /// Every link's kind, by name, as `ip -d link show` names it (`ipvlan`,
+    /// `macvlan`, `dummy`, ...; empty for a plain device such as a NIC):
+    /// what the keepalived importer asks about the devices a configuration
+    /// names.
+    pub async fn link_kinds(&self) -> Result<Vec<(String, String)>, NetlinkError> {
+        let mut out = Vec::new();
+        let mut s = self.handle.link().get().execute();
+        while let Some(m) = s.next().await {
+            let m = m.map_err(|e| NetlinkError::request("cannot list links".into(), e))?;
+            let mut name = None;
+            let mut kind = String::new();
+            for a in &m.attributes {
+                match a {
+                    LinkAttribute::IfName(n) => name = Some(n.clone()),
+                    LinkAttribute::LinkInfo(infos) => {
+                        for i in infos {
+                            if let LinkInfo::Kind(k) = i {
+                                kind = k.to_string();
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            out.extend(name.map(|n| (n, kind)));
         }
         Ok(out)
     }

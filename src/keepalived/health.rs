@@ -74,7 +74,7 @@ pub(super) fn resolve<'d>(
     b.trackers.retain(|name, _| used.contains(name.as_str()));
     for (tracker, notes) in std::mem::take(&mut b.pending) {
         if b.trackers.contains_key(&tracker) {
-            w.0.extend(notes.0);
+            w.all.extend(notes.all);
         }
     }
     b.unused(w);

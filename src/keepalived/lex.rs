@@ -10,7 +10,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use super::{ImportError, MAX_INCLUDE_DEPTH, Warnings, read_text};
+use super::{ImportError, MAX_INCLUDE_DEPTH, Root, Warnings, read_text};
 
 /// A position in one read of one file (`file_id` tells two reads of the same
 /// file apart, so "same line" is never confused across includes).
@@ -65,16 +65,19 @@ impl Token {
     }
 }
 
-/// The tokens of `text` and of everything it includes.
+/// The tokens of `text` and of everything it includes; absolute include
+/// patterns are looked up under `root`.
 pub(super) fn lex(
     origin: &Path,
     text: &str,
+    root: Root,
     warnings: &mut Warnings,
 ) -> Result<Vec<Token>, ImportError> {
     let mut lexer = Lexer {
         tokens: Vec::new(),
         warnings,
         next_file_id: 0,
+        root,
     };
     lexer.lex(origin, text, 0)?;
     Ok(lexer.tokens)
@@ -84,6 +87,7 @@ struct Lexer<'w> {
     tokens: Vec<Token>,
     warnings: &'w mut Warnings,
     next_file_id: usize,
+    root: Root<'w>,
 }
 
 impl Lexer<'_> {
@@ -134,11 +138,12 @@ impl Lexer<'_> {
                 ),
             );
         }
-        let full = include_glob(&pattern.text, including);
+        let full = include_glob(&pattern.text, including, self.root);
         let files = self.matching_files(kw, pattern, &full)?;
         if files.is_empty() {
-            self.warnings.warn(
+            self.warnings.unmatched_include(
                 &kw.loc,
+                &pattern.text,
                 format_args!(
                     "include {}: no file matches {full:?}; skipped (keepalived skips it too)",
                     pattern.shown()
@@ -207,11 +212,23 @@ impl Lexer<'_> {
 }
 
 /// The glob of an include pattern: relative patterns are relative to the
-/// including file's directory, which is taken literally (only the pattern
-/// globs).
-fn include_glob(pattern: &str, including: &Path) -> String {
+/// including file's directory, absolute ones to `root`; both directories
+/// are taken literally (only the pattern globs).
+fn include_glob(pattern: &str, including: &Path, root: Root) -> String {
     if Path::new(pattern).is_absolute() {
-        return pattern.to_string();
+        return match root {
+            Root::Host => pattern.to_string(),
+            Root::Copy(dir) => {
+                let below = super::below_root(Path::new(pattern));
+                let dir = glob::Pattern::escape(&dir.to_string_lossy());
+                let dir = dir.trim_end_matches(std::path::MAIN_SEPARATOR);
+                format!(
+                    "{dir}{}{}",
+                    std::path::MAIN_SEPARATOR,
+                    below.to_string_lossy()
+                )
+            }
+        };
     }
     let base = including.parent().unwrap_or(Path::new(""));
     let base = base.to_string_lossy();

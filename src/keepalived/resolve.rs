@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::document::Document;
 use super::instance::{Auth, RawKeepalivedInstance};
 use super::lex::{Loc, error};
-use super::{ImportError, Warnings};
+use super::{HostLink, ImportError, Warnings};
 use crate::config::{
     AuthType, GarpConfig, InitialState, RawInstance, UnicastConfig, Vip, VipDevice, VipDeviceKind,
     VrrpVersion, duration_text,
@@ -24,12 +24,13 @@ use crate::family::Family;
 /// with the instance it was read from.
 pub(super) fn instances<'d>(
     doc: &'d Document,
+    host_links: &dyn Fn(&str) -> HostLink,
     warnings: &mut Warnings,
 ) -> Result<Vec<(RawInstance, &'d RawKeepalivedInstance)>, ImportError> {
     let mut names = HashSet::new();
     let mut resolved = Vec::new();
     for read in &doc.instances {
-        let mut inst = Resolver::new(read, warnings).instance(doc.global_version)?;
+        let mut inst = Resolver::new(read, warnings).instance(doc.global_version, host_links)?;
         inst.v3_ipv4_checksum = super::wire_variants::checksum_form(
             read,
             doc.global_v3_checksum_as_v2.as_ref(),
@@ -109,6 +110,7 @@ impl<'a> Resolver<'a> {
     fn instance(
         &mut self,
         global_version: Option<VrrpVersion>,
+        host_links: &dyn Fn(&str) -> HostLink,
     ) -> Result<RawInstance, ImportError> {
         let r = self.r;
         let (interface, vrid) = self.interface_and_vrid()?;
@@ -132,6 +134,7 @@ impl<'a> Resolver<'a> {
                     v.dev = None;
                 }
             }
+            self.hint_ipvlan(&interface, host_links);
         }
         let unicast = self.unicast(&interface, &mut vips, &mut excluded)?;
         let garp = self.garp();
@@ -477,6 +480,48 @@ impl Resolver<'_> {
                 *vips = v4;
                 excluded.splice(0..0, v6);
             }
+        }
+    }
+
+    /// A VIP on a device of its own without `use_vmac` / `use_ipvlan` is
+    /// most likely the hand-made IPVLAN of seed 000 (`ip link add link eth0
+    /// keepalived0 type ipvlan mode l2`, then `10.1.0.1/32 dev
+    /// keepalived0`): nothing recreates it after a reboot, and networkd
+    /// does not know it. vipd can make and keep it (`vip_device: {kind:
+    /// ipvlan}`); the VIP line alone cannot prove the kind, so this is a
+    /// hint, confirmed by this host when it has the device, and silent when
+    /// this host has it as another kind. Once per device and instance.
+    fn hint_ipvlan(&mut self, interface: &str, host_links: &dyn Fn(&str) -> HostLink) {
+        let r = self.r;
+        let listed = (r.vips.iter().map(|v| ("virtual_ipaddress", v)))
+            .chain(r.excluded.iter().map(|v| ("virtual_ipaddress_excluded", v)));
+        let mut seen = BTreeSet::new();
+        for (block, (vip, loc)) in listed {
+            let Some(dev) = vip.dev.as_deref() else {
+                continue;
+            };
+            if dev == interface || !seen.insert(dev) {
+                continue;
+            }
+            let what = match host_links(dev) {
+                HostLink::Ipvlan => format!(
+                    "{dev} is not the instance's interface {interface} but an IPVLAN on this host (ip -d link show {dev})"
+                ),
+                HostLink::NotLookedUp => format!(
+                    "{dev} is not the instance's interface {interface}; if it is an IPVLAN made by hand (check: ip -d link show {dev})"
+                ),
+                HostLink::Missing => format!(
+                    "{dev} is not the instance's interface {interface} and does not exist on this host; if it is an IPVLAN made by hand on the keepalived host (check there: ip -d link show {dev})"
+                ),
+                HostLink::Other(_) => continue,
+            };
+            self.warn(
+                loc,
+                format_args!(
+                    "{block}: {} dev {dev}: {what}, let vipd make and keep it instead: vip_device: {{kind: ipvlan, name: {dev}}}, and drop dev {dev} from the VIPs (as imported, the VIPs go on {dev}, which must exist)",
+                    vip
+                ),
+            );
         }
     }
 

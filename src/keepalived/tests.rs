@@ -570,7 +570,15 @@ fn seed000_ipvlan_dev_and_vmac() {
     let i = &imp.config.instances[0];
     assert_eq!(i.vips[0].dev.as_deref(), Some("keepalived0"));
     assert_eq!(i.vip_device, None);
-    assert!(imp.warnings.is_empty(), "{:#?}", imp.warnings);
+    // Offline, the configuration alone points at vip_device (the hand-made
+    // IPVLAN of the write-up), and says how to confirm it.
+    assert_eq!(
+        imp.warnings,
+        [format!(
+            "{}:14: vrrp_instance VI_1: virtual_ipaddress: 10.1.0.1/32 dev keepalived0: keepalived0 is not the instance's interface eth0; if it is an IPVLAN made by hand (check: ip -d link show keepalived0), let vipd make and keep it instead: vip_device: {{kind: ipvlan, name: keepalived0}}, and drop dev keepalived0 from the VIPs (as imported, the VIPs go on keepalived0, which must exist)",
+            fixtures().join("seed000_ipvlan_dev.conf").display()
+        )]
+    );
 
     let imp = fixture("seed000_use_vmac.conf");
     let i = &imp.config.instances[0];
@@ -582,6 +590,236 @@ fn seed000_ipvlan_dev_and_vmac() {
             "use_vmac without vmac_xmit_base",
             "vipd transmits them from the base interface's MAC",
         ],
+    );
+}
+
+/// seed 000 with what this host says about keepalived0.
+fn seed000_on_host(link: HostLink) -> Vec<String> {
+    let path = fixtures().join("seed000_ipvlan_dev.conf");
+    let answer = move |name: &str| {
+        assert_eq!(name, "keepalived0", "only the VIP's device is looked up");
+        link.clone()
+    };
+    let options = ImportOptions {
+        root: Root::Host,
+        host_links: &answer,
+    };
+    let imp = import_path(&path, &options).unwrap_or_else(|r| panic!("{}", r.error));
+    // The hint never changes the translation.
+    assert_eq!(imp.config.instances[0].vip_device, None);
+    imp.warnings
+}
+
+#[test]
+fn the_ipvlan_hint_follows_what_the_host_has() {
+    let [w] = &seed000_on_host(HostLink::Ipvlan)[..] else {
+        panic!("one warning expected");
+    };
+    assert!(
+        w.ends_with(
+            "seed000_ipvlan_dev.conf:14: vrrp_instance VI_1: virtual_ipaddress: 10.1.0.1/32 dev keepalived0: keepalived0 is not the instance's interface eth0 but an IPVLAN on this host (ip -d link show keepalived0), let vipd make and keep it instead: vip_device: {kind: ipvlan, name: keepalived0}, and drop dev keepalived0 from the VIPs (as imported, the VIPs go on keepalived0, which must exist)"
+        ),
+        "{w}"
+    );
+    let [w] = &seed000_on_host(HostLink::Missing)[..] else {
+        panic!("one warning expected");
+    };
+    assert!(
+        w.contains("keepalived0 is not the instance's interface eth0 and does not exist on this host; if it is an IPVLAN made by hand on the keepalived host (check there: ip -d link show keepalived0), let vipd make and keep it instead: vip_device: {kind: ipvlan, name: keepalived0}"),
+        "{w}"
+    );
+    // Another kind of device on this host: not an IPVLAN, no hint.
+    for kind in ["macvlan", "veth", ""] {
+        let w = seed000_on_host(HostLink::Other(kind.into()));
+        assert!(w.is_empty(), "{kind}: {w:#?}");
+    }
+}
+
+#[test]
+fn the_ipvlan_hint_is_once_per_device_and_only_without_a_vip_device() {
+    let text = "vrrp_instance web {\n  interface eth0\n  virtual_router_id 51\n  virtual_ipaddress {\n    192.0.2.10/24 dev eth0\n    192.0.2.11/24 dev kv0\n    192.0.2.12/24 dev kv0\n  }\n  virtual_ipaddress_excluded {\n    192.0.2.13/24 dev kv1\n  }\n}\n";
+    let imp = ok(text);
+    let hints: Vec<&String> = imp
+        .warnings
+        .iter()
+        .filter(|w| w.contains("vip_device"))
+        .collect();
+    assert_eq!(hints.len(), 2, "{hints:#?}");
+    assert!(
+        hints[0].starts_with("/nonexistent/keepalived.conf:6: vrrp_instance web: virtual_ipaddress: 192.0.2.11/24 dev kv0: kv0 is not"),
+        "{}",
+        hints[0]
+    );
+    assert!(
+        hints[1].starts_with("/nonexistent/keepalived.conf:10: vrrp_instance web: virtual_ipaddress_excluded: 192.0.2.13/24 dev kv1: kv1 is not"),
+        "{}",
+        hints[1]
+    );
+    // With use_ipvlan or use_vmac the instance has its VIP device already.
+    for vip_device in ["use_ipvlan", "use_vmac\n  vmac_xmit_base"] {
+        let text = text.replace(
+            "virtual_router_id 51",
+            &format!("virtual_router_id 51\n  {vip_device}"),
+        );
+        let imp = ok(&text);
+        assert!(
+            !imp.warnings.iter().any(|w| w.contains("vip_device:")),
+            "{vip_device}: {:#?}",
+            imp.warnings
+        );
+    }
+}
+
+/// seed 003's /etc/keepalived tree, its main file verbatim (an absolute
+/// include of conf.d/*.conf), conf.d holding the MASTER's DIENST1.conf.
+fn seed003_root() -> PathBuf {
+    fixtures().join("seed003_root")
+}
+
+#[test]
+fn an_unmatched_include_is_reported_when_nothing_else_imports() {
+    let main = seed003_root().join("etc/keepalived/keepalived.conf");
+    let r = import_path(&main, &ImportOptions::OFFLINE).unwrap_err();
+    let at = format!("{}:14", main.display());
+    assert_eq!(
+        r.unmatched_includes,
+        [format!(
+            "{at}: include /etc/keepalived/conf.d/*.conf: no file matches \"/etc/keepalived/conf.d/*.conf\"; skipped (keepalived skips it too)"
+        )]
+    );
+    assert_eq!((&r.error.file, r.error.line), (&main, None));
+    assert_eq!(
+        r.error.message,
+        format!(
+            "no vrrp_instance found (after following includes): nothing to import; 1 include matched no file ({at}: include /etc/keepalived/conf.d/*.conf): for a copy of another host's configuration, import with --root DIR, DIR standing for that host's /"
+        )
+    );
+    // A relative include matching nothing: no --root advice.
+    let e = err("include nothing-here/*.conf\n");
+    assert!(
+        e.message.ends_with("1 include matched no file (/nonexistent/keepalived.conf:1: include nothing-here/*.conf)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn unmatched_includes_are_reported_whatever_the_error() {
+    let t = TempDir::new("unmatched");
+    let main = t.write(
+        "keepalived.conf",
+        "include a/*.conf\ninclude b/*.conf\nvrrp_instance web {\n  interface eth0\n}\n}\n",
+    );
+    let r = import_path(&main, &ImportOptions::OFFLINE).unwrap_err();
+    assert_eq!(r.error.line, Some(6), "{}", r.error);
+    let lines: Vec<String> = r
+        .unmatched_includes
+        .iter()
+        .map(|w| w.split(": no file").next().unwrap().to_string())
+        .collect();
+    let m = main.display();
+    assert_eq!(
+        lines,
+        [
+            format!("{m}:1: include a/*.conf"),
+            format!("{m}:2: include b/*.conf")
+        ]
+    );
+    // An error from a later stage (vipd's rules) keeps them too.
+    t.write(
+        "keepalived.conf",
+        "include a/*.conf\nvrrp_instance web {\n  interface eth0\n  virtual_router_id 51\n}\n",
+    );
+    let r = import_path(&main, &ImportOptions::OFFLINE).unwrap_err();
+    assert!(r.error.message.contains("vipd rejects"), "{}", r.error);
+    assert_eq!(r.unmatched_includes.len(), 1);
+    // A successful import has them among its warnings.
+    t.write("a/x.conf", "");
+    t.write(
+        "keepalived.conf",
+        "include a/*.conf\ninclude c/*.conf\nvrrp_instance web {\n  interface eth0\n  virtual_router_id 51\n  virtual_ipaddress {\n    192.0.2.1\n  }\n}\n",
+    );
+    let imp = import_path(&main, &ImportOptions::OFFLINE).unwrap();
+    assert_eq!(imp.warnings.len(), 1, "{:#?}", imp.warnings);
+    assert!(imp.warnings[0].starts_with(&format!("{m}:2: include c/*.conf: no file matches")));
+}
+
+#[test]
+fn root_imports_a_copy_of_another_hosts_tree() {
+    let root = seed003_root();
+    let options = ImportOptions {
+        root: Root::Copy(&root),
+        ..ImportOptions::OFFLINE
+    };
+    let imp = import_path(Path::new("/etc/keepalived/keepalived.conf"), &options)
+        .unwrap_or_else(|r| panic!("{}", r.error));
+    // The same instance as the fixture that includes conf.d relatively.
+    assert_eq!(
+        imp.config,
+        fixture("seed003_global_defs.conf").config,
+        "{:#?}",
+        imp.warnings
+    );
+    // Warnings name the files read, under the root.
+    warned(
+        &imp,
+        &[&format!(
+            "{}:5: vrrp_instance DIENST1: smtp_alert",
+            root.join("etc/keepalived/conf.d/DIENST1.conf").display()
+        )],
+    );
+    assert!(!imp.warnings.iter().any(|w| w.contains("no file matches")));
+    // `..` stops at the root, as at /.
+    let imp = import_path(
+        Path::new("/../../etc/./keepalived/keepalived.conf"),
+        &options,
+    )
+    .unwrap_or_else(|r| panic!("{}", r.error));
+    assert_eq!(imp.config.instances[0].name, "DIENST1");
+    let t = TempDir::new("root");
+    t.write("etc/conf.d/a.conf", "vrrp_instance a {\n  interface eth0\n  virtual_router_id 1\n  virtual_ipaddress {\n    192.0.2.1\n  }\n}\n");
+    t.write("etc/main.conf", "include /../../etc/conf.d/*.conf\n");
+    let copy = ImportOptions {
+        root: Root::Copy(&t.0),
+        ..ImportOptions::OFFLINE
+    };
+    let imp =
+        import_path(Path::new("/etc/main.conf"), &copy).unwrap_or_else(|r| panic!("{}", r.error));
+    assert_eq!(imp.config.instances[0].name, "a");
+}
+
+#[test]
+fn root_errors_name_the_path_given_and_the_path_read() {
+    let root = seed003_root();
+    let options = ImportOptions {
+        root: Root::Copy(&root),
+        ..ImportOptions::OFFLINE
+    };
+    let r = import_path(Path::new("/etc/keepalived/missing.conf"), &options).unwrap_err();
+    assert_eq!(r.error.file, Path::new("/etc/keepalived/missing.conf"));
+    assert_eq!(
+        r.error.message,
+        format!(
+            "cannot read the keepalived configuration /etc/keepalived/missing.conf (under --root {}: {}): No such file or directory (os error 2)",
+            root.display(),
+            root.join("etc/keepalived/missing.conf").display()
+        )
+    );
+    // An include under the root that matches nothing names the pattern as
+    // written and the glob looked up.
+    let t = TempDir::new("rootinc");
+    let main = t.write("etc/keepalived.conf", "include /etc/none/*.conf\n");
+    let copy = ImportOptions {
+        root: Root::Copy(&t.0),
+        ..ImportOptions::OFFLINE
+    };
+    let r = import_path(Path::new("/etc/keepalived.conf"), &copy).unwrap_err();
+    assert_eq!(
+        r.unmatched_includes,
+        [format!(
+            "{}:1: include /etc/none/*.conf: no file matches {:?}; skipped (keepalived skips it too)",
+            main.display(),
+            t.0.join("etc/none/*.conf").display().to_string()
+        )]
     );
 }
 
@@ -1027,7 +1265,15 @@ fn vips_options_and_devices() {
     );
     warned(&imp, &["192.0.2.21: option -nodad: not carried over"]);
     warned(&imp, &["2001:db8::5: label dropped"]);
-    assert_eq!(imp.warnings.len(), 4, "{:#?}", imp.warnings);
+    // A VIP on a device of its own: maybe a hand-made IPVLAN.
+    warned(
+        &imp,
+        &[
+            "keepalived.conf:9:",
+            "192.0.2.21/32 dev eth1: eth1 is not the instance's interface eth0; if it is an IPVLAN",
+        ],
+    );
+    assert_eq!(imp.warnings.len(), 5, "{:#?}", imp.warnings);
     // Duplicates are dropped with a warning, as keepalived does.
     let imp = ok(&with("  virtual_ipaddress_excluded {\n    192.0.2.10\n  }"));
     assert!(imp.config.instances[0].excluded_vips.is_empty());
