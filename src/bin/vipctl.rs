@@ -292,8 +292,8 @@ fn status(socket: &Path, json: bool) -> ExitCode {
     }
     vipd::out!("{}", render_table(&st.instances, unix_now()));
     vipd::out!("{}", render_health(&st, unix_now()));
-    if st.networkd != "connected" {
-        vipd::outln!("systemd-networkd: {}", st.networkd);
+    if let Some(line) = render_networkd(&st, unix_now()) {
+        vipd::outln!("{line}");
     }
     for i in &st.instances {
         if let Some(p) = &i.problem {
@@ -394,6 +394,37 @@ fn ago(secs: f64) -> String {
 
 /// Below the table: each instance's priority arithmetic and group, then
 /// the trackers (nothing when the configuration has neither).
+/// The systemd-networkd line: its state on the bus, version, features and
+/// resyncs; an older daemon's answer has only the summary text.
+fn render_networkd(st: &vipd::control::Status, now: f64) -> Option<String> {
+    use vipd::control::NetworkdBusState;
+    let b = &st.networkd_bus;
+    if b.state == NetworkdBusState::Starting && b.since_unix_time == 0.0 {
+        return (st.networkd != "connected").then(|| format!("systemd-networkd: {}", st.networkd));
+    }
+    let mut line = format!(
+        "systemd-networkd: {} (changed {})",
+        b.state.name(),
+        ago(now - b.since_unix_time)
+    );
+    if b.state == NetworkdBusState::Running {
+        match b.version {
+            Some(v) => line.push_str(&format!(", systemd {v}")),
+            None => line.push_str(", version unknown"),
+        }
+        if b.features.is_empty() {
+            line.push_str(", no methods");
+        } else {
+            line.push_str(&format!(", methods {}", b.features.join(" ")));
+        }
+    }
+    line.push_str(&format!(", {} resyncs", b.resyncs));
+    if !b.detail.is_empty() {
+        line.push_str(&format!(": {}", b.detail));
+    }
+    Some(line)
+}
+
 fn render_health(st: &vipd::control::Status, now: f64) -> String {
     let mut out = String::new();
     for i in &st.instances {
