@@ -119,7 +119,42 @@ struct Row {
     absent_ms: Option<u128>,
     resync_ms: Option<u128>,
     install_purges: usize,
+    /// VIP deletions in the two reconfigures after the install (0 when
+    /// the drop-in's KeepConfiguration=static works).
+    kept_purges: usize,
     files_ok: bool,
+    /// Link transitions vipd logged after networkd's restart, and how many
+    /// of them went backwards (stale).
+    transitions: usize,
+    stale: usize,
+}
+
+/// Setup states in the order networkd walks them when it starts.
+fn setup_rank(state: &str) -> Option<u8> {
+    match state {
+        "pending" => Some(0),
+        "initialized" => Some(1),
+        "configuring" => Some(2),
+        "configured" | "unmanaged" | "failed" | "linger" => Some(3),
+        _ => None,
+    }
+}
+
+/// (interface, from, to) of vipd's "systemd-networkd link state" lines.
+fn logged_link_transitions(log: &str) -> Vec<(String, String, String)> {
+    let field = |line: &str, key: &str| -> String {
+        line.split(key)
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or("")
+            .trim_start_matches("Some(\"")
+            .trim_end_matches("\")")
+            .to_string()
+    };
+    log.lines()
+        .filter(|l| l.contains("systemd-networkd link state"))
+        .map(|l| (field(l, "interface="), field(l, "from="), field(l, "to=")))
+        .collect()
 }
 
 fn root_of(suite: &str) -> Result<PathBuf, String> {
@@ -263,6 +298,7 @@ fn run_generation(g: &Generation, row: &mut Row) {
 
     // A stopped networkd is reported; its return resyncs the masters.
     let resyncs = bus(&v1)["resyncs"].as_u64().unwrap_or(0);
+    let log_from = v1.proc.log().len();
     nd1.stop();
     let t = Instant::now();
     assert!(
@@ -285,6 +321,17 @@ fn run_generation(g: &Generation, row: &mut Row) {
     row.resync_ms = Some(t.elapsed().as_millis());
     nd1.wait_state("eth0", &["configured"], 10 * SEC);
     assert!(wait_until(3 * SEC, Duration::from_millis(5), has_vip));
+    // From the stop to the new networkd's configured link, nobody asked for
+    // a reconfigure: a transition back down is a stale signal replayed.
+    std::thread::sleep(Duration::from_millis(300));
+    let log = v1.proc.log();
+    let transitions = logged_link_transitions(log.get(log_from..).unwrap_or(""));
+    row.transitions = transitions.len();
+    row.stale = transitions
+        .iter()
+        .filter(|(_, from, to)| matches!((setup_rank(from), setup_rank(to)), (Some(f), Some(t)) if t < f))
+        .count();
+    assert_eq!(row.stale, 0, "stale transitions logged: {transitions:?}");
 
     // The generated files, for this generation's version.
     let cfg = r1.tmpdir().join("ndm-install.yaml");
@@ -306,6 +353,21 @@ fn run_generation(g: &Generation, row: &mut Row) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    // vipctl asked networkd to reload: let it settle, count what it did.
+    std::thread::sleep(Duration::from_millis(300));
+    nd1.wait_state("eth0", &["configured"], 10 * SEC);
+    assert!(wait_until(3 * SEC, Duration::from_millis(5), has_vip));
+    std::thread::sleep(Duration::from_millis(200));
+    let mid = lab::now_epoch();
+    let count = |from: Duration, to: Duration| {
+        let ev: Vec<_> = vip_events(&mon.proc.log(), VIP)
+            .into_iter()
+            .filter(|(t, _)| *t >= from && *t <= to)
+            .collect();
+        outages(&ev).len()
+    };
+    row.install_purges = count(from, mid);
+    // Reconfigures with the files in place: the drop-in keeps the VIP.
     nd1.networkctl_ok(&["reconfigure", "eth0"]);
     nd1.wait_state("eth0", &["configured"], 10 * SEC);
     assert!(
@@ -318,13 +380,6 @@ fn run_generation(g: &Generation, row: &mut Row) {
         nd1.log_tail(30)
     );
     assert!(wait_until(3 * SEC, Duration::from_millis(5), has_vip));
-    std::thread::sleep(Duration::from_millis(200));
-    let to = lab::now_epoch();
-    let ev: Vec<_> = vip_events(&mon.proc.log(), VIP)
-        .into_iter()
-        .filter(|(t, _)| *t >= from && *t <= to)
-        .collect();
-    row.install_purges = outages(&ev).len();
     let link = nd1.exec_ok(&["ip", "-d", "link", "show", "vrrp.72"]);
     assert!(
         link.contains("macvlan") && link.contains("00:00:5e:00:01:48"),
@@ -348,6 +403,7 @@ fn run_generation(g: &Generation, row: &mut Row) {
         "KeepConfiguration from the drop-in kept a foreign address:\n{}",
         nd1.exec_ok(&["ip", "-o", "addr"])
     );
+    row.kept_purges = count(mid, lab::now_epoch());
     let complaints: Vec<String> = nd1
         .log()
         .lines()
@@ -366,7 +422,7 @@ fn print_table(rows: &[Row]) {
     println!();
     println!("networkd generation matrix (VIP absence per trigger: median/max; x{REPEAT} each)");
     println!(
-        "{:<9} {:>7} {:<34} {:<28} {:<28} {:>5} {:>8} {:>9} {:>8} {:<6}",
+        "{:<9} {:>7} {:<34} {:<28} {:<28} {:>5} {:>8} {:>9} {:>8} {:>7} {:<6}",
         "gen",
         "systemd",
         "features",
@@ -376,6 +432,7 @@ fn print_table(rows: &[Row]) {
         "absent",
         "resync",
         "install",
+        "stale",
         "files"
     );
     for r in rows {
@@ -385,7 +442,7 @@ fn print_table(rows: &[Row]) {
             continue;
         }
         println!(
-            "{:<9} {:>7} {:<34} {:<28} {:<28} {:>5} {:>8} {:>9} {:>8} {:<6}",
+            "{:<9} {:>7} {:<34} {:<28} {:<28} {:>5} {:>8} {:>9} {:>8} {:>7} {:<6}",
             r.generation,
             v,
             r.features,
@@ -394,7 +451,8 @@ fn print_table(rows: &[Row]) {
             r.role_changes,
             r.absent_ms.map(|m| format!("{m} ms")).unwrap_or("-".into()),
             r.resync_ms.map(|m| format!("{m} ms")).unwrap_or("-".into()),
-            format!("{} del", r.install_purges),
+            format!("{}+{} del", r.install_purges, r.kept_purges),
+            format!("{}/{}", r.stale, r.transitions),
             if r.files_ok { "ok" } else { "-" }
         );
         if let Some(f) = &r.failed {
@@ -404,7 +462,8 @@ fn print_table(rows: &[Row]) {
     println!(
         "roles: role changes over both routers; absent: networkd stopped -> status absent; \
          resync: networkd started -> status running with a resync; install: VIP deletions \
-         while the generated files were installed and reloaded"
+         while the generated files were installed and reloaded + in 2 reconfigures after; stale: backward link transitions \
+         logged / all logged after the restart"
     );
 }
 
