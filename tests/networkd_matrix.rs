@@ -119,6 +119,8 @@ struct Row {
     absent_ms: Option<u128>,
     resync_ms: Option<u128>,
     install_purges: usize,
+    /// How long the VIP was gone during the install's reload, ms.
+    install_absent_ms: f64,
     /// VIP deletions in the two reconfigures after the install (0 when
     /// the drop-in's KeepConfiguration=static works).
     kept_purges: usize,
@@ -194,7 +196,7 @@ fn absent_between(log: &str, from: Duration, to: Duration) -> f64 {
                 .as_secs_f64()
                 * 1e3
         })
-        .sum()
+        .fold(0.0, |a, b| a + b)
 }
 
 fn became_master(v: &Vipd) -> u64 {
@@ -367,6 +369,7 @@ fn run_generation(g: &Generation, row: &mut Row) {
         outages(&ev).len()
     };
     row.install_purges = count(from, mid);
+    row.install_absent_ms = absent_between(&mon.proc.log(), from, mid);
     // Reconfigures with the files in place: the drop-in keeps the VIP.
     nd1.networkctl_ok(&["reconfigure", "eth0"]);
     nd1.wait_state("eth0", &["configured"], 10 * SEC);
@@ -422,7 +425,7 @@ fn print_table(rows: &[Row]) {
     println!();
     println!("networkd generation matrix (VIP absence per trigger: median/max; x{REPEAT} each)");
     println!(
-        "{:<9} {:>7} {:<34} {:<28} {:<28} {:>5} {:>8} {:>9} {:>8} {:>7} {:<6}",
+        "{:<9} {:>7} {:<34} {:<28} {:<28} {:>5} {:>8} {:>9} {:>16} {:>7} {:<6}",
         "gen",
         "systemd",
         "features",
@@ -442,7 +445,7 @@ fn print_table(rows: &[Row]) {
             continue;
         }
         println!(
-            "{:<9} {:>7} {:<34} {:<28} {:<28} {:>5} {:>8} {:>9} {:>8} {:>7} {:<6}",
+            "{:<9} {:>7} {:<34} {:<28} {:<28} {:>5} {:>8} {:>9} {:>16} {:>7} {:<6}",
             r.generation,
             v,
             r.features,
@@ -451,7 +454,10 @@ fn print_table(rows: &[Row]) {
             r.role_changes,
             r.absent_ms.map(|m| format!("{m} ms")).unwrap_or("-".into()),
             r.resync_ms.map(|m| format!("{m} ms")).unwrap_or("-".into()),
-            format!("{}+{} del", r.install_purges, r.kept_purges),
+            format!(
+                "{}+{} del {:.1} ms",
+                r.install_purges, r.kept_purges, r.install_absent_ms
+            ),
             format!("{}/{}", r.stale, r.transitions),
             if r.files_ok { "ok" } else { "-" }
         );
@@ -462,7 +468,7 @@ fn print_table(rows: &[Row]) {
     println!(
         "roles: role changes over both routers; absent: networkd stopped -> status absent; \
          resync: networkd started -> status running with a resync; install: VIP deletions \
-         while the generated files were installed and reloaded + in 2 reconfigures after; stale: backward link transitions \
+         while the generated files were installed and reloaded + in 2 reconfigures after, and the first's absence; stale: backward link transitions \
          logged / all logged after the restart"
     );
 }
