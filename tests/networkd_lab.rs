@@ -535,9 +535,19 @@ fn stopped_networkd_is_reported_and_its_restart_resyncs_the_masters() {
             );
         }
     }
+    // The bus itself gone: reported as such, the VIP stays.
+    p.nd1.dbus_process().kill();
+    assert!(
+        wait_until(5 * SEC, Duration::from_millis(10), || bus(&p.v1)["state"]
+            == "bus_absent"),
+        "{}",
+        p.v1.status()
+    );
+    assert!(p.r1.has_addr("eth0", "10.9.70.100/24"));
+    assert_eq!(p.v1.state("web"), "MASTER");
     eprintln!(
         "stop -> status absent: {absent_ms:?} ms; start -> running + resync: {running_ms:?} ms; \
-         {} link transitions logged, none backwards",
+         {} link transitions logged, none backwards; dbus-daemon killed -> bus_absent",
         transitions.len()
     );
 }

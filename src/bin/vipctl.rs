@@ -834,6 +834,51 @@ mod tests {
     use vipd::vrrp::{Reason, State};
 
     #[test]
+    fn networkd_line_says_state_version_and_resyncs() {
+        use vipd::control::{NetworkdBusState, NetworkdBusStatus, Status};
+        let mut st = Status {
+            router_id: None,
+            config_path: "/etc/vipd/vipd.yaml".into(),
+            pid: 1,
+            instances: vec![],
+            unmatched_drops: Default::default(),
+            networkd: "connected".into(),
+            networkd_bus: NetworkdBusStatus::default(),
+            trackers: vec![],
+            groups: vec![],
+        };
+        // An older daemon: no networkd_bus, only the summary when not connected.
+        assert_eq!(render_networkd(&st, 100.0), None);
+        st.networkd = "cannot reach the system D-Bus: x".into();
+        assert_eq!(
+            render_networkd(&st, 100.0).as_deref(),
+            Some("systemd-networkd: cannot reach the system D-Bus: x")
+        );
+        st.networkd_bus = NetworkdBusStatus {
+            state: NetworkdBusState::Running,
+            since_unix_time: 88.0,
+            version: Some(252),
+            features: vec!["Reload".into(), "ReconfigureLink".into()],
+            owner: Some(":1.4".into()),
+            pid: Some(7),
+            resyncs: 3,
+            detail: String::new(),
+        };
+        assert_eq!(
+            render_networkd(&st, 100.0).as_deref(),
+            Some(
+                "systemd-networkd: running (changed 12s ago), systemd 252, methods Reload ReconfigureLink, 3 resyncs"
+            )
+        );
+        st.networkd_bus.state = NetworkdBusState::Absent;
+        st.networkd_bus.detail = "nobody owns it".into();
+        assert_eq!(
+            render_networkd(&st, 100.0).as_deref(),
+            Some("systemd-networkd: absent (changed 12s ago), 3 resyncs: nobody owns it")
+        );
+    }
+
+    #[test]
     fn table_has_every_column() {
         let i = InstanceStatus {
             name: "web".into(),
