@@ -226,17 +226,6 @@ impl NetworkdBus {
         })
         .await
     }
-
-    /// networkd's view of every link it knows, by ifindex.
-    pub async fn snapshot(&self) -> Result<BTreeMap<u32, LinkView>, DbusError> {
-        let mut out = BTreeMap::new();
-        for (ifindex, _, _) in self.list_links().await? {
-            if let Some(v) = self.link_view(ifindex as u32).await? {
-                out.insert(ifindex as u32, v);
-            }
-        }
-        Ok(out)
-    }
 }
 
 #[cfg(test)]
