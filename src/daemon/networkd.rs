@@ -1,6 +1,9 @@
 //! systemd-networkd: following its link states over D-Bus (a finished
-//! reconfiguration triggers a resync of the instances on that link), and
-//! writing its files when the configuration asks for it.
+//! reconfiguration triggers a resync of the instances on that link; a
+//! networkd that appears on the bus, at start or after a restart, a resync
+//! of every master; one that leaves is reported, see
+//! `io::networkd_dbus::follow` and docs/networkd-bus.md), and writing its
+//! files when the configuration asks for it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
