@@ -101,10 +101,63 @@ pub struct Status {
     pub unmatched_drops: BTreeMap<String, u64>,
     /// "connected", or why systemd-networkd is not followed.
     pub networkd: String,
+    /// Where systemd-networkd stands on the bus (absent from older
+    /// daemons' answers).
+    #[serde(default)]
+    pub networkd_bus: NetworkdBusStatus,
     #[serde(default)]
     pub trackers: Vec<TrackerStatus>,
     #[serde(default)]
     pub groups: Vec<GroupStatus>,
+}
+
+/// systemd-networkd as vipd follows it: the owner of the bus name
+/// `org.freedesktop.network1` (docs/networkd-bus.md).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NetworkdBusState {
+    /// Not looked yet (the first seconds after start).
+    #[default]
+    Starting,
+    /// networkd owns its name and answered a snapshot.
+    Running,
+    /// The bus is there and nobody owns networkd's name (stopped, crashed).
+    Absent,
+    /// networkd owns its name and does not answer; retried.
+    Unresponsive,
+    /// The system bus cannot be reached; retried.
+    BusAbsent,
+}
+
+impl NetworkdBusState {
+    pub fn name(self) -> &'static str {
+        match self {
+            NetworkdBusState::Starting => "starting",
+            NetworkdBusState::Running => "running",
+            NetworkdBusState::Absent => "absent",
+            NetworkdBusState::Unresponsive => "unresponsive",
+            NetworkdBusState::BusAbsent => "bus_absent",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NetworkdBusStatus {
+    pub state: NetworkdBusState,
+    /// When `state` last changed (Unix time, seconds).
+    pub since_unix_time: f64,
+    /// systemd's version of the running networkd, when known.
+    pub version: Option<u32>,
+    /// Manager methods networkd offers (Reload, ReconfigureLink, Describe).
+    pub features: Vec<String>,
+    /// networkd's unique bus name and pid while running.
+    pub owner: Option<String>,
+    pub pid: Option<u32>,
+    /// Times a networkd appeared (start, restart) and the masters were
+    /// resynced.
+    pub resyncs: u64,
+    /// Why networkd is not followed; empty while running.
+    pub detail: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -394,6 +447,7 @@ mod tests {
             }],
             unmatched_drops: BTreeMap::from([("unknown_vrid".to_string(), 2)]),
             networkd: "connected".into(),
+            networkd_bus: NetworkdBusStatus::default(),
             trackers: vec![TrackerStatus {
                 name: "haproxy".into(),
                 kind: "process".into(),
@@ -461,6 +515,15 @@ mod tests {
             ".instances[].vips_restored",
             ".instances[].vrid",
             ".networkd",
+            ".networkd_bus",
+            ".networkd_bus.detail",
+            ".networkd_bus.features",
+            ".networkd_bus.owner",
+            ".networkd_bus.pid",
+            ".networkd_bus.resyncs",
+            ".networkd_bus.since_unix_time",
+            ".networkd_bus.state",
+            ".networkd_bus.version",
             ".pid",
             ".router_id",
             ".trackers",

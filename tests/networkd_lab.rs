@@ -401,3 +401,153 @@ fn ipvlan_from_the_generated_netdev_survives_reconfigure() {
         },
     );
 }
+
+/// Setup states in the order networkd walks them when it (re)starts: a
+/// logged transition back down this order, with no reconfigure asked for,
+/// is a stale signal replayed after a snapshot.
+fn setup_rank(state: &str) -> Option<u8> {
+    match state {
+        "pending" => Some(0),
+        "initialized" => Some(1),
+        "configuring" => Some(2),
+        "configured" | "unmanaged" | "failed" | "linger" => Some(3),
+        _ => None,
+    }
+}
+
+/// The `from`/`to` states of vipd's "systemd-networkd link state" log
+/// lines (`from=Some("configuring") to=Some("configured")`).
+fn logged_link_transitions(log: &str) -> Vec<(String, String, String)> {
+    let field = |line: &str, key: &str| -> String {
+        line.split(key)
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or("")
+            .trim_start_matches("Some(\"")
+            .trim_end_matches("\")")
+            .to_string()
+    };
+    log.lines()
+        .filter(|l| l.contains("systemd-networkd link state"))
+        .map(|l| (field(l, "interface="), field(l, "from="), field(l, "to=")))
+        .collect()
+}
+
+#[test]
+fn stopped_networkd_is_reported_and_its_restart_resyncs_the_masters() {
+    let p = pair("nd_bus");
+    let bus = |v: &Vipd| v.status()["networkd_bus"].clone();
+    assert!(
+        wait_until(10 * SEC, Duration::from_millis(50), || bus(&p.v1)["state"]
+            == "running"),
+        "{}",
+        p.v1.status()
+    );
+    let first = bus(&p.v1);
+    // The version comes from the owner's libsystemd-shared; networkctl
+    // (same systemd) is the independent source.
+    assert_eq!(
+        first["version"].as_u64(),
+        Some(u64::from(p.nd1.version())),
+        "{first}"
+    );
+    let features: Vec<&str> = first["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f.as_str())
+        .collect();
+    if p.nd1.version() >= 249 {
+        assert_eq!(features, ["Reload", "ReconfigureLink", "Describe"]);
+    }
+    assert!(
+        p.v1.proc
+            .log()
+            .contains("following systemd-networkd over D-Bus")
+            && p.v1
+                .proc
+                .log()
+                .contains(&format!("version={}", p.nd1.version())),
+        "version logged at start:\n{}",
+        p.v1.proc.log_tail(20)
+    );
+    let resyncs0 = first["resyncs"].as_u64().unwrap();
+    let (b1, b2) = (p.v1.instance("web"), p.v2.instance("web"));
+    let mut absent_ms = Vec::new();
+    let mut running_ms = Vec::new();
+    for round in 1..=3u64 {
+        p.nd1.stop();
+        let t = std::time::Instant::now();
+        let absent = wait_until(5 * SEC, Duration::from_millis(10), || {
+            bus(&p.v1)["state"] == "absent"
+        });
+        assert!(absent, "round {round}: {}", p.v1.status());
+        absent_ms.push(t.elapsed().as_millis());
+        let st = p.v1.status();
+        assert_ne!(st["networkd"], "connected", "{st}");
+        assert!(st["networkd_bus"]["owner"].is_null(), "{st}");
+        assert!(
+            st["instances"][0]["networkd"].is_null(),
+            "no link view from a stopped networkd: {st}"
+        );
+        let text = p.v1.vipctl(&["status"]);
+        let text = String::from_utf8_lossy(&text.stdout);
+        assert!(text.contains("systemd-networkd: absent"), "{text}");
+        assert!(p.r1.has_addr("eth0", "10.9.70.100/24"));
+
+        let t = std::time::Instant::now();
+        p.nd1.start();
+        let back = wait_until(10 * SEC, Duration::from_millis(10), || {
+            let b = bus(&p.v1);
+            b["state"] == "running" && b["resyncs"].as_u64() == Some(resyncs0 + round)
+        });
+        assert!(back, "round {round}: {}", p.v1.status());
+        running_ms.push(t.elapsed().as_millis());
+        p.nd1.wait_state("eth0", &["configured"], 10 * SEC);
+        assert!(
+            wait_until(2 * SEC, Duration::from_millis(5), || p
+                .r1
+                .has_addr("eth0", "10.9.70.100/24")),
+            "round {round}: VIP back on the master\n{}",
+            p.v1.proc.log_tail(20)
+        );
+    }
+    let (s1, s2) = (p.v1.instance("web"), p.v2.instance("web"));
+    assert_eq!(s1["became_master"], b1["became_master"], "{s1}");
+    assert_eq!(s2["became_master"], b2["became_master"], "{s2}");
+    assert_eq!(s1["last_transition"], b1["last_transition"], "{s1}");
+    let log = p.v1.proc.log();
+    assert!(
+        log.matches("resynced the masters after systemd-networkd appeared")
+            .count()
+            >= 4,
+        "{}",
+        p.v1.proc.log_tail(30)
+    );
+    // No stale signal replayed: every logged transition moves forward.
+    let transitions = logged_link_transitions(&log);
+    for (iface, from, to) in &transitions {
+        if let (Some(f), Some(t)) = (setup_rank(from), setup_rank(to)) {
+            assert!(
+                t >= f,
+                "stale transition {iface}: {from} -> {to} logged\n{}",
+                p.v1.proc.log_tail(40)
+            );
+        }
+    }
+    // The bus itself gone: reported as such, the VIP stays.
+    p.nd1.dbus_process().kill();
+    assert!(
+        wait_until(5 * SEC, Duration::from_millis(10), || bus(&p.v1)["state"]
+            == "bus_absent"),
+        "{}",
+        p.v1.status()
+    );
+    assert!(p.r1.has_addr("eth0", "10.9.70.100/24"));
+    assert_eq!(p.v1.state("web"), "MASTER");
+    eprintln!(
+        "stop -> status absent: {absent_ms:?} ms; start -> running + resync: {running_ms:?} ms; \
+         {} link transitions logged, none backwards; dbus-daemon killed -> bus_absent",
+        transitions.len()
+    );
+}

@@ -93,6 +93,14 @@ while IFS='|' read -r t bin needle names; do
     fi
 done <<< "$peer_feature_tests"
 
+# The networkd generation matrix (#[ignore]d by default: about 45 s): the
+# host's networkd and those of the Debian roots .ci/debian-roots caches
+# (bullseye 247, trixie 257); prints its table. A generation without its
+# root is skipped with the reason.
+cargo test --locked --test networkd_matrix -- --ignored --nocapture --test-threads=1 2>&1 | tee -a "$log" || status=1
+n=$(grep -c '^SKIPPED networkd generation' "$log" || true)
+skipped=$((skipped + n))
+
 passed=$(grep -Eo '^test result: .*' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '^test result: .*' "$log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
 if [ "$failed" != 0 ]; then status=1; fi

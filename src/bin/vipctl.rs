@@ -343,8 +343,8 @@ fn status(socket: &Path, json: bool) -> ExitCode {
     }
     vipd::out!("{}", render_table(&st.instances, unix_now()));
     vipd::out!("{}", render_health(&st, unix_now()));
-    if st.networkd != "connected" {
-        vipd::outln!("systemd-networkd: {}", st.networkd);
+    if let Some(line) = render_networkd(&st, unix_now()) {
+        vipd::outln!("{line}");
     }
     for i in &st.instances {
         if let Some(p) = &i.problem {
@@ -445,6 +445,37 @@ fn ago(secs: f64) -> String {
 
 /// Below the table: each instance's priority arithmetic and group, then
 /// the trackers (nothing when the configuration has neither).
+/// The systemd-networkd line: its state on the bus, version, features and
+/// resyncs; an older daemon's answer has only the summary text.
+fn render_networkd(st: &vipd::control::Status, now: f64) -> Option<String> {
+    use vipd::control::NetworkdBusState;
+    let b = &st.networkd_bus;
+    if b.state == NetworkdBusState::Starting && b.since_unix_time == 0.0 {
+        return (st.networkd != "connected").then(|| format!("systemd-networkd: {}", st.networkd));
+    }
+    let mut line = format!(
+        "systemd-networkd: {} (changed {})",
+        b.state.name(),
+        ago(now - b.since_unix_time)
+    );
+    if b.state == NetworkdBusState::Running {
+        match b.version {
+            Some(v) => line.push_str(&format!(", systemd {v}")),
+            None => line.push_str(", version unknown"),
+        }
+        if b.features.is_empty() {
+            line.push_str(", no methods");
+        } else {
+            line.push_str(&format!(", methods {}", b.features.join(" ")));
+        }
+    }
+    line.push_str(&format!(", {} resyncs", b.resyncs));
+    if !b.detail.is_empty() {
+        line.push_str(&format!(": {}", b.detail));
+    }
+    Some(line)
+}
+
 fn render_health(st: &vipd::control::Status, now: f64) -> String {
     let mut out = String::new();
     for i in &st.instances {
@@ -896,6 +927,51 @@ mod tests {
     use super::*;
     use vipd::control::Transition;
     use vipd::vrrp::{Reason, State};
+
+    #[test]
+    fn networkd_line_says_state_version_and_resyncs() {
+        use vipd::control::{NetworkdBusState, NetworkdBusStatus, Status};
+        let mut st = Status {
+            router_id: None,
+            config_path: "/etc/vipd/vipd.yaml".into(),
+            pid: 1,
+            instances: vec![],
+            unmatched_drops: Default::default(),
+            networkd: "connected".into(),
+            networkd_bus: NetworkdBusStatus::default(),
+            trackers: vec![],
+            groups: vec![],
+        };
+        // An older daemon: no networkd_bus, only the summary when not connected.
+        assert_eq!(render_networkd(&st, 100.0), None);
+        st.networkd = "cannot reach the system D-Bus: x".into();
+        assert_eq!(
+            render_networkd(&st, 100.0).as_deref(),
+            Some("systemd-networkd: cannot reach the system D-Bus: x")
+        );
+        st.networkd_bus = NetworkdBusStatus {
+            state: NetworkdBusState::Running,
+            since_unix_time: 88.0,
+            version: Some(252),
+            features: vec!["Reload".into(), "ReconfigureLink".into()],
+            owner: Some(":1.4".into()),
+            pid: Some(7),
+            resyncs: 3,
+            detail: String::new(),
+        };
+        assert_eq!(
+            render_networkd(&st, 100.0).as_deref(),
+            Some(
+                "systemd-networkd: running (changed 12s ago), systemd 252, methods Reload ReconfigureLink, 3 resyncs"
+            )
+        );
+        st.networkd_bus.state = NetworkdBusState::Absent;
+        st.networkd_bus.detail = "nobody owns it".into();
+        assert_eq!(
+            render_networkd(&st, 100.0).as_deref(),
+            Some("systemd-networkd: absent (changed 12s ago), 3 resyncs: nobody owns it")
+        );
+    }
 
     #[test]
     fn table_has_every_column() {

@@ -1,6 +1,9 @@
 //! systemd-networkd: following its link states over D-Bus (a finished
-//! reconfiguration triggers a resync of the instances on that link), and
-//! writing its files when the configuration asks for it.
+//! reconfiguration triggers a resync of the instances on that link; a
+//! networkd that appears on the bus, at start or after a restart, a resync
+//! of every master; one that leaves is reported, see
+//! `io::networkd_dbus::follow` and docs/networkd-bus.md), and writing its
+//! files when the configuration asks for it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -8,14 +11,19 @@ use std::path::Path;
 use tracing::{error, info, warn};
 
 use super::Daemon;
+use super::bus::unix_now;
+use crate::control::{NetworkdBusState, NetworkdBusStatus};
 use crate::io::networkd_dbus::{self, LinkView, NetworkdUpdate};
 
 /// What the daemon knows of networkd.
 pub struct NetworkdView {
     /// networkd's view of each link it manages, by ifindex.
     pub links: BTreeMap<u32, LinkView>,
-    /// "connected", or why networkd is not followed.
+    /// "connected", or why networkd is not followed (the one-line summary
+    /// `vipctl status` has always shown).
     pub status: String,
+    /// Where networkd stands on the bus, for `vipctl status`.
+    pub bus: NetworkdBusStatus,
 }
 
 impl Default for NetworkdView {
@@ -23,7 +31,22 @@ impl Default for NetworkdView {
         NetworkdView {
             links: BTreeMap::new(),
             status: "not connected yet".into(),
+            bus: NetworkdBusStatus {
+                since_unix_time: unix_now(),
+                ..NetworkdBusStatus::default()
+            },
         }
+    }
+}
+
+impl NetworkdView {
+    /// A new bus state (`since` moves only when the state changes).
+    fn set_state(&mut self, state: NetworkdBusState, detail: String) {
+        if self.bus.state != state {
+            self.bus.since_unix_time = unix_now();
+        }
+        self.bus.state = state;
+        self.bus.detail = detail;
     }
 }
 
@@ -38,22 +61,53 @@ fn finished_configuring(state: Option<&str>) -> bool {
 impl Daemon {
     pub(super) async fn on_networkd(&mut self, update: NetworkdUpdate) {
         match update {
-            NetworkdUpdate::Connected(links) => {
-                info!(links = links.len(), "following systemd-networkd over D-Bus");
+            NetworkdUpdate::Connected { info, links } => {
+                let version = info
+                    .version
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "unknown".into());
+                let features = if info.features.is_empty() {
+                    "none".to_string()
+                } else {
+                    info.features.join(", ")
+                };
+                info!(
+                    links = links.len(),
+                    owner = %info.owner,
+                    pid = ?info.pid,
+                    version = %version,
+                    features = %features,
+                    "following systemd-networkd over D-Bus"
+                );
                 self.networkd.links = links;
                 self.networkd.status = "connected".into();
-                // VIPs may have been purged while networkd was out of sight.
+                self.networkd.bus.version = info.version;
+                self.networkd.bus.features = info.features;
+                self.networkd.bus.owner = Some(info.owner);
+                self.networkd.bus.pid = info.pid;
+                self.networkd
+                    .set_state(NetworkdBusState::Running, String::new());
+                // A new networkd may have configured its links (and purged
+                // VIPs) before it took its bus name, or while vipd was not
+                // looking: every master checks its VIPs.
+                self.networkd.bus.resyncs += 1;
+                let mut restored = 0;
                 for inst in &mut self.instances {
-                    self.host.resync(inst).await;
+                    if self.host.resync(inst).await {
+                        restored += 1;
+                    }
                 }
-            }
-            NetworkdUpdate::Unavailable(why) => {
                 info!(
-                    "systemd-networkd is not followed ({why}); VIPs are still watched through netlink"
+                    resync = self.networkd.bus.resyncs,
+                    instances_restored = restored,
+                    "resynced the masters after systemd-networkd appeared"
                 );
-                self.networkd.links.clear();
-                self.networkd.status = why;
             }
+            NetworkdUpdate::Absent(why) => self.networkd_lost(NetworkdBusState::Absent, why),
+            NetworkdUpdate::Unresponsive(why) => {
+                self.networkd_lost(NetworkdBusState::Unresponsive, why)
+            }
+            NetworkdUpdate::BusAbsent(why) => self.networkd_lost(NetworkdBusState::BusAbsent, why),
             NetworkdUpdate::Changed(c) => {
                 let view = self.networkd.links.entry(c.ifindex).or_default();
                 let before = view.administrative_state.clone();
@@ -83,6 +137,20 @@ impl Daemon {
                 }
             }
         }
+    }
+
+    /// networkd is gone from the bus (or the bus is): its link view is
+    /// dropped, netlink alone guards the VIPs until it is back.
+    fn networkd_lost(&mut self, state: NetworkdBusState, why: String) {
+        warn!(
+            state = state.name(),
+            "systemd-networkd is not followed ({why}); VIPs are still watched through netlink"
+        );
+        self.networkd.links.clear();
+        self.networkd.status = why.clone();
+        self.networkd.bus.owner = None;
+        self.networkd.bus.pid = None;
+        self.networkd.set_state(state, why);
     }
 
     /// With `networkd: {manage_files: true}`: writes networkd's files as

@@ -50,6 +50,7 @@ impl Daemon {
                 .collect(),
             unmatched_drops: self.unmatched_drops.to_map(),
             networkd: self.networkd.status.clone(),
+            networkd_bus: self.networkd.bus.clone(),
             trackers: self.tracker_status(),
             groups: self.host.hooks.group_status(),
         }

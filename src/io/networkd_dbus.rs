@@ -11,10 +11,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
-use zbus::OwnedVariant;
-use zbus::{Connection, MatchRule, MessageStream, Proxy};
+use zbus::{Connection, Proxy};
+
+mod follow;
+pub use follow::{
+    FEATURES, NetworkdInfo, NetworkdUpdate, SnapshotMarks, follow, interface_methods,
+    version_from_maps,
+};
 
 const DEST: &str = "org.freedesktop.network1";
 const MANAGER_PATH: &str = "/org/freedesktop/network1";
@@ -222,50 +226,6 @@ impl NetworkdBus {
         })
         .await
     }
-
-    /// networkd's view of every link it knows, by ifindex.
-    pub async fn snapshot(&self) -> Result<BTreeMap<u32, LinkView>, DbusError> {
-        let mut out = BTreeMap::new();
-        for (ifindex, _, _) in self.list_links().await? {
-            if let Some(v) = self.link_view(ifindex as u32).await? {
-                out.insert(ifindex as u32, v);
-            }
-        }
-        Ok(out)
-    }
-
-    /// PropertiesChanged of every link, as a stream of changes. The rule has
-    /// no sender: signals carry networkd's unique name, and the path
-    /// namespace already selects networkd's link objects.
-    pub async fn watch(&self) -> Result<impl Stream<Item = LinkChange> + use<>, DbusError> {
-        let rule = MatchRule::builder()
-            .msg_type(zbus::message::Type::Signal)
-            .interface("org.freedesktop.DBus.Properties")
-            .member("PropertiesChanged")
-            .path_namespace(LINK_PATH_PREFIX.trim_end_matches('/'))
-            .build()
-            .map_err(|e| DbusError::Bus(e.to_string()))?;
-        let stream = MessageStream::for_match_rule(rule, &self.conn, None)
-            .await
-            .map_err(|e| DbusError::Bus(e.to_string()))?;
-        Ok(stream.filter_map(|msg| async move {
-            let msg = msg.ok()?;
-            let ifindex = ifindex_of_path(msg.header().path()?.as_str())?;
-            let (iface, props, _invalidated): (
-                String,
-                std::collections::HashMap<String, OwnedVariant>,
-                Vec<String>,
-            ) = msg.body().deserialize().ok()?;
-            if iface != LINK_IFACE {
-                return None;
-            }
-            let changed: BTreeMap<String, String> = props
-                .into_iter()
-                .filter_map(|(k, v)| String::try_from(v).ok().map(|s| (k, s)))
-                .collect();
-            (!changed.is_empty()).then_some(LinkChange { ifindex, changed })
-        }))
-    }
 }
 
 #[cfg(test)]
@@ -296,55 +256,5 @@ mod tests {
         v.apply(&c);
         assert_eq!(v.administrative_state.as_deref(), Some("configuring"));
         assert_eq!(v.operational_state, None);
-    }
-}
-
-/// What the daemon learns from networkd, sent by [`follow`].
-#[derive(Debug, Clone)]
-pub enum NetworkdUpdate {
-    /// networkd answered: its view of every link.
-    Connected(BTreeMap<u32, LinkView>),
-    /// networkd (or the bus) is not reachable; the text says why.
-    Unavailable(String),
-    Changed(LinkChange),
-}
-
-/// Follows networkd for the daemon's lifetime: connects (retrying every
-/// `retry`), sends a snapshot, then every link change. Runs in its own task
-/// so a slow or absent D-Bus never delays VRRP timers.
-pub async fn follow(tx: tokio::sync::mpsc::UnboundedSender<NetworkdUpdate>, retry: Duration) {
-    let mut last_error = String::new();
-    loop {
-        let attempt = async {
-            let bus = NetworkdBus::connect().await?;
-            let changes = bus.watch().await?;
-            let snap = bus.snapshot().await?;
-            Ok::<_, DbusError>((bus, changes, snap))
-        };
-        match attempt.await {
-            Ok((bus, changes, snap)) => {
-                last_error.clear();
-                if tx.send(NetworkdUpdate::Connected(snap)).is_err() {
-                    return;
-                }
-                let mut changes = std::pin::pin!(changes);
-                while let Some(c) = changes.next().await {
-                    if tx.send(NetworkdUpdate::Changed(c)).is_err() {
-                        return;
-                    }
-                }
-                drop(bus);
-            }
-            Err(e) => {
-                let text = e.to_string();
-                if text != last_error {
-                    if tx.send(NetworkdUpdate::Unavailable(text.clone())).is_err() {
-                        return;
-                    }
-                    last_error = text;
-                }
-            }
-        }
-        tokio::time::sleep(retry).await;
     }
 }

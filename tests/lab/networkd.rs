@@ -93,7 +93,47 @@ pub struct Networkd {
     log: PathBuf,
     base: String,
     udev: UdevMode,
+    /// Where the generation's root is mounted inside the namespace when
+    /// networkd, dbus-daemon and networkctl come from a Debian root
+    /// ([`Host::start_networkd_from`]); None for the host's own.
+    chroot: Option<&'static str>,
 }
+
+/// Where [`Host::start_networkd_from`] mounts a generation's root inside
+/// the router's private mount namespace (on its private /run tmpfs).
+pub const GEN_ROOT_MOUNT: &str = "/run/vipd-gen-root";
+
+/// Mounts a Debian root read-only at `$3` = GEN_ROOT_MOUNT... (appended to
+/// the anchor's setup script when a root is given as `$3`): writable /run
+/// (the namespace's own, so the bus socket and udev database are at the
+/// same paths inside and outside the chroot), /etc/systemd/network (the
+/// namespace's tmpfs, where files written from outside land), /tmp and
+/// /var/lib/systemd as tmpfs; /sys, /dev, a fresh /proc; the D-Bus
+/// activation directories hidden; an empty /etc/machine-id (debootstrap
+/// leaves one) replaced by the root's /var/lib/dbus/machine-id.
+const CHROOT_SETUP: &str = "
+if [ -n \"$3\" ]; then
+    R=/run/vipd-gen-root
+    mkdir -p $R
+    mount -n --bind \"$3\" $R
+    mount -n -o remount,bind,ro $R
+    mount -n --bind /run $R/run
+    mount -n --bind /sys $R/sys
+    if [ \"$2\" = absent ]; then mount -n -o remount,bind,ro $R/sys; fi
+    mount -n -t proc proc $R/proc
+    mount -n --bind /dev $R/dev
+    mount -n -t tmpfs -o mode=1777 tmpfs $R/tmp
+    mount -n --bind /etc/systemd/network $R/etc/systemd/network
+    if [ -d $R/var/lib/systemd ]; then mount -n -t tmpfs -o mode=0755 tmpfs $R/var/lib/systemd; fi
+    for d in usr/share/dbus-1/system-services usr/local/share/dbus-1/system-services \
+             lib/dbus-1/system-services; do
+        if [ -d \"$R/$d\" ] && [ ! -L \"$R/$d\" ]; then mount -n -t tmpfs -o mode=0755,ro tmpfs \"$R/$d\"; fi
+    done
+    if [ ! -s $R/etc/machine-id ] && [ -f $R/etc/machine-id ] && [ -s $R/var/lib/dbus/machine-id ]; then
+        mount -n --bind $R/var/lib/dbus/machine-id $R/etc/machine-id
+    fi
+fi
+";
 
 fn require_file(path: &str, what: &str) {
     if !Path::new(path).exists() {
@@ -138,10 +178,46 @@ impl Host {
     /// Like [`Host::start_networkd_with`] but returns as soon as networkd
     /// answers on D-Bus (eth0 may still be pending/configuring).
     pub fn start_networkd_no_wait(&self, files: &[(&str, &str)], udev: UdevMode) -> Networkd {
-        require_file(
-            NETWORKD_BIN,
-            "systemd-networkd is needed (Debian: apt-get install systemd)",
-        );
+        self.start_networkd_in(files, udev, None)
+    }
+
+    /// [`Host::start_networkd_with`] with another systemd generation:
+    /// systemd-networkd, dbus-daemon, networkctl and busctl of the Debian
+    /// root `root` (e.g. a debootstrapped bullseye), chrooted inside this
+    /// host's private mount namespace. The root is bind-mounted read-only
+    /// (never written); everything writable is the namespace's own tmpfs
+    /// (see [`CHROOT_SETUP`]). The host's vipd and vipctl, started with
+    /// [`Networkd::start_vipd`], reach that bus at the usual socket path.
+    pub fn start_networkd_from(&self, root: &Path, files: &[(&str, &str)]) -> Networkd {
+        let nd = self.start_networkd_in(files, UdevMode::Emulated, Some(root));
+        nd.wait_eth0_ready(Duration::from_secs(30));
+        nd
+    }
+
+    fn start_networkd_in(
+        &self,
+        files: &[(&str, &str)],
+        udev: UdevMode,
+        gen_root: Option<&Path>,
+    ) -> Networkd {
+        match gen_root {
+            None => require_file(
+                NETWORKD_BIN,
+                "systemd-networkd is needed (Debian: apt-get install systemd)",
+            ),
+            Some(r) => {
+                for f in [
+                    "lib/systemd/systemd-networkd",
+                    "usr/bin/dbus-daemon",
+                    "bin/networkctl",
+                ] {
+                    require_file(
+                        &r.join(f).to_string_lossy(),
+                        "the generation's root lacks it (.ci/debian-roots installs systemd and dbus)",
+                    );
+                }
+            }
+        }
         require_file(
             "/etc/systemd/network",
             "it is the mount point for the namespace's config (Debian: apt-get install systemd)",
@@ -155,7 +231,7 @@ impl Host {
         }
         let seq = self.shared().next_seq();
         let base = format!("networkd-{}-{seq}", self.name);
-        let setup = "set -e
+        let setup = &"set -e
 mount -n -t tmpfs -o mode=0755 tmpfs /run
 if [ \"$2\" = absent ]; then
     mount -n -o remount,bind,ro /sys
@@ -171,15 +247,22 @@ for d in /usr/share/dbus-1/system-services /usr/local/share/dbus-1/system-servic
     if [ -d \"$d\" ]; then mount -n -t tmpfs -o mode=0755,ro tmpfs \"$d\"; fi
 done
 mkdir -p /run/dbus /run/systemd/network
+CHROOT_SETUP
 echo \"$1\"
-exec sleep infinity";
+exec sleep infinity"
+            .replace("CHROOT_SETUP", CHROOT_SETUP);
         let anchor = self.spawn_mount_anchor(
             &["--uts"],
             setup,
-            &[match udev {
-                UdevMode::Emulated => "emulated",
-                UdevMode::Absent => "absent",
-            }],
+            &[
+                match udev {
+                    UdevMode::Emulated => "emulated",
+                    UdevMode::Absent => "absent",
+                },
+                &gen_root
+                    .map(|r| r.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            ],
             format!("{base}-anchor.log"),
             "mount-namespace anchor for networkd",
         );
@@ -195,16 +278,15 @@ exec sleep infinity";
 
         let dbus_log = self.tmpdir().join(format!("{base}-dbus.log"));
         let p = nsenter_prefix(anchor.pid());
+        let chroot = gen_root.map(|_| GEN_ROOT_MOUNT);
         let dbus = self.spawn(
             &wrap(
                 &p,
                 &[
-                    "dbus-daemon",
-                    "--system",
-                    "--nofork",
-                    "--nopidfile",
-                    "--nosyslog",
-                ],
+                    chrooted(chroot, "dbus-daemon").as_slice(),
+                    &["--system", "--nofork", "--nopidfile", "--nosyslog"],
+                ]
+                .concat(),
             ),
             &dbus_log,
         );
@@ -221,7 +303,7 @@ exec sleep infinity";
         }
 
         let log = self.tmpdir().join(format!("{base}.log"));
-        let networkd = spawn_networkd(self, anchor.pid(), &log, &base);
+        let networkd = spawn_networkd(self, anchor.pid(), &log, &base, chroot);
         let nd = Networkd {
             host: self.clone(),
             anchor,
@@ -230,6 +312,7 @@ exec sleep infinity";
             log,
             base,
             udev,
+            chroot,
         };
         nd.wait_answers(Duration::from_secs(10));
         nd
@@ -325,9 +408,24 @@ fn wrap<'a>(prefix: &'a [String; 3], args: &[&'a str]) -> Vec<&'a str> {
     v
 }
 
+/// `args[0]` run in the generation's root when there is one: `chroot ROOT
+/// TOOL` (the rest of the arguments follow).
+fn chrooted<'a>(chroot: Option<&'a str>, tool: &'a str) -> Vec<&'a str> {
+    match chroot {
+        Some(r) => vec!["chroot", r, tool],
+        None => vec![tool],
+    }
+}
+
 /// Starts one systemd-networkd process (debug log appended to `log`, after a
 /// separator line).
-fn spawn_networkd(host: &Host, anchor_pid: u32, log: &Path, base: &str) -> ProcHandle {
+fn spawn_networkd(
+    host: &Host,
+    anchor_pid: u32,
+    log: &Path,
+    base: &str,
+    chroot: Option<&str>,
+) -> ProcHandle {
     let mut f = fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -340,7 +438,7 @@ fn spawn_networkd(host: &Host, anchor_pid: u32, log: &Path, base: &str) -> ProcH
     let p = nsenter_prefix(anchor_pid);
     host.shared().spawn(
         &host.ns,
-        &wrap(&p, &[NETWORKD_BIN]),
+        &wrap(&p, &chrooted(chroot, NETWORKD_BIN)),
         &[
             ("SYSTEMD_LOG_LEVEL", "debug"),
             ("SYSTEMD_LOG_TARGET", "console"),
@@ -486,23 +584,32 @@ impl Networkd {
 
     /// `networkctl --no-pager ARGS` inside the namespaces.
     pub fn networkctl(&self, args: &[&str]) -> Output {
-        let mut v = vec!["networkctl", "--no-pager"];
+        let mut v = chrooted(self.chroot, "networkctl");
+        v.push("--no-pager");
         v.extend_from_slice(args);
         self.exec(&v)
     }
 
     /// Like `networkctl`, panics on failure; returns stdout.
     pub fn networkctl_ok(&self, args: &[&str]) -> String {
-        let mut v = vec!["networkctl", "--no-pager"];
+        let mut v = chrooted(self.chroot, "networkctl");
+        v.push("--no-pager");
         v.extend_from_slice(args);
         self.exec_ok(&v)
     }
 
     /// `busctl --system ARGS` inside the namespaces.
     pub fn busctl(&self, args: &[&str]) -> Output {
-        let mut v = vec!["busctl", "--system", "--no-pager"];
+        let mut v = chrooted(self.chroot, "busctl");
+        v.extend(["--system", "--no-pager"]);
         v.extend_from_slice(args);
         self.exec(&v)
+    }
+
+    /// The generation's root as mounted in the namespace (None: the host's
+    /// systemd).
+    pub fn chroot(&self) -> Option<&'static str> {
+        self.chroot
     }
 
     /// The current systemd-networkd process (changes on restart).
@@ -536,7 +643,13 @@ impl Networkd {
     }
 
     fn start_process(&self) {
-        let proc = spawn_networkd(&self.host, self.anchor.pid(), &self.log, &self.base);
+        let proc = spawn_networkd(
+            &self.host,
+            self.anchor.pid(),
+            &self.log,
+            &self.base,
+            self.chroot,
+        );
         *lock(&self.networkd) = proc;
     }
 
@@ -664,7 +777,7 @@ impl Networkd {
 
     /// systemd version number from `networkctl --version` (e.g. 252).
     pub fn version(&self) -> u32 {
-        let out = self.exec_ok(&["networkctl", "--version"]);
+        let out = self.networkctl_ok(&["--version"]);
         out.split_whitespace()
             .nth(1)
             .and_then(|v| v.parse().ok())
