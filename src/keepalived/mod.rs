@@ -121,6 +121,8 @@ pub fn import_str(text: &str, origin: &Path) -> Result<Import, ImportError> {
         script_user: health.script_user,
         trackers: health.trackers,
         groups: health.groups,
+        // keepalived has no exporter of its own to translate.
+        metrics: None,
     };
     validate_health(&config).map_err(|(place, e)| {
         let message = format!("vipd rejects the translation: {}", e.message);
