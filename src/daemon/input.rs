@@ -446,6 +446,29 @@ async fn write_line(w: &mut OwnedWriteHalf, mut text: String) -> io::Result<()> 
     w.write_all(text.as_bytes()).await
 }
 
+/// The metrics listener (`metrics:` in the configuration): each scrape
+/// asks the loop for the status snapshot `vipctl status` gets, as a
+/// control request would, and encodes it off the loop.
+pub fn spawn_metrics(
+    listener: std::net::TcpListener,
+    tx: InputTx,
+) -> io::Result<tokio::task::JoinHandle<()>> {
+    crate::io::metrics_http::spawn(listener, move || {
+        let tx = tx.clone();
+        async move {
+            let (reply, answer) = oneshot::channel();
+            tx.send(Input::Control(Request::Status, reply)).ok()?;
+            match answer.await.ok()? {
+                Response::Status(st) => Some((
+                    crate::metrics::encode_status(&st),
+                    crate::metrics::CONTENT_TYPE,
+                )),
+                _ => None,
+            }
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
