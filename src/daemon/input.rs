@@ -448,7 +448,9 @@ async fn write_line(w: &mut OwnedWriteHalf, mut text: String) -> io::Result<()> 
 
 /// The metrics listener (`metrics:` in the configuration): each scrape
 /// asks the loop for the status snapshot `vipctl status` gets, as a
-/// control request would, and encodes it off the loop.
+/// control request would, and encodes it on a blocking-pool thread: the
+/// runtime has one thread, and encoding hundreds of instances must not
+/// delay an advert or a Master_Down timer.
 pub fn spawn_metrics(
     listener: std::net::TcpListener,
     tx: InputTx,
@@ -458,13 +460,13 @@ pub fn spawn_metrics(
         async move {
             let (reply, answer) = oneshot::channel();
             tx.send(Input::Control(Request::Status, reply)).ok()?;
-            match answer.await.ok()? {
-                Response::Status(st) => Some((
-                    crate::metrics::encode_status(&st),
-                    crate::metrics::CONTENT_TYPE,
-                )),
-                _ => None,
-            }
+            let Response::Status(st) = answer.await.ok()? else {
+                return None;
+            };
+            let text = tokio::task::spawn_blocking(move || crate::metrics::encode_status(&st))
+                .await
+                .ok()?;
+            Some((text, crate::metrics::CONTENT_TYPE))
         }
     })
 }
