@@ -63,12 +63,13 @@ pub fn encode_status(status: &Status) -> String {
     out
 }
 
-/// The label set of an instance: its name, interface, VRID and the address
-/// families it advertises (`ipv4`, `ipv6` or `ipv4+ipv6`: a dual-family
+/// The label set of an instance: its name (as `vrrp_instance`: Prometheus
+/// gives `instance` to the scrape target and would rename ours), interface,
+/// VRID and the address families it advertises (`ipv4`, `ipv6` or `ipv4+ipv6`: a dual-family
 /// VRRPv3 instance is one router, and its counters count both streams).
 fn instance_labels(i: &InstanceStatus) -> Labels {
     vec![
-        ("instance", i.name.clone()),
+        ("vrrp_instance", i.name.clone()),
         ("interface", i.interface.clone()),
         ("vrid", i.vrid.to_string()),
         ("family", families(&i.vips).to_string()),
@@ -378,7 +379,7 @@ mod tests {
     #[test]
     fn a_snapshot_becomes_labelled_series() {
         let text = encode_status(&sample_status());
-        let l = r#"instance="web",interface="eth0",vrid="51",family="ipv4""#;
+        let l = r#"vrrp_instance="web",interface="eth0",vrid="51",family="ipv4""#;
         assert!(
             samples(&text, "vipd_instance_state")
                 .contains(&format!("vipd_instance_state{{{l},state=\"MASTER\"}} 1").as_str()),
@@ -429,5 +430,48 @@ mod tests {
         let text = encode_status(&st);
         assert!(samples(&text, "vipd_instance_last_transition_timestamp_seconds").is_empty());
         assert!(samples(&text, "vipd_instance_master_priority").is_empty());
+    }
+
+    // docs/grafana-vipd.json queries only series vipd writes: a metric
+    // renamed here, or misspelt there, fails this test.
+    #[test]
+    fn the_dashboard_queries_existing_series() {
+        let text = encode_status(&sample_status());
+        let written: std::collections::BTreeSet<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split(['{', ' ']).next())
+            .collect();
+        let dashboard: serde_json::Value =
+            serde_json::from_str(include_str!("../docs/grafana-vipd.json")).unwrap();
+        let mut exprs = Vec::new();
+        for p in dashboard["panels"].as_array().unwrap() {
+            for t in p["targets"].as_array().unwrap() {
+                exprs.push(t["expr"].as_str().unwrap().to_string());
+            }
+        }
+        for v in dashboard["templating"]["list"].as_array().unwrap() {
+            if let Some(q) = v["query"]["query"].as_str() {
+                exprs.push(q.to_string());
+            }
+        }
+        let mut used = 0;
+        for e in &exprs {
+            let mut rest = e.as_str();
+            while let Some(at) = rest.find("vipd_") {
+                let name: String = rest[at..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                    .collect();
+                assert!(
+                    written.contains(name.as_str()),
+                    "{name} (in {e}) is not written"
+                );
+                used += 1;
+                rest = &rest[at + name.len()..];
+            }
+        }
+        assert!(used >= 15, "{used} series used");
+        assert!(written.contains("vipd_instance_state"), "{written:?}");
     }
 }

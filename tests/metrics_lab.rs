@@ -82,12 +82,12 @@ impl Scrape {
     fn state(&self, state: &str) -> f64 {
         self.value(
             "vipd_instance_state",
-            &[("instance", "web"), ("state", state)],
+            &[("vrrp_instance", "web"), ("state", state)],
         )
     }
 
     fn web(&self, metric: &str) -> f64 {
-        self.value(metric, &[("instance", "web")])
+        self.value(metric, &[("vrrp_instance", "web")])
     }
 
     fn labels_of_web(&self) -> HashMap<String, String> {
@@ -96,7 +96,7 @@ impl Scrape {
             .iter()
             .find(|s| s.metric == "vipd_instance_priority")
             .expect("vipd_instance_priority");
-        ["instance", "interface", "vrid", "family"]
+        ["vrrp_instance", "interface", "vrid", "family"]
             .iter()
             .map(|k| (k.to_string(), s.labels.get(k).unwrap_or("").to_string()))
             .collect()
@@ -149,7 +149,7 @@ fn metrics_follow_a_failover() {
         s1.content_type
     );
     let want: HashMap<String, String> = [
-        ("instance", "web"),
+        ("vrrp_instance", "web"),
         ("interface", "eth0"),
         ("vrid", "51"),
         ("family", "ipv4"),
