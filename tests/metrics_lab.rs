@@ -1,7 +1,8 @@
 //! The Prometheus listener in network-namespace labs: scraped with curl
 //! (an independent HTTP client) during a failover and read with a
 //! Prometheus text-format parser (`prometheus-parse`, not the crate that
-//! encodes); absent when `metrics:` is; re-bound and closed by reloads.
+//! encodes); absent when `metrics:` is; re-bound and closed by reloads;
+//! a taken address stops the start.
 //! `vipctl status --json` of the running daemons is checked against
 //! docs/status.schema.json. Run as root.
 
@@ -309,4 +310,49 @@ fn reload_rebinds_and_closes_the_listener() {
         listening(&v)
     );
     v.expect_state("web", "MASTER", SEC);
+}
+
+/// An address another program holds: vipd refuses to start, and says
+/// where and what to change, before it touches any address.
+#[test]
+fn a_taken_address_stops_the_start_with_the_fix() {
+    let lab = Lab::new("metrics_taken");
+    let r1 = lab.add_host("r1", &["10.9.0.1/24"]);
+    let holder = r1.spawn(
+        &[
+            "python3",
+            "-c",
+            "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',9638))\ns.listen()\nprint('listening',flush=True)\ntime.sleep(60)",
+        ],
+        "holder.log",
+    );
+    assert!(
+        holder.wait_for_log("listening", 5 * SEC),
+        "{}",
+        holder.log_tail(5)
+    );
+    let dir = r1.tmpdir();
+    let yaml = dir.join("taken.yaml");
+    std::fs::write(&yaml, config(150, METRICS)).unwrap();
+    let socket = dir.join("taken.sock");
+    let vipd = r1.spawn(
+        &[
+            lab::vipd::vipd_bin(),
+            "--config",
+            yaml.to_str().unwrap(),
+            "--control-socket",
+            socket.to_str().unwrap(),
+        ],
+        "vipd-taken.log",
+    );
+    let status = vipd.wait_exit(5 * SEC).expect("vipd exits");
+    assert!(!status.success());
+    let log = vipd.log();
+    assert!(
+        log.contains("cannot listen for metrics on 127.0.0.1:9638")
+            && log.contains("change metrics.listen"),
+        "{log}"
+    );
+    assert!(!log.contains("vipd started"), "{log}");
+    assert!(!r1.has_addr("eth0", "10.9.0.100/24"));
 }
