@@ -90,8 +90,17 @@ pub struct UpdatedInstance {
     pub changed: Vec<String>,
 }
 
+/// The version of `vipctl status --json`'s schema (docs/status.schema.json):
+/// raised when a key is renamed or removed or changes meaning; adding a key
+/// does not raise it (consumers ignore keys they do not know).
+pub const STATUS_SCHEMA_VERSION: u32 = 1;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Status {
+    /// [`STATUS_SCHEMA_VERSION`] of the daemon that answered; 0 from
+    /// daemons older than the schema.
+    #[serde(default)]
+    pub schema_version: u32,
     pub router_id: Option<String>,
     pub config_path: String,
     pub pid: u32,
@@ -329,6 +338,75 @@ fn send_all(stream: &UnixStream, mut bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// A status with every part filled in (an instance, a tracker, a group):
+/// for the tests that hold the JSON keys, the schema and the metrics.
+#[cfg(test)]
+pub(crate) fn sample_status() -> Status {
+    Status {
+        schema_version: STATUS_SCHEMA_VERSION,
+        router_id: Some("r1".into()),
+        config_path: "/etc/vipd/vipd.yaml".into(),
+        pid: 1,
+        instances: vec![InstanceStatus {
+            name: "web".into(),
+            interface: "eth0".into(),
+            vrid: 51,
+            version: 3,
+            state: State::Master,
+            priority: 100,
+            effective_priority: 40,
+            master_address: Some("192.0.2.1".parse().unwrap()),
+            master_priority: Some(100),
+            advert_interval_ms: 1000,
+            vips: vec!["192.0.2.10/24".into()],
+            excluded_vips: vec![],
+            vips_present: 1,
+            last_transition: Some(Transition {
+                from: State::Backup,
+                to: State::Master,
+                reason: Reason::MasterDown,
+                unix_time: 1.5,
+            }),
+            adverts_sent: 7,
+            adverts_received: 2,
+            became_master: 1,
+            vips_restored: 0,
+            dual_master: 0,
+            drops: BTreeMap::from([("bad_ttl".to_string(), 1)]),
+            problem: None,
+            networkd: Some(LinkView::default()),
+            group: Some("lb".into()),
+            priority_arithmetic: "100 - 60 (haproxy down) = 40".into(),
+            health_fault: false,
+            trackers: vec![crate::health::Term {
+                tracker: "haproxy".into(),
+                status: crate::health::Status::Down,
+                adds: -60,
+                faults: false,
+            }],
+            notify_ok: 3,
+            notify_failed: 1,
+        }],
+        unmatched_drops: BTreeMap::from([("unknown_vrid".to_string(), 2)]),
+        networkd: "connected".into(),
+        networkd_bus: NetworkdBusStatus::default(),
+        trackers: vec![TrackerStatus {
+            name: "haproxy".into(),
+            kind: "process".into(),
+            status: crate::health::Status::Down,
+            last_result: Some("0 haproxy running, 1 wanted".into()),
+            since_unix_time: 1.5,
+        }],
+        groups: vec![GroupStatus {
+            name: "lb".into(),
+            state: Some(crate::notify::HookState::Master),
+            members: vec!["web".into()],
+            notify_ok: 1,
+            notify_failed: 0,
+        }],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,68 +479,7 @@ mod tests {
     // hooks added notify_ok, notify_failed and the groups).
     #[test]
     fn status_json_keys_are_stable() {
-        let status = Status {
-            router_id: Some("r1".into()),
-            config_path: "/etc/vipd/vipd.yaml".into(),
-            pid: 1,
-            instances: vec![InstanceStatus {
-                name: "web".into(),
-                interface: "eth0".into(),
-                vrid: 51,
-                version: 3,
-                state: State::Master,
-                priority: 100,
-                effective_priority: 100,
-                master_address: Some("192.0.2.1".parse().unwrap()),
-                master_priority: Some(100),
-                advert_interval_ms: 1000,
-                vips: vec!["192.0.2.10/24".into()],
-                excluded_vips: vec![],
-                vips_present: 1,
-                last_transition: Some(Transition {
-                    from: State::Backup,
-                    to: State::Master,
-                    reason: Reason::MasterDown,
-                    unix_time: 1.5,
-                }),
-                adverts_sent: 1,
-                adverts_received: 0,
-                became_master: 1,
-                vips_restored: 0,
-                dual_master: 0,
-                drops: BTreeMap::from([("bad_ttl".to_string(), 1)]),
-                problem: None,
-                networkd: Some(LinkView::default()),
-                group: Some("lb".into()),
-                priority_arithmetic: "100 - 60 (haproxy down) = 40".into(),
-                health_fault: false,
-                trackers: vec![crate::health::Term {
-                    tracker: "haproxy".into(),
-                    status: crate::health::Status::Down,
-                    adds: -60,
-                    faults: false,
-                }],
-                notify_ok: 3,
-                notify_failed: 1,
-            }],
-            unmatched_drops: BTreeMap::from([("unknown_vrid".to_string(), 2)]),
-            networkd: "connected".into(),
-            networkd_bus: NetworkdBusStatus::default(),
-            trackers: vec![TrackerStatus {
-                name: "haproxy".into(),
-                kind: "process".into(),
-                status: crate::health::Status::Down,
-                last_result: Some("0 haproxy running, 1 wanted".into()),
-                since_unix_time: 1.5,
-            }],
-            groups: vec![GroupStatus {
-                name: "lb".into(),
-                state: Some(crate::notify::HookState::Master),
-                members: vec!["web".into()],
-                notify_ok: 1,
-                notify_failed: 0,
-            }],
-        };
+        let status = sample_status();
         let mut keys = Vec::new();
         key_paths(&serde_json::to_value(&status).unwrap(), "", &mut keys);
         keys.sort();
@@ -526,6 +543,7 @@ mod tests {
             ".networkd_bus.version",
             ".pid",
             ".router_id",
+            ".schema_version",
             ".trackers",
             ".trackers[].kind",
             ".trackers[].last_result",
@@ -535,5 +553,53 @@ mod tests {
             ".unmatched_drops",
         ];
         assert_eq!(keys, want);
+    }
+
+    /// The errors of `value` against docs/status.schema.json.
+    fn schema_errors(value: &serde_json::Value) -> Vec<String> {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../docs/status.schema.json")).unwrap();
+        let validator = jsonschema::draft202012::new(&schema).expect("the schema compiles");
+        validator
+            .iter_errors(value)
+            .map(|e| format!("{}: {e}", e.instance_path()))
+            .collect()
+    }
+
+    // docs/status.schema.json describes what the daemon's serializer
+    // writes: every key, each required, none other. A key renamed here
+    // (or there) fails this test, as do a value of the wrong type and a
+    // schema_version not raised with the schema's.
+    #[test]
+    fn status_json_matches_its_schema() {
+        let mut status = sample_status();
+        let value = serde_json::to_value(&status).unwrap();
+        assert_eq!(schema_errors(&value), Vec::<String>::new());
+        // The nulls and empty lists a fresh daemon writes.
+        status.router_id = None;
+        let i = &mut status.instances[0];
+        (i.master_address, i.master_priority, i.last_transition) = (None, None, None);
+        (i.networkd, i.group, i.problem) = (None, None, Some("no eth0".into()));
+        status.groups[0].state = None;
+        let value = serde_json::to_value(&status).unwrap();
+        assert_eq!(schema_errors(&value), Vec::<String>::new());
+
+        // The schema can fail: a renamed key, a wrong type, another version.
+        let mut renamed = serde_json::to_value(sample_status()).unwrap();
+        let inst = renamed["instances"][0].as_object_mut().unwrap();
+        let v = inst.remove("adverts_sent").unwrap();
+        inst.insert("adverts_tx".into(), v);
+        let errors = schema_errors(&renamed);
+        assert!(
+            errors.iter().any(|e| e.contains("adverts_sent"))
+                && errors.iter().any(|e| e.contains("adverts_tx")),
+            "{errors:?}"
+        );
+        let mut wrong = serde_json::to_value(sample_status()).unwrap();
+        wrong["instances"][0]["state"] = "LEADER".into();
+        assert_eq!(schema_errors(&wrong).len(), 1);
+        let mut newer = serde_json::to_value(sample_status()).unwrap();
+        newer["schema_version"] = (STATUS_SCHEMA_VERSION + 1).into();
+        assert_eq!(schema_errors(&newer).len(), 1);
     }
 }

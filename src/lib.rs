@@ -22,6 +22,7 @@ pub mod health;
 pub mod hooks;
 pub mod io;
 pub mod keepalived;
+pub mod metrics;
 pub mod migrate;
 pub mod networkd;
 pub mod notify;

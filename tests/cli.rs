@@ -773,3 +773,37 @@ fn watch_without_a_daemon_says_what_to_check() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("is vipd running"));
 }
+
+/// `metrics:` is checked where it stands: a non-loopback address needs
+/// `allow_remote: true`, and a valid listener is named in the answer.
+#[test]
+fn check_covers_the_metrics_listener() {
+    let base =
+        "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    vips: [192.0.2.10/24]\n";
+    let p = tmp(
+        "metrics-ok.yaml",
+        &format!("{base}metrics:\n  listen: \"[::1]:9100\"\n"),
+    );
+    let out = vipctl(&["check", p.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("metrics: served on http://[::1]:9100/metrics"),
+        "{}",
+        text(&out.stdout)
+    );
+    let p = tmp(
+        "metrics-remote.yaml",
+        &format!("{base}metrics:\n  listen: 0.0.0.0:9638\n"),
+    );
+    let out = vipctl(&["check", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.starts_with(&format!("{}:7:", p.display())), "{err}");
+    assert!(err.contains("allow_remote: true"), "{err}");
+    let p = tmp(
+        "metrics-remote-ok.yaml",
+        &format!("{base}metrics:\n  listen: 0.0.0.0:9638\n  allow_remote: true\n"),
+    );
+    let out = vipctl(&["check", p.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}

@@ -821,6 +821,9 @@ fn check(file: &Path, host: HostChecks) -> ExitCode {
         c.instances.len(),
         if c.instances.len() == 1 { "" } else { "s" }
     );
+    if let Some(m) = &c.metrics {
+        vipd::outln!("metrics: served on http://{}/metrics", m.listen);
+    }
     ExitCode::SUCCESS
 }
 

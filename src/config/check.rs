@@ -231,6 +231,14 @@ pub fn parse_all(text: &str, path: &Path) -> Result<Config, Vec<ConfigError>> {
             errors.push(at(pos.map(|p| p.0), pos.map(|p| p.1), message));
         }
     }
+    if let Some(problem) = config
+        .as_ref()
+        .and_then(|c| c.metrics.as_ref())
+        .and_then(|m| m.exposure_problem())
+    {
+        let pos = metrics_listen_location(&lines).or_else(|| locate(text, &Place::Key("metrics")));
+        errors.push(at(pos.map(|p| p.0), pos.map(|p| p.1), problem));
+    }
     match config {
         Some(c) if errors.is_empty() => Ok(c),
         _ => {
@@ -247,6 +255,25 @@ pub fn instance_field_location(text: &str, index: usize, field: &str) -> Option<
     let lines: Vec<&str> = text.lines().collect();
     let items = instance_items(&lines);
     field_location(&lines, items.get(index)?, field)
+}
+
+/// Where the value of `listen` under the top-level `metrics:` is written
+/// (1-based line and column), when written as a block.
+fn metrics_listen_location(lines: &[&str]) -> Option<(usize, usize)> {
+    let start = lines
+        .iter()
+        .position(|l| indent(l) == 0 && key_of(l) == Some("metrics"))?;
+    (start + 1..lines.len())
+        .take_while(|&i| !ends_block(lines[i], 0))
+        .find_map(|i| {
+            let (key, col) = key_at(lines[i])?;
+            if key != "listen" {
+                return None;
+            }
+            let after = lines[i][col..].find(':')? + col + 1;
+            let value = lines[i][after..].len() - lines[i][after..].trim_start().len();
+            Some((i + 1, after + value + 1))
+        })
 }
 
 /// The field named by a `missing field `X`` message.

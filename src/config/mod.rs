@@ -24,6 +24,7 @@ pub mod duration_text;
 mod health;
 mod instance;
 mod locate;
+pub mod metrics;
 mod read;
 pub mod reference;
 pub(crate) mod types;
@@ -39,6 +40,7 @@ pub use health::{
     TrackUse, TrackerConfig, TrackerKind, Trackers, unit_name,
 };
 pub use instance::InstanceConfig;
+pub use metrics::{Exposure, MetricsConfig};
 pub use read::{MAX_CONFIG_BYTES, MAX_NESTING, check_nesting, read_config_text};
 pub use types::{
     AuthType, FoundVips, GarpConfig, InitialState, UnicastConfig, Vip, VipDevice, VipDeviceKind,
@@ -72,6 +74,9 @@ pub struct Config {
     pub trackers: Trackers,
     #[serde(default, skip_serializing_if = "Groups::is_empty")]
     pub groups: Groups,
+    /// The Prometheus listener; None (the key absent): nothing listens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MetricsConfig>,
 }
 
 /// systemd-networkd integration.

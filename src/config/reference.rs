@@ -68,6 +68,12 @@ pub const SECTIONS: &[Section] = &[
                 rules: "systemd-networkd integration (see networkd).",
             },
             Key {
+                name: "metrics",
+                value: "mapping",
+                default: KeyDefault::Unset("no metrics listener"),
+                rules: "Prometheus metrics over HTTP (see metrics). Absent: nothing listens.",
+            },
+            Key {
                 name: "script_user",
                 value: "user name",
                 default: KeyDefault::Unset("vipd-script where that user exists, else nobody"),
@@ -96,6 +102,24 @@ pub const SECTIONS: &[Section] = &[
             default: KeyDefault::Value("false"),
             rules: "Write networkd's files for the instances (KeepConfiguration= drop-ins, .netdev files of VIP devices) at start and on reload, as vipctl networkd install does, remove stale ones, and ask networkd to reload. Needs /etc/systemd/network writable.",
         }],
+    },
+    Section {
+        path: "metrics",
+        about: "Prometheus metrics (GET /metrics, text format) from the counters vipctl status shows; off when the key is absent. docs/metrics.md lists the series.",
+        keys: &[
+            Key {
+                name: "listen",
+                value: "IP:PORT",
+                default: KeyDefault::Value("127.0.0.1:9638"),
+                rules: "Where the listener binds ([::1]:PORT for IPv6). A non-loopback address is refused unless allow_remote is true. A reload that changes it re-binds before anything else changes; an address that cannot be bound refuses the reload (and the start).",
+            },
+            Key {
+                name: "allow_remote",
+                value: "boolean",
+                default: KeyDefault::Value("false"),
+                rules: "Allow a non-loopback listen address. The metrics are unauthenticated and name every instance and interface: firewall the port.",
+            },
+        ],
     },
     Section {
         path: "instances[]",
@@ -554,6 +578,8 @@ pub const EXAMPLE: &str = r#"router_id: lb1
 script_user: vipd-script
 networkd:
   manage_files: true
+metrics:
+  listen: 127.0.0.1:9638
 trackers:
   haproxy: {process: haproxy, weight: -60}
   port80:  {tcp: "127.0.0.1:80", timeout: 500ms, fall: 2}
@@ -631,8 +657,8 @@ mod tests {
     use crate::config::health::TrackUseMap;
     use crate::config::types::VIP_KEYS;
     use crate::config::{
-        Config, GarpConfig, GroupConfig, InstanceConfig, NetworkdConfig, NotifyConfig,
-        ProcessMatch, TrackerConfig, UnicastConfig, VipDevice,
+        Config, GarpConfig, GroupConfig, InstanceConfig, MetricsConfig, NetworkdConfig,
+        NotifyConfig, ProcessMatch, TrackerConfig, UnicastConfig, VipDevice,
     };
 
     /// A deserializer that answers nothing but records the key list a
@@ -679,6 +705,7 @@ mod tests {
         match path {
             "(top level)" => keys_of::<Config>(),
             "networkd" => keys_of::<NetworkdConfig>(),
+            "metrics" => keys_of::<MetricsConfig>(),
             "instances[]" => keys_of::<InstanceConfig>(),
             "instances[].vips[]" => VIP_KEYS.to_vec(),
             "instances[].unicast" => keys_of::<UnicastConfig>(),
@@ -743,6 +770,11 @@ mod tests {
             ),
             "networkd" => (
                 "instances: [{name: a, interface: eth0, vrid: 1, vips: [192.0.2.1/24]}]\nnetworkd: {",
+                "",
+                "}",
+            ),
+            "metrics" => (
+                "instances: [{name: a, interface: eth0, vrid: 1, vips: [192.0.2.1/24]}]\nmetrics: {",
                 "",
                 "}",
             ),

@@ -875,7 +875,7 @@ fn near_miss_names_get_a_suggestion() {
         all_errors(text),
         [
             "t.yaml:5:20: instances[0].initial_state: unknown variant `mastr` (did you mean `master`?), expected `backup` or `master`",
-            "t.yaml:7:1: unknown field `script_usr` (did you mean `script_user`?), expected one of `router_id`, `instances`, `networkd`, `script_user`, `trackers`, `groups`",
+            "t.yaml:7:1: unknown field `script_usr` (did you mean `script_user`?), expected one of `router_id`, `instances`, `networkd`, `script_user`, `trackers`, `groups`, `metrics`",
         ]
     );
     // Far from every valid key: no guess.
@@ -1069,4 +1069,34 @@ fn absent_and_empty_notify_are_the_same() {
     assert_eq!(without, null);
     assert_eq!(without.instances[0].notify.timeout, Duration::from_secs(10));
     assert_eq!(parse(&empty.to_yaml()).unwrap(), empty);
+}
+
+#[test]
+fn metrics_listener_is_off_unless_configured_and_errors_are_located() {
+    let base =
+        "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    vips: [192.0.2.10/24]\n";
+    let c = Config::parse(base, Path::new("t.yaml")).unwrap();
+    assert_eq!(c.metrics, None, "absent key: no listener");
+    let c = Config::parse(
+        &format!("{base}metrics:\n  listen: 127.0.0.1:9100\n"),
+        Path::new("t.yaml"),
+    )
+    .unwrap();
+    assert_eq!(c.metrics.unwrap().listen.to_string(), "127.0.0.1:9100");
+    let errors = all_errors(&format!("{base}metrics:\n  listen: 192.0.2.1:9638\n"));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("t.yaml:7:")
+            && errors[0].contains("192.0.2.1:9638 is not a loopback address")
+            && errors[0].contains("allow_remote: true"),
+        "{errors:?}"
+    );
+    let errors = all_errors(&format!(
+        "{base}metrics:\n  listen: 9638\n  alow_remote: true\n"
+    ));
+    assert!(
+        errors.len() == 1
+            && errors[0].starts_with("t.yaml:8:3: metrics: unknown field `alow_remote`"),
+        "{errors:?}"
+    );
 }

@@ -455,6 +455,31 @@ async fn write_line(w: &mut OwnedWriteHalf, mut text: String) -> io::Result<()> 
     w.write_all(text.as_bytes()).await
 }
 
+/// The metrics listener (`metrics:` in the configuration): each scrape
+/// asks the loop for the status snapshot `vipctl status` gets, as a
+/// control request would, and encodes it on a blocking-pool thread: the
+/// runtime has one thread, and encoding hundreds of instances must not
+/// delay an advert or a Master_Down timer.
+pub fn spawn_metrics(
+    listener: std::net::TcpListener,
+    tx: InputTx,
+) -> io::Result<tokio::task::JoinHandle<()>> {
+    crate::io::metrics_http::spawn(listener, move || {
+        let tx = tx.clone();
+        async move {
+            let (reply, answer) = oneshot::channel();
+            tx.send(Input::Control(Request::Status, reply)).ok()?;
+            let Response::Status(st) = answer.await.ok()? else {
+                return None;
+            };
+            let text = tokio::task::spawn_blocking(move || crate::metrics::encode_status(&st))
+                .await
+                .ok()?;
+            Some((text, crate::metrics::CONTENT_TYPE))
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

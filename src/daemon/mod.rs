@@ -62,6 +62,7 @@ mod kernel;
 mod lifecycle;
 mod link_gate;
 mod links;
+mod metrics;
 mod networkd;
 mod owners;
 mod receive;
@@ -142,6 +143,8 @@ struct Daemon {
     reloads: reload::Reloads,
     /// Where results computed off the loop come back (reload parses).
     tx: input::InputTx,
+    /// The Prometheus listener, when `metrics:` is configured.
+    metrics: Option<metrics::MetricsListener>,
 }
 
 /// Runs the daemon until SIGTERM/SIGINT.
@@ -168,6 +171,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     let (hook_tx, hook_rx) = mpsc::unbounded_channel();
     input::spawn_hooks(hook_rx, tx.clone());
 
+    let metrics = metrics::start(config.metrics.as_ref(), &tx)?;
     let kernel = KernelView::new(nl.links().await?, nl.addresses().await?);
     let mut d = Daemon {
         instances: config
@@ -198,6 +202,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         steps_pending: 0,
         reloads: reload::Reloads::default(),
         tx,
+        metrics,
     };
     d.manage_networkd_files();
     d.host.hooks.configure(&d.config, d.script_user.clone());

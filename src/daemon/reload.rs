@@ -297,6 +297,12 @@ impl Daemon {
     /// [`plan_reload`] says; removed ones leave gracefully (priority 0, VIPs
     /// removed).
     async fn reload(&mut self, new: Config, script_user: Option<ScriptUser>) -> Response {
+        // First: the one step that can fail here (binding a new address).
+        if let Err(message) = self.rebind_metrics(new.metrics.as_ref()).await {
+            return Response::Error {
+                message: format!("configuration not reloaded: {message}"),
+            };
+        }
         if self.script_user != script_user {
             // Exec trackers run as the script user: restart them all.
             self.runners = super::health::Runners::default();

@@ -40,6 +40,7 @@ impl Daemon {
 
     pub(super) fn status(&self) -> Status {
         Status {
+            schema_version: crate::control::STATUS_SCHEMA_VERSION,
             router_id: self.config.router_id.clone(),
             config_path: self.opts.config_path.display().to_string(),
             pid: std::process::id(),

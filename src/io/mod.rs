@@ -1,10 +1,12 @@
 //! The edges that touch the kernel, each behind a small interface:
 //! raw VRRP sockets, rtnetlink, link-layer announcements, and systemd
-//! (notifications, journal, units), and the files vipd writes into a system.
+//! (notifications, journal, units), the files vipd writes into a system,
+//! and the optional Prometheus listener.
 
 pub mod announce;
 pub mod files;
 pub mod journal;
+pub mod metrics_http;
 pub mod netlink;
 pub mod networkd_dbus;
 pub mod notify;

@@ -251,6 +251,8 @@ fn translate(
         script_user: health.script_user,
         trackers: health.trackers,
         groups: health.groups,
+        // keepalived has no exporter of its own to translate.
+        metrics: None,
     };
     validate_health(&config).map_err(|(place, e)| {
         let message = format!("vipd rejects the translation: {}", e.message);
