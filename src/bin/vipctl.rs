@@ -935,6 +935,7 @@ mod tests {
     fn networkd_line_says_state_version_and_resyncs() {
         use vipd::control::{NetworkdBusState, NetworkdBusStatus, Status};
         let mut st = Status {
+            schema_version: vipd::control::STATUS_SCHEMA_VERSION,
             router_id: None,
             config_path: "/etc/vipd/vipd.yaml".into(),
             pid: 1,
