@@ -12,7 +12,9 @@
 //! - `VIPD_SOAK_SECONDS=S` (default 60): stop injecting after S seconds
 //!   (whichever bound comes first);
 //! - `VIPD_SOAK_SEED=S` (default: from the clock, printed): the seed, to
-//!   replay a run.
+//!   replay a run;
+//! - `VIPD_SOAK_KINDS=a,b` (default: all): draw only these event kinds
+//!   (names as in the printed table).
 //!
 //! Invariants:
 //! 1. At rest (after each event, once the fault is undone): r1 (priority
@@ -208,6 +210,30 @@ struct Figures {
 /// When the dual-master rule is off: a daemon stopped or dead.
 type Exempt = Vec<(Duration, Duration)>;
 
+/// The event kinds to draw from: all, or those `VIPD_SOAK_KINDS` names
+/// (comma-separated, as the table prints them), to hammer one fault.
+fn soak_kinds() -> Vec<Kind> {
+    let Ok(names) = std::env::var("VIPD_SOAK_KINDS") else {
+        return KINDS.to_vec();
+    };
+    names
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(|n| {
+            KINDS
+                .into_iter()
+                .find(|k| k.name() == n)
+                .unwrap_or_else(|| {
+                    panic!(
+                        "VIPD_SOAK_KINDS: no event kind {n:?} (have: {})",
+                        KINDS.map(Kind::name).join(", ")
+                    )
+                })
+        })
+        .collect()
+}
+
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
 }
@@ -221,6 +247,8 @@ fn soak() {
         "soak: seed {seed}, up to {events} events in {budget:?} (replay: VIPD_SOAK_SEED={seed} VIPD_SOAK_EVENTS={events} cargo test --test soak -- --nocapture)"
     );
     let mut rng = Rng(seed);
+    let kinds = soak_kinds();
+    assert!(!kinds.is_empty(), "VIPD_SOAK_KINDS names no event kind");
 
     let lab = Lab::new("soak");
     let h1 = lab.add_host("r1", &[]);
@@ -262,7 +290,7 @@ fn soak() {
     let start = Instant::now();
     let mut done = 0;
     while done < events && start.elapsed() < budget {
-        let kind = KINDS[rng.below(KINDS.len() as u64) as usize];
+        let kind = kinds[rng.below(kinds.len() as u64) as usize];
         let who = rng.below(2) as usize;
         let before = vip_adds(&mon2);
         let ok = inject(kind, who, &mut r, &obs, &mut rng, &mut fig, &mut exempt);
@@ -291,10 +319,14 @@ fn soak() {
             if who == 1 && kind == Kind::StopCont {
                 fig.backup_resume_takeovers += 1;
             } else if !master_away {
+                // The daemons' own account of the moment, while it is
+                // still in their logs' tails.
                 fig.violations.push(format!(
-                    "event {done} {} on r{}: the backup took over",
+                    "event {done} {} on r{}: the backup took over\n    r1:\n{}\n    r2:\n{}",
                     kind.name(),
-                    who + 1
+                    who + 1,
+                    r[0].vipd.proc.log_tail(40),
+                    r[1].vipd.proc.log_tail(40)
                 ));
             }
         }
