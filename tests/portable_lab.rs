@@ -1,9 +1,9 @@
-//! The packaged vipd against an older Debian's libc (issue 14): the
+//! The packaged vipd against another Debian's libc (issue 14): the
 //! release binaries `.ci/build-deb` makes (linked against glibc 2.27's
 //! symbol versions) run inside a Debian root of `.ci/debian-roots`
 //! (bullseye: glibc 2.31, the release whose libc the native build failed
-//! on with "GLIBC_2.32 not found") and elect, fail over and preempt on a
-//! lab wire like the native build does.
+//! on with "GLIBC_2.32 not found"; trixie: 2.41) and elect, fail over and
+//! preempt on a lab wire like the native build does.
 //!
 //! Each vipd runs chrooted into the root: a wrapper script makes a private
 //! mount namespace (it dies with the process, so nothing is left mounted
@@ -102,7 +102,7 @@ fn maps_file(pid: u32, lib: &Path) -> Result<bool, String> {
 
 #[test]
 #[ignore = "needs the packaged binaries and a Debian root: .ci/portable-check runs it"]
-fn portable_vipd_elects_and_fails_over_in_an_older_root() {
+fn portable_vipd_elects_and_fails_over_in_a_debian_root() {
     let (bin, root) = match inputs() {
         Ok(v) => v,
         Err(why) => panic!("portable_lab cannot run: {why}"),
