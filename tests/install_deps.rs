@@ -55,7 +55,7 @@ fn each_purpose_installs_what_it_needs() {
     // Each purpose includes the one before it.
     assert!(demo.iter().all(|p| test.contains(p)), "{demo:?} {test:?}");
     assert!(test.iter().all(|p| ci.contains(p)), "{test:?} {ci:?}");
-    for p in ["dpkg-dev", "valgrind", "systemd-container"] {
+    for p in ["dpkg-dev", "valgrind", "systemd-container", "debootstrap"] {
         assert!(ci.contains(&p.to_owned()) && !test.contains(&p.to_owned()));
     }
     // No purpose: a usage error, nothing installed.
