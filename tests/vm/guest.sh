@@ -60,5 +60,5 @@ if [ ! -f "$out/job.sh" ]; then
     halt_with 125
 fi
 cd "$(arg vipd.cwd)" 2>/dev/null || cd /
-/bin/bash "$out/job.sh" >"$out/job.log" 2>&1
+/bin/bash "$out/job.sh" >>"$out/job.log" 2>&1
 halt_with $?

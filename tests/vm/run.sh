@@ -126,6 +126,10 @@ for a in ${accel//:/ }; do
     accel_args+=(-accel "$a")
 done
 console="$scratch/console.log"
+# The guest's job log, as it is written (the results share is uncached).
+touch "$results/job.log"
+tail -n +1 -F "$results/job.log" 2>/dev/null &
+tail_pid=$!
 start=$(date +%s.%N)
 timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 \
     "${accel_args[@]}" -cpu max -smp "${VIPD_VM_CPUS:-2}" -m "${VIPD_VM_MEM_MB:-2048}" \
@@ -140,7 +144,9 @@ qrc=$?
 end=$(date +%s.%N)
 wall=$(awk "BEGIN{printf \"%.1f\", $end-$start}")
 
-[ -f "$results/job.log" ] && cat "$results/job.log"
+sleep 0.5
+kill "$tail_pid" 2>/dev/null
+wait "$tail_pid" 2>/dev/null
 if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
     keep=1
     echo "tests/vm/run.sh: the VM ran past ${timeout_s} s and was killed; console:"
