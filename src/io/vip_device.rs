@@ -39,6 +39,16 @@ pub async fn ensure_vip_device(
         // generated .netdev).
         sysctl::write(&format!("net/ipv4/conf/{}/arp_ignore", parent.name), "1");
         sysctl::write(&format!("net/ipv4/conf/{}/arp_announce", parent.name), "2");
+    } else {
+        // IPVLAN (L2 mode) hands an incoming ARP reply to the device that
+        // holds its target address. If the parent's ARP request carried a
+        // VIP as the sender (arp_announce=0 picks the packet's source,
+        // and replies from a VIP are routed out of the parent), the answer
+        // goes to the IPVLAN device, the parent's neighbour entry fails and
+        // the VIP never answers a client that learned it from the GARPs
+        // of a failover (found in the VM lab, docs/vm-lab.md).
+        // arp_announce=2: the parent asks with its own address.
+        sysctl::write(&format!("net/ipv4/conf/{}/arp_announce", parent.name), "2");
     }
     if nl.link_by_name(&name).await?.is_some() {
         return Ok(VipDeviceOutcome::Existed(name));
