@@ -25,9 +25,9 @@ die() {
 }
 
 # The metapackage names the real, versioned kernel package.
-real=$(apt-cache depends "$meta" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+real=$(apt-cache depends "$meta" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}' || true)
 [ -n "$real" ] || die "apt-cache knows no kernel behind $meta (apt-get update?)"
-version=$(apt-cache policy "$real" | awk '/Candidate:/ {print $2; exit}')
+version=$(apt-cache policy "$real" 2>/dev/null | awk '/Candidate:/ {print $2; exit}' || true)
 if [ -z "$version" ] || [ "$version" = "(none)" ]; then die "no candidate version of $real"; fi
 stamp="${real}_${version}"
 dir="$cache/$stamp"
@@ -36,8 +36,16 @@ if [ -f "$dir/ready" ]; then
     exit 0
 fi
 
-echo "tests/vm/prepare.sh: building $dir (kernel $real $version, busybox-static)" >&2
 mkdir -p "$cache"
+# One build at a time (two first runs at once): the second waits, then
+# finds the first one's result.
+exec 9>"$cache/.lock"
+flock 9
+if [ -f "$dir/ready" ]; then
+    echo "$dir"
+    exit 0
+fi
+echo "tests/vm/prepare.sh: building $dir (kernel $real $version, busybox-static)" >&2
 tmp=$(mktemp -d "$cache/.build-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 (
