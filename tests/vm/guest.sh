@@ -48,8 +48,10 @@ mount --bind "$cache/root/lib/modules/$kver" "/lib/modules/$kver"
 mkdir -p /run/vm
 ln -s "$bb" /run/vm/modprobe
 echo /run/vm/modprobe >/proc/sys/kernel/modprobe
-for m in veth bridge macvlan ipvlan 8021q bonding dummy sch_netem nf_tables; do
-    "$bb" modprobe "$m" 2>&1 || echo "vm guest: modprobe $m failed"
+# bonding and dummy without their default bond0/dummy0 in the root namespace.
+for m in veth bridge macvlan ipvlan 8021q "bonding max_bonds=0" "dummy numdummies=0" sch_netem nf_tables; do
+    # shellcheck disable=SC2086  # module name and parameters
+    "$bb" modprobe $m 2>&1 || echo "vm guest: modprobe $m failed"
 done
 if grep -q hypervisor /proc/cpuinfo && dmesg | grep -q "Hypervisor detected: KVM"; then echo kvm; else echo tcg; fi >"$out/accel"
 t1=$(cut -d' ' -f1 /proc/uptime)
