@@ -212,7 +212,9 @@ fn files_section(extra: &[(String, String)]) -> ManSection {
 
 /// The sections of vipd(8).
 fn vipd_sections(name: &str) -> Vec<ManSection> {
-    use crate::io::vip_device::{MACVLAN_PARENT_SYSCTLS, MACVLAN_SYSCTL, VIP_DEVICE_IPV6_SYSCTL};
+    use crate::io::vip_device::{
+        IPVLAN_PARENT_SYSCTLS, MACVLAN_PARENT_SYSCTLS, MACVLAN_SYSCTL, VIP_DEVICE_IPV6_SYSCTL,
+    };
     if name != "vipd" {
         return Vec::new();
     }
@@ -224,13 +226,18 @@ fn vipd_sections(name: &str) -> Vec<ManSection> {
         .iter()
         .map(|(k, v)| format!("net.ipv4.conf.PARENT.{k}={v}"))
         .collect();
+    let ipvlan_parent: Vec<String> = IPVLAN_PARENT_SYSCTLS
+        .iter()
+        .map(|(k, v)| format!("net.ipv4.conf.PARENT.{k}={v}"))
+        .collect();
     changes.push((
         "Kernel parameters".to_string(),
         format!(
-            "For a MACVLAN VIP device: {} on its parent (the parent never answers for a VIP with its own MAC) and net.ipv4.conf.DEVICE.{}={} on the device; for every VIP device it creates, net.ipv6.conf.DEVICE.{}={} (no link-local address from a shared MAC). They are not reset afterwards. No other parameter is written.",
+            "For a MACVLAN VIP device: {} on its parent (the parent never answers for a VIP with its own MAC) and net.ipv4.conf.DEVICE.{}={} on the device; for an IPVLAN VIP device: {} on its parent (its ARP requests carry its own address, so the replies reach it and not the IPVLAN device); for every VIP device it creates, net.ipv6.conf.DEVICE.{}={} (no link-local address from a shared MAC). They are not reset afterwards. No other parameter is written.",
             parent.join(" and "),
             MACVLAN_SYSCTL.0,
             MACVLAN_SYSCTL.1,
+            ipvlan_parent.join(" and "),
             VIP_DEVICE_IPV6_SYSCTL.0,
             VIP_DEVICE_IPV6_SYSCTL.1
         ),

@@ -48,7 +48,13 @@ fn each_purpose_installs_what_it_needs() {
     }
     // Test-only tools are not the demo's (the first run installed
     // shellcheck for nothing).
-    for p in ["shellcheck", "tshark", "python3", "ifupdown"] {
+    for p in [
+        "shellcheck",
+        "tshark",
+        "python3",
+        "ifupdown",
+        "qemu-system-x86",
+    ] {
         assert!(!demo.iter().any(|d| d == p), "demo installs {p}");
         assert!(test.iter().any(|d| d == p), "test lacks {p}: {test:?}");
     }
@@ -98,6 +104,10 @@ fn callers_name_their_purpose() {
         ".ci/run",
         "tests/demo.sh",
         "tests/run-all.sh",
+        "tests/vm/run.sh",
+        "tests/vm/prepare.sh",
+        "tests/vm/guest.sh",
+        "tests/vm/init",
     ] {
         let o = Command::new("shellcheck")
             .arg(root.join(file))

@@ -1257,10 +1257,17 @@ fn ifup_case(ex: &str, setup: &str, ifaces: &[&str]) {
         assert!(!o.status.success(), "{ex}: {name} left behind by ifdown");
     }
     // Up again with the VIP device already there (vipd created it
-    // first): the `|| ip link show` fallback keeps ifup successful.
+    // first): the `|| ip link show` fallback keeps ifup successful. Only
+    // where the parent outlived ifdown: ifdown deletes a VLAN that ifup
+    // created (bond0.100), and the VIP device with it, so nothing can
+    // pre-exist on it.
     for inst in &cfg.instances {
         if let (Some(_), Some(name)) = (&inst.vip_device, inst.vip_device_name())
             && ifaces.contains(&inst.interface.as_str())
+            && ns
+                .sh(&format!("ip link show dev {}", inst.interface))
+                .status
+                .success()
         {
             ns.sh_ok(&format!(
                 "ip link set {0} up; ip link add link {0} name {name} type macvlan mode bridge",

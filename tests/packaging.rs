@@ -432,7 +432,10 @@ fn man_pages_have_exit_status_signals_and_files() {
     for (what, _) in vipd::daemon::HOST_CHANGES {
         assert!(host.contains(what), "vipd.8: host changes lack {what}");
     }
-    for (key, value) in vipd::io::vip_device::MACVLAN_PARENT_SYSCTLS {
+    for (key, value) in vipd::io::vip_device::MACVLAN_PARENT_SYSCTLS
+        .iter()
+        .chain(vipd::io::vip_device::IPVLAN_PARENT_SYSCTLS.iter())
+    {
         assert!(
             host.contains(&format!("{key}={value}")),
             "vipd.8 lacks {key}"

@@ -27,48 +27,74 @@ status=0
 # hide the results of the ones after it from the summary.
 cargo test --locked --no-fail-fast -- --test-threads=2 2>&1 | tee -a "$log" || status=1
 
-# IPVLAN tests (#[ignore]d by default) need kernel support; run them where
-# it exists, else name them as skipped with the reason.
-ipvlan_tests="ipvlan_lab networkd_lab"
+# Tests of a kernel feature (#[ignore]d by default): IPVLAN, 802.1Q VLANs,
+# bonding. Each group runs here where the kernel can make the device; else
+# in the VM lab (tests/vm/run.sh: a qemu guest with a Debian kernel that has
+# them, docs/vm-lab.md); else each test is named as skipped with the reason.
 skipped=0
-probe_ns="vipd-ipvlan-probe-$$"
-ip netns add "$probe_ns"
-ip -n "$probe_ns" link add probe0 type veth peer name probe1 2>/dev/null
-if why=$(ip -n "$probe_ns" link add link probe0 name probe-iv type ipvlan mode l2 2>&1); then
-    ip netns del "$probe_ns"
-    for t in $ipvlan_tests; do
-        cargo test --locked --test "$t" -- --ignored --test-threads=2 2>&1 | tee -a "$log" || status=1
-    done
-else
-    ip netns del "$probe_ns"
-    for t in $ipvlan_tests; do
-        names=$(cargo test --locked --test "$t" -- --ignored --list 2>/dev/null | grep ': test$' || true)
-        n=$(printf '%s' "$names" | grep -c ': test$' || true)
-        skipped=$((skipped + n))
-        echo "SKIPPED ${n} tests in tests/${t}.rs: this kernel has no IPVLAN (ip link add type ipvlan: ${why})"
-        printf '%s\n' "$names" | sed 's/^/  skipped: /'
-    done
-fi
+no_result=0
+vm_specs=()
+vm_names=()
+vm_why=()
+# group|what|test files|`ip -n NS` arguments that need the feature
+kernel_feature_tests="
+ipvlan|IPVLAN|ipvlan_lab networkd_lab|link add link probe0 name probe-iv type ipvlan mode l2
+vlan|802.1Q VLAN|migrate_ifupdown|link add link probe0 name probe0.5 type vlan id 5
+bond|bonding|bond_lab|link add probe-bond type bond mode active-backup
+"
+while IFS='|' read -r key what tests probe; do
+    [ -n "$key" ] || continue
+    probe_ns="vipd-${key}-probe-$$"
+    ip netns add "$probe_ns"
+    ip -n "$probe_ns" link add probe0 type veth peer name probe1 2>/dev/null
+    # shellcheck disable=SC2086  # the probe's arguments, word by word
+    if why=$(ip -n "$probe_ns" $probe 2>&1); then
+        ip netns del "$probe_ns"
+        for t in $tests; do
+            cargo test --locked --test "$t" -- --ignored --test-threads=2 2>&1 | tee -a "$log" || status=1
+        done
+    else
+        ip netns del "$probe_ns"
+        for t in $tests; do
+            vm_specs+=("$t")
+            vm_names+=("$(cargo test --locked --test "$t" -- --ignored --list 2>/dev/null | sed -n 's/: test$//p')")
+            vm_why+=("this kernel has no ${what} (ip ${probe}: ${why})")
+        done
+    fi
+done <<<"$kernel_feature_tests"
 
-# 802.1Q VLAN tests (#[ignore]d by default): the same, for VLAN support.
-vlan_tests="migrate_ifupdown"
-probe_ns="vipd-vlan-probe-$$"
-ip netns add "$probe_ns"
-ip -n "$probe_ns" link add probe0 type veth peer name probe1 2>/dev/null
-if why=$(ip -n "$probe_ns" link add link probe0 name probe0.5 type vlan id 5 2>&1); then
-    ip netns del "$probe_ns"
-    for t in $vlan_tests; do
-        cargo test --locked --test "$t" -- --ignored --test-threads=2 2>&1 | tee -a "$log" || status=1
+if [ ${#vm_specs[@]} -gt 0 ]; then
+    vm_total=0
+    for i in "${!vm_specs[@]}"; do
+        echo "VM lab: tests/${vm_specs[$i]}.rs: ${vm_why[$i]}"
+        vm_total=$((vm_total + $(printf '%s\n' "${vm_names[$i]}" | grep -c . || true)))
     done
-else
-    ip netns del "$probe_ns"
-    for t in $vlan_tests; do
-        names=$(cargo test --locked --test "$t" -- --ignored --list 2>/dev/null | grep ': test$' || true)
-        n=$(printf '%s' "$names" | grep -c ': test$' || true)
-        skipped=$((skipped + n))
-        echo "SKIPPED ${n} tests in tests/${t}.rs: this kernel has no 802.1Q VLAN (ip link add type vlan: ${why})"
-        printf '%s\n' "$names" | sed 's/^/  skipped: /'
-    done
+    vm_out=$(mktemp)
+    vm_start=$SECONDS
+    tests/vm/run.sh "${vm_specs[@]}" 2>&1 | tee "$vm_out"
+    vm_rc=${PIPESTATUS[0]}
+    if [ "$vm_rc" = 3 ]; then
+        # The VM lab cannot run here; its reason is printed above.
+        for i in "${!vm_specs[@]}"; do
+            n=$(printf '%s\n' "${vm_names[$i]}" | grep -c . || true)
+            skipped=$((skipped + n))
+            echo "SKIPPED ${n} tests in tests/${vm_specs[$i]}.rs: ${vm_why[$i]}, and the VM lab cannot run here (above)"
+            printf '%s\n' "${vm_names[$i]}" | sed 's/^/  skipped: /'
+        done
+    else
+        cat "$vm_out" >>"$log"
+        [ "$vm_rc" = 0 ] || status=1
+        # A guest that stopped early (timeout, crash) leaves tests without
+        # a result: they count as failed, not as nothing.
+        got=$(grep -Eo '^test result: .*' "$vm_out" | grep -Eo '[0-9]+ (passed|failed)' | awk '{s+=$1} END {print s+0}')
+        if [ "$got" -lt "$vm_total" ]; then
+            no_result=$((vm_total - got))
+            echo "VM lab: ${no_result} of ${vm_total} tests gave no result (the guest stopped early): counted as failed"
+            status=1
+        fi
+        echo "VM lab: ${vm_total} tests, $((SECONDS - vm_start)) s in all (build, boot, tests; per test above)"
+    fi
+    rm -f "$vm_out"
 fi
 
 # Tests of a peer's feature that the installed version may lack (keepalived
@@ -103,6 +129,7 @@ skipped=$((skipped + n))
 
 passed=$(grep -Eo '^test result: .*' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '^test result: .*' "$log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
+failed=$((failed + no_result))
 if [ "$failed" != 0 ]; then status=1; fi
 echo "summary: ${passed} passed, ${failed} failed, ${skipped} skipped"
 exit $status

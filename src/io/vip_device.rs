@@ -10,6 +10,8 @@ use crate::io::sysctl;
 /// written here and listed in vipd(8): on the parent of a MACVLAN
 /// (net.ipv4.conf.PARENT.KEY; why: where they are written) ...
 pub const MACVLAN_PARENT_SYSCTLS: [(&str, &str); 2] = [("arp_ignore", "1"), ("arp_announce", "2")];
+/// ... on the parent of an IPVLAN ...
+pub const IPVLAN_PARENT_SYSCTLS: [(&str, &str); 1] = [("arp_announce", "2")];
 /// ... on a MACVLAN it creates (net.ipv4.conf.DEVICE.KEY) ...
 pub const MACVLAN_SYSCTL: (&str, &str) = ("rp_filter", "0");
 /// ... and on every VIP device it creates (net.ipv6.conf.DEVICE.KEY).
@@ -47,6 +49,18 @@ pub async fn ensure_vip_device(
         // MAC. Whoever created the device (vipd, or networkd from the
         // generated .netdev).
         for (key, value) in MACVLAN_PARENT_SYSCTLS {
+            sysctl::write(&format!("net/ipv4/conf/{}/{key}", parent.name), value);
+        }
+    } else {
+        // IPVLAN (L2 mode) hands an incoming ARP reply to the device that
+        // holds its target address. If the parent's ARP request carried a
+        // VIP as the sender (arp_announce=0 picks the packet's source,
+        // and replies from a VIP are routed out of the parent), the answer
+        // goes to the IPVLAN device, the parent's neighbour entry fails and
+        // the VIP never answers a client that learned it from the GARPs
+        // of a failover (found in the VM lab, docs/vm-lab.md).
+        // arp_announce=2: the parent asks with its own address.
+        for (key, value) in IPVLAN_PARENT_SYSCTLS {
             sysctl::write(&format!("net/ipv4/conf/{}/{key}", parent.name), value);
         }
     }

@@ -74,6 +74,20 @@ pub fn wait_until(timeout: Duration, poll: Duration, mut f: impl FnMut() -> bool
     }
 }
 
+/// A wait for the lab's own setup (a namespace's port forwarding, a helper
+/// process coming up): `d`, times `VIPD_LAB_SETUP_SCALE` where that is set
+/// (a number >= 1). The VM lab (tests/vm/run.sh) sets it: under software
+/// emulation, starting `unshare` or `dbus-daemon` takes several seconds.
+/// Never for what a test measures or asserts about vipd's behaviour.
+pub fn setup_timeout(d: Duration) -> Duration {
+    let scale = std::env::var("VIPD_LAB_SETUP_SCALE")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|f| f.is_finite() && *f >= 1.0)
+        .unwrap_or(1.0);
+    d.mul_f64(scale)
+}
+
 /// Current wall-clock time as a duration since the Unix epoch (the same clock
 /// as pcap and `ping -D` timestamps).
 pub fn now_epoch() -> Duration {
@@ -763,20 +777,28 @@ impl Lab {
         }
         // The switch port must be forwarding before the host is usable (with
         // STP off and forward_delay 0 it should be at once).
-        let fwd = wait_until(Duration::from_secs(3), Duration::from_millis(10), || {
-            let o = ns_exec(sw, &["bridge", "link", "show", "dev", peer]);
-            String::from_utf8_lossy(&o.stdout).contains("state forwarding")
-        });
+        let fwd = wait_until(
+            setup_timeout(Duration::from_secs(3)),
+            Duration::from_millis(10),
+            || {
+                let o = ns_exec(sw, &["bridge", "link", "show", "dev", peer]);
+                String::from_utf8_lossy(&o.stdout).contains("state forwarding")
+            },
+        );
         assert!(
             fwd,
             "lab: switch port {peer} of host {name} not forwarding after 3 s"
         );
-        let ok = wait_until(Duration::from_secs(3), Duration::from_millis(20), || {
-            host.addrs(ifname).iter().any(|a| {
-                matches!(a.addr, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80)
-                    && !a.flags.iter().any(|f| f == "tentative")
-            }) && addrs.iter().all(|a| host.has_addr(ifname, a))
-        });
+        let ok = wait_until(
+            setup_timeout(Duration::from_secs(3)),
+            Duration::from_millis(20),
+            || {
+                host.addrs(ifname).iter().any(|a| {
+                    matches!(a.addr, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80)
+                        && !a.flags.iter().any(|f| f == "tentative")
+                }) && addrs.iter().all(|a| host.has_addr(ifname, a))
+            },
+        );
         if !ok {
             panic!(
                 "lab: host {name}: {ifname} did not get a non-tentative link-local (or its \
@@ -1005,9 +1027,11 @@ impl Host {
         argv.extend_from_slice(&["--propagation", "private", "sh", "-c", setup, "sh", MARKER]);
         argv.extend_from_slice(args);
         let anchor = self.spawn(&argv, log);
-        let ok = wait_until(Duration::from_secs(5), Duration::from_millis(10), || {
-            anchor.log().contains(MARKER) || !anchor.is_running()
-        });
+        let ok = wait_until(
+            setup_timeout(Duration::from_secs(5)),
+            Duration::from_millis(10),
+            || anchor.log().contains(MARKER) || !anchor.is_running(),
+        );
         if !ok || !anchor.is_running() {
             let log = anchor.log();
             anchor.kill();

@@ -171,7 +171,7 @@ impl Host {
     /// [`Host::start_networkd`] with a choice of [`UdevMode`].
     pub fn start_networkd_with(&self, files: &[(&str, &str)], udev: UdevMode) -> Networkd {
         let nd = self.start_networkd_no_wait(files, udev);
-        nd.wait_eth0_ready(Duration::from_secs(30));
+        nd.wait_eth0_ready(super::setup_timeout(Duration::from_secs(30)));
         nd
     }
 
@@ -291,9 +291,11 @@ exec sleep infinity"
             &dbus_log,
         );
         let sock = root.join("run/dbus/system_bus_socket");
-        let ok = wait_until(Duration::from_secs(5), Duration::from_millis(10), || {
-            sock.exists() || !dbus.is_running()
-        });
+        let ok = wait_until(
+            super::setup_timeout(Duration::from_secs(5)),
+            Duration::from_millis(10),
+            || sock.exists() || !dbus.is_running(),
+        );
         if !ok || !dbus.is_running() {
             panic!(
                 "lab: {}: dbus-daemon did not start:\n{}",
@@ -314,7 +316,7 @@ exec sleep infinity"
             udev,
             chroot,
         };
-        nd.wait_answers(Duration::from_secs(10));
+        nd.wait_answers(super::setup_timeout(Duration::from_secs(10)));
         nd
     }
 
@@ -805,7 +807,7 @@ impl Networkd {
             self.host.name
         );
         self.start_process();
-        self.wait_answers(Duration::from_secs(10));
+        self.wait_answers(super::setup_timeout(Duration::from_secs(10)));
     }
 
     /// `stop` + `start` (like `systemctl restart systemd-networkd`). Returns

@@ -84,12 +84,16 @@ pub(super) fn start_vipd_with(
         ],
         log.clone(),
     );
-    let started = wait_until(Duration::from_secs(10), Duration::from_millis(5), || {
-        std::fs::read(&log).is_ok_and(|b| {
-            b.get(before..)
-                .is_some_and(|new| String::from_utf8_lossy(new).contains("vipd started"))
-        })
-    });
+    let started = wait_until(
+        super::setup_timeout(Duration::from_secs(10)),
+        Duration::from_millis(5),
+        || {
+            std::fs::read(&log).is_ok_and(|b| {
+                b.get(before..)
+                    .is_some_and(|new| String::from_utf8_lossy(new).contains("vipd started"))
+            })
+        },
+    );
     if !started {
         panic!(
             "vipd on {} did not start:\n{}",
