@@ -6,7 +6,7 @@
 
 mod lab;
 
-use lab::networkd::Networkd;
+use lab::networkd::{Networkd, logged_link_transitions, setup_rank};
 use lab::vipd::{Vipd, vipctl_bin};
 use lab::{Host, Lab, wait_until};
 use std::net::IpAddr;
@@ -400,37 +400,6 @@ fn ipvlan_from_the_generated_netdev_survives_reconfigure() {
             p.nd1.wait_state("eth0", &["configured"], 5 * SEC);
         },
     );
-}
-
-/// Setup states in the order networkd walks them when it (re)starts: a
-/// logged transition back down this order, with no reconfigure asked for,
-/// is a stale signal replayed after a snapshot.
-fn setup_rank(state: &str) -> Option<u8> {
-    match state {
-        "pending" => Some(0),
-        "initialized" => Some(1),
-        "configuring" => Some(2),
-        "configured" | "unmanaged" | "failed" | "linger" => Some(3),
-        _ => None,
-    }
-}
-
-/// The `from`/`to` states of vipd's "systemd-networkd link state" log
-/// lines (`from=Some("configuring") to=Some("configured")`).
-fn logged_link_transitions(log: &str) -> Vec<(String, String, String)> {
-    let field = |line: &str, key: &str| -> String {
-        line.split(key)
-            .nth(1)
-            .and_then(|r| r.split_whitespace().next())
-            .unwrap_or("")
-            .trim_start_matches("Some(\"")
-            .trim_end_matches("\")")
-            .to_string()
-    };
-    log.lines()
-        .filter(|l| l.contains("systemd-networkd link state"))
-        .map(|l| (field(l, "interface="), field(l, "from="), field(l, "to=")))
-        .collect()
 }
 
 #[test]

@@ -21,7 +21,7 @@
 mod lab;
 
 use lab::ipmon::{outages, vip_events};
-use lab::networkd::Networkd;
+use lab::networkd::{Networkd, logged_link_transitions, setup_rank};
 use lab::vipd::{Vipd, vipctl_bin};
 use lab::{Host, Lab, wait_until};
 use std::path::PathBuf;
@@ -129,34 +129,6 @@ struct Row {
     /// of them went backwards (stale).
     transitions: usize,
     stale: usize,
-}
-
-/// Setup states in the order networkd walks them when it starts.
-fn setup_rank(state: &str) -> Option<u8> {
-    match state {
-        "pending" => Some(0),
-        "initialized" => Some(1),
-        "configuring" => Some(2),
-        "configured" | "unmanaged" | "failed" | "linger" => Some(3),
-        _ => None,
-    }
-}
-
-/// (interface, from, to) of vipd's "systemd-networkd link state" lines.
-fn logged_link_transitions(log: &str) -> Vec<(String, String, String)> {
-    let field = |line: &str, key: &str| -> String {
-        line.split(key)
-            .nth(1)
-            .and_then(|r| r.split_whitespace().next())
-            .unwrap_or("")
-            .trim_start_matches("Some(\"")
-            .trim_end_matches("\")")
-            .to_string()
-    };
-    log.lines()
-        .filter(|l| l.contains("systemd-networkd link state"))
-        .map(|l| (field(l, "interface="), field(l, "from="), field(l, "to=")))
-        .collect()
 }
 
 fn root_of(suite: &str) -> Result<PathBuf, String> {

@@ -904,3 +904,34 @@ pub fn parse_networkctl_list(text: &str) -> Vec<NetworkctlLink> {
         })
         .collect()
 }
+
+/// Setup states in the order networkd walks them when it (re)starts: a
+/// logged transition back down this order, with no reconfigure asked for,
+/// is a stale signal replayed after a snapshot.
+pub fn setup_rank(state: &str) -> Option<u8> {
+    match state {
+        "pending" => Some(0),
+        "initialized" => Some(1),
+        "configuring" => Some(2),
+        "configured" | "unmanaged" | "failed" | "linger" => Some(3),
+        _ => None,
+    }
+}
+
+/// (interface, from, to) of vipd's "systemd-networkd link state" log lines
+/// (`from=Some("configuring") to=Some("configured")`).
+pub fn logged_link_transitions(log: &str) -> Vec<(String, String, String)> {
+    let field = |line: &str, key: &str| -> String {
+        line.split(key)
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or("")
+            .trim_start_matches("Some(\"")
+            .trim_end_matches("\")")
+            .to_string()
+    };
+    log.lines()
+        .filter(|l| l.contains("systemd-networkd link state"))
+        .map(|l| (field(l, "interface="), field(l, "from="), field(l, "to=")))
+        .collect()
+}
