@@ -1,7 +1,10 @@
 //! Per-advert cost of the receive path, in instructions: what the daemon
 //! does for every advert a backup hears (classify, feed the router, find
 //! the next deadline), replayed on N dual-stack instances from encoded
-//! adverts (`vipd::daemon::replay`). Counted by `valgrind --tool=callgrind`,
+//! adverts (`vipd::daemon::replay`); and of the send path: what it does for
+//! every advert a master sends (take the due routers from the schedule,
+//! fire each timer, find the advert's bytes and destinations, re-schedule),
+//! up to the send(2) itself (the kernel's cost is not counted). Counted by `valgrind --tool=callgrind`,
 //! which counts instructions, not time: the figure is the same whatever
 //! the machine's load. Per N: (instructions of R rounds - of 0 rounds) /
 //! (adverts replayed). A cost flat in N means no work per packet scans the
@@ -22,6 +25,13 @@ fn main() {
         let r: usize = args.get(p + 2).and_then(|v| v.parse().ok()).unwrap_or(0);
         let done = vipd::daemon::replay::replay_adverts(n, r);
         assert_eq!(done, 2 * n * r, "every advert delivered");
+        return;
+    }
+    if let Some(p) = args.iter().position(|a| a == "--replay-sends") {
+        let n: usize = args.get(p + 1).and_then(|v| v.parse().ok()).unwrap_or(16);
+        let r: usize = args.get(p + 2).and_then(|v| v.parse().ok()).unwrap_or(0);
+        let sent = vipd::daemon::replay::replay_sends(n, r);
+        assert_eq!(sent, 2 * n * r, "every advert sent");
         return;
     }
     // `cargo test --benches` runs bench targets with --bench absent: do nothing then.
@@ -61,19 +71,58 @@ fn main() {
         let ns = (t0.elapsed().saturating_sub(setup)).as_nanos() / done.max(1) as u128;
         println!("{n:>10} {instructions:>14} {ns:>12}");
     }
+    println!();
+    println!(
+        "send path, per advert a master sends ({ROUNDS} rounds of one timer per instance, IPv4 and IPv6; the first round, which encodes, not counted)"
+    );
+    println!(
+        "{:>10} {:>14} {:>12}",
+        "instances", "instructions", "ns (native)"
+    );
+    for n in SIZES {
+        let instructions = if valgrind {
+            let base = callgrind_mode(&me, "--replay-sends", n, 1);
+            let full = callgrind_mode(&me, "--replay-sends", n, ROUNDS + 1);
+            match (base, full) {
+                (Some(b), Some(f)) => {
+                    format!("{}", (f.saturating_sub(b)) / (2 * n * ROUNDS) as u64)
+                }
+                _ => "failed".into(),
+            }
+        } else {
+            "SKIPPED (no valgrind)".into()
+        };
+        let rounds = 200;
+        let setup = {
+            let t = Instant::now();
+            vipd::daemon::replay::replay_sends(n, 1);
+            t.elapsed()
+        };
+        let t0 = Instant::now();
+        let done = vipd::daemon::replay::replay_sends(n, rounds + 1);
+        let ns = (t0.elapsed().saturating_sub(setup)).as_nanos() / (done.max(1) as u128);
+        println!("{n:>10} {instructions:>14} {ns:>12}");
+    }
 }
 
-/// Total instructions of one replay under callgrind.
+/// Total instructions of one receive replay under callgrind.
 fn callgrind(me: &PathBuf, n: usize, rounds: usize) -> Option<u64> {
+    callgrind_mode(me, "--replay", n, rounds)
+}
+
+/// Total instructions of one replay (`mode`: `--replay` or
+/// `--replay-sends`) under callgrind.
+fn callgrind_mode(me: &PathBuf, mode: &str, n: usize, rounds: usize) -> Option<u64> {
     let out = std::env::temp_dir().join(format!(
-        "vipd-callgrind-{}-{n}-{rounds}",
-        std::process::id()
+        "vipd-callgrind-{}-{}-{n}-{rounds}",
+        std::process::id(),
+        mode.trim_start_matches('-')
     ));
     let status = Command::new("valgrind")
         .arg("--tool=callgrind")
         .arg(format!("--callgrind-out-file={}", out.display()))
         .arg(me)
-        .args(["--replay", &n.to_string(), &rounds.to_string()])
+        .args([mode, &n.to_string(), &rounds.to_string()])
         .output()
         .ok()?;
     let text = std::fs::read_to_string(&out).ok();

@@ -278,7 +278,7 @@ impl Host {
 
 /// The advert's bytes, encoded once for a family, priority, source and
 /// destination and re-sent from the instance's cache after that.
-fn encoded(
+pub(super) fn encoded(
     inst: &mut Instance,
     family: Family,
     priority: u8,
@@ -315,7 +315,7 @@ fn encoded(
 
 /// Where the adverts of one family go: the unicast peers of that family,
 /// or the VRRP group (RFC 5798 5.1.1.2 / 5.1.2.2).
-fn destinations(cfg: &InstanceConfig, family: Family) -> Vec<IpAddr> {
+pub(super) fn destinations(cfg: &InstanceConfig, family: Family) -> Vec<IpAddr> {
     match &cfg.unicast {
         Some(u) => u
             .peers
