@@ -40,79 +40,91 @@ fn main() {
     }
     let me = std::env::current_exe().expect("own path");
     let valgrind = Command::new("valgrind").arg("--version").output().is_ok();
-    println!(
-        "receive path, per advert heard by a backup ({ROUNDS} rounds of one advert per instance and family)"
-    );
-    println!(
-        "{:>10} {:>14} {:>12}",
-        "instances", "instructions", "ns (native)"
-    );
-    for n in SIZES {
-        let instructions = if valgrind {
-            let base = callgrind(&me, n, 0);
-            let full = callgrind(&me, n, ROUNDS);
-            match (base, full) {
-                (Some(b), Some(f)) => {
-                    format!("{}", (f.saturating_sub(b)) / (2 * n * ROUNDS) as u64)
-                }
-                _ => "failed".into(),
-            }
-        } else {
-            "SKIPPED (no valgrind)".into()
-        };
-        let t0 = Instant::now();
-        let rounds = 200;
-        let done = vipd::daemon::replay::replay_adverts(n, rounds);
-        let setup = {
-            let t = Instant::now();
-            vipd::daemon::replay::replay_adverts(n, 0);
-            t.elapsed()
-        };
-        let ns = (t0.elapsed().saturating_sub(setup)).as_nanos() / done.max(1) as u128;
-        println!("{n:>10} {instructions:>14} {ns:>12}");
-    }
+    table(&me, valgrind, Side::Receive);
     println!();
-    println!(
-        "send path, per advert a master sends ({ROUNDS} rounds of one timer per instance, IPv4 and IPv6; the first round, which encodes, not counted)"
-    );
-    println!(
-        "{:>10} {:>14} {:>12}",
-        "instances", "instructions", "ns (native)"
-    );
-    for n in SIZES {
-        let instructions = if valgrind {
-            let base = callgrind_mode(&me, "--replay-sends", n, 1);
-            let full = callgrind_mode(&me, "--replay-sends", n, ROUNDS + 1);
-            match (base, full) {
-                (Some(b), Some(f)) => {
-                    format!("{}", (f.saturating_sub(b)) / (2 * n * ROUNDS) as u64)
-                }
-                _ => "failed".into(),
-            }
-        } else {
-            "SKIPPED (no valgrind)".into()
-        };
-        let rounds = 200;
-        let setup = {
-            let t = Instant::now();
-            vipd::daemon::replay::replay_sends(n, 1);
-            t.elapsed()
-        };
-        let t0 = Instant::now();
-        let done = vipd::daemon::replay::replay_sends(n, rounds + 1);
-        let ns = (t0.elapsed().saturating_sub(setup)).as_nanos() / (done.max(1) as u128);
-        println!("{n:>10} {instructions:>14} {ns:>12}");
+    table(&me, valgrind, Side::Send);
+}
+
+/// Which path a table measures.
+#[derive(Clone, Copy)]
+enum Side {
+    /// Adverts a backup hears (`--replay`).
+    Receive,
+    /// Adverts a master sends (`--replay-sends`).
+    Send,
+}
+
+impl Side {
+    fn flag(self) -> &'static str {
+        match self {
+            Side::Receive => "--replay",
+            Side::Send => "--replay-sends",
+        }
+    }
+    fn replay(self, n: usize, rounds: usize) -> usize {
+        match self {
+            Side::Receive => vipd::daemon::replay::replay_adverts(n, rounds),
+            Side::Send => vipd::daemon::replay::replay_sends(n, rounds),
+        }
+    }
+    /// Rounds in the baseline run: a send replay's first round encodes the
+    /// adverts (once per instance), so it is left out of the figure.
+    fn base_rounds(self) -> usize {
+        match self {
+            Side::Receive => 0,
+            Side::Send => 1,
+        }
+    }
+    fn title(self) -> String {
+        match self {
+            Side::Receive => format!(
+                "receive path, per advert heard by a backup ({ROUNDS} rounds of one advert per instance and family)"
+            ),
+            Side::Send => format!(
+                "send path, per advert a master sends ({ROUNDS} rounds of one timer per instance, IPv4 and IPv6; the first round, which encodes, not counted)"
+            ),
+        }
     }
 }
 
-/// Total instructions of one receive replay under callgrind.
-fn callgrind(me: &PathBuf, n: usize, rounds: usize) -> Option<u64> {
-    callgrind_mode(me, "--replay", n, rounds)
+/// One table: per N, instructions per advert under callgrind ((R rounds -
+/// base) / adverts) and nanoseconds natively.
+fn table(me: &PathBuf, valgrind: bool, side: Side) {
+    println!("{}", side.title());
+    println!(
+        "{:>10} {:>14} {:>12}",
+        "instances", "instructions", "ns (native)"
+    );
+    let base = side.base_rounds();
+    for n in SIZES {
+        let instructions = if valgrind {
+            let b = callgrind(me, side.flag(), n, base);
+            let f = callgrind(me, side.flag(), n, base + ROUNDS);
+            match (b, f) {
+                (Some(b), Some(f)) => {
+                    format!("{}", (f.saturating_sub(b)) / (2 * n * ROUNDS) as u64)
+                }
+                _ => "failed".into(),
+            }
+        } else {
+            "SKIPPED (no valgrind)".into()
+        };
+        let rounds = 200;
+        let setup = {
+            let t = Instant::now();
+            side.replay(n, base);
+            t.elapsed()
+        };
+        let t0 = Instant::now();
+        let done = side.replay(n, base + rounds).saturating_sub(2 * n * base);
+        let ns = (t0.elapsed().saturating_sub(setup)).as_nanos() / done.max(1) as u128;
+        println!("{n:>10} {instructions:>14} {ns:>12}");
+    }
 }
 
 /// Total instructions of one replay (`mode`: `--replay` or
 /// `--replay-sends`) under callgrind.
-fn callgrind_mode(me: &PathBuf, mode: &str, n: usize, rounds: usize) -> Option<u64> {
+fn callgrind(me: &PathBuf, mode: &str, n: usize, rounds: usize) -> Option<u64> {
     let out = std::env::temp_dir().join(format!(
         "vipd-callgrind-{}-{}-{n}-{rounds}",
         std::process::id(),

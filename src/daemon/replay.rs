@@ -43,15 +43,10 @@ fn instances_text(n: usize, extra: &str) -> String {
     text
 }
 
-/// Replays `rounds` adverts per instance and family to `instances` backups
-/// (up to 510: 255 VRIDs on each of two interfaces); returns how many were
-/// delivered (every one, or the replay is broken).
-#[doc(hidden)]
-pub fn replay_adverts(instances: usize, rounds: usize) -> usize {
-    let n = instances.clamp(1, 510);
-    let text = instances_text(n, "");
-    let config = Config::parse(&text, Path::new("replay")).expect("replay config");
-    let mut list: Vec<Instance> = config
+/// The instances of `text`, on eth0 (ifindex 1) and eth1 (2), started.
+fn started(text: &str) -> Vec<Instance> {
+    let config = Config::parse(text, Path::new("replay")).expect("replay config");
+    config
         .instances
         .into_iter()
         .map(|c| {
@@ -61,7 +56,16 @@ pub fn replay_adverts(instances: usize, rounds: usize) -> usize {
             i.router.handle(Time::ZERO, Event::Startup);
             i
         })
-        .collect();
+        .collect()
+}
+
+/// Replays `rounds` adverts per instance and family to `instances` backups
+/// (up to 510: 255 VRIDs on each of two interfaces); returns how many were
+/// delivered (every one, or the replay is broken).
+#[doc(hidden)]
+pub fn replay_adverts(instances: usize, rounds: usize) -> usize {
+    let n = instances.clamp(1, 510);
+    let mut list = started(&instances_text(n, ""));
     let link = |index: u32, name: &str| LinkState {
         index,
         name: name.into(),
@@ -156,23 +160,14 @@ pub fn replay_adverts(instances: usize, rounds: usize) -> usize {
 #[doc(hidden)]
 pub fn replay_sends(instances: usize, rounds: usize) -> usize {
     let n = instances.clamp(1, 510);
-    let text = instances_text(n, "    initial_state: master\n    advert_interval: 1s\n");
-    let config = Config::parse(&text, Path::new("replay")).expect("replay config");
-    let mut list: Vec<Instance> = config
-        .instances
-        .into_iter()
-        .map(|c| {
-            let ifindex = if c.interface == "eth0" { 1 } else { 2 };
-            let mut i = Instance::new(c);
-            i.ifindex = Some(ifindex);
-            i.sources = [
-                Some(IpAddr::from([10, 0, ifindex as u8 - 1, 1])),
-                Some("fe80::1".parse().unwrap()),
-            ];
-            i.router.handle(Time::ZERO, Event::Startup);
-            i
-        })
-        .collect();
+    let mut list = started(&instances_text(
+        n,
+        "    initial_state: master\n    advert_interval: 1s\n",
+    ));
+    for i in &mut list {
+        let v4 = IpAddr::from([10, 0, i.ifindex.unwrap_or(1) as u8 - 1, 1]);
+        i.sources = [Some(v4), Some("fe80::1".parse().unwrap())];
+    }
     let mut schedule = Schedule::default();
     schedule.rebuild(&list);
     let mut sent = 0;
