@@ -272,9 +272,11 @@ fn systemd_analyze_verify_accepts_the_unit() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
-fn man_pages_and_completions_from_clap() {
-    let dir = tmpdir("assets");
+/// A fresh `tmpdir(name)` with the man pages and completions both binaries
+/// generate (`vipd --generate-assets`, `vipctl generate-assets --out`), as
+/// `.ci/build-deb` makes them.
+fn generated_assets(name: &str) -> PathBuf {
+    let dir = tmpdir(name);
     for (bin, args) in [
         (env!("CARGO_BIN_EXE_vipd"), vec!["--generate-assets"]),
         (
@@ -285,6 +287,12 @@ fn man_pages_and_completions_from_clap() {
         let out = Command::new(bin).args(&args).arg(&dir).output().unwrap();
         assert!(out.status.success(), "{bin}: {}", text(&out));
     }
+    dir
+}
+
+#[test]
+fn man_pages_and_completions_from_clap() {
+    let dir = generated_assets("assets");
     let read =
         |rel: &str| std::fs::read_to_string(dir.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
     for bin in ["vipd", "vipctl"] {
@@ -375,17 +383,7 @@ fn man_pages_and_completions_from_clap() {
 #[test]
 fn man_pages_have_exit_status_signals_and_files() {
     use vipd::exit::Exit;
-    let dir = tmpdir("sections");
-    for (bin, args) in [
-        (env!("CARGO_BIN_EXE_vipd"), vec!["--generate-assets"]),
-        (
-            env!("CARGO_BIN_EXE_vipctl"),
-            vec!["generate-assets", "--out"],
-        ),
-    ] {
-        let out = Command::new(bin).args(&args).arg(&dir).output().unwrap();
-        assert!(out.status.success(), "{bin}: {}", text(&out));
-    }
+    let dir = generated_assets("sections");
     let section = |page: &str, title: &str| -> Option<String> {
         let start = page.find(&format!(".SH {title}\n"))?;
         let rest = &page[start + 4..];
