@@ -213,22 +213,36 @@ pub fn check(
             return Err(Reject::IntervalMismatch);
         }
     }
-    if repr.priority != 255 {
-        let mut theirs: Vec<IpAddr> = repr.addresses.clone();
-        let mut ours: Vec<IpAddr> = cfg
-            .vips
-            .iter()
-            .filter(|v| v.family() == Family::of(src))
-            .map(|v| v.address)
-            .collect();
-        theirs.sort();
-        theirs.dedup();
-        ours.sort();
-        if theirs != ours {
-            return Err(Reject::AddressMismatch);
-        }
+    if repr.priority != 255 && !same_addresses(cfg, &repr.addresses, Family::of(src)) {
+        return Err(Reject::AddressMismatch);
     }
     Ok(())
+}
+
+/// Lists this short are compared pairwise, without allocating: this runs
+/// for every advert heard, and nearly every instance has a few VIPs.
+const PAIRWISE_UP_TO: usize = 16;
+
+/// Whether the advert's addresses are, as a set, the instance's VIPs of
+/// that family (order and repeats in the advert do not matter; the
+/// configuration holds each VIP once).
+fn same_addresses(cfg: &InstanceConfig, theirs: &[IpAddr], family: Family) -> bool {
+    let ours = || {
+        cfg.vips
+            .iter()
+            .filter(move |v| v.family() == family)
+            .map(|v| v.address)
+    };
+    if theirs.len() <= PAIRWISE_UP_TO && cfg.vips.len() <= PAIRWISE_UP_TO {
+        return theirs.iter().all(|a| ours().any(|o| o == *a))
+            && ours().all(|o| theirs.contains(&o));
+    }
+    let mut theirs = theirs.to_vec();
+    let mut ours: Vec<IpAddr> = ours().collect();
+    theirs.sort();
+    theirs.dedup();
+    ours.sort();
+    theirs == ours
 }
 
 #[cfg(test)]
@@ -292,6 +306,57 @@ mod tests {
         // RFC 5798 7.1: the owner's advert is processed despite a mismatch.
         r.priority = 255;
         assert_eq!(check(&c, &r, src, 255, none), Ok(()));
+    }
+
+    // The pairwise comparison (short lists) and the sorted one (long lists)
+    // say the same as "equal as sets" for every variation of an advert.
+    #[test]
+    fn address_sets_compare_alike_short_and_long() {
+        for n in [1usize, 3, PAIRWISE_UP_TO, PAIRWISE_UP_TO + 1, 40] {
+            let vips: Vec<String> = (0..n)
+                .map(|i| format!("10.9.{}.{}/32", i / 200, i % 200 + 1))
+                .collect();
+            let text = format!(
+                "instances:\n  - name: a\n    interface: eth0\n    vrid: 7\n    vips: [{}, \"2001:db8::1/64\"]\n",
+                vips.join(", ")
+            );
+            let c = Config::parse(&text, Path::new("t"))
+                .unwrap()
+                .instances
+                .remove(0);
+            let ours: Vec<IpAddr> = build(&c, Family::V4, 100).addresses;
+            let other = ip("10.8.0.1");
+            let mut variants: Vec<(Vec<IpAddr>, bool)> = vec![(ours.clone(), true)];
+            let mut rev = ours.clone();
+            rev.reverse();
+            variants.push((rev.clone(), true));
+            let mut dup = rev.clone();
+            dup.push(ours[0]);
+            variants.push((dup, true));
+            let mut missing = ours.clone();
+            missing.pop();
+            variants.push((missing.clone(), false));
+            let mut replaced = missing.clone();
+            replaced.push(other);
+            variants.push((replaced, false));
+            let mut extra = ours.clone();
+            extra.push(other);
+            variants.push((extra, false));
+            variants.push((vec![ip("2001:db8::1")], false));
+            // Repeats standing in for a missing address.
+            if n > 1 {
+                let mut padded = missing.clone();
+                padded.push(ours[0]);
+                variants.push((padded, false));
+            }
+            for (theirs, equal) in variants {
+                assert_eq!(
+                    same_addresses(&c, &theirs, Family::V4),
+                    equal,
+                    "{n} VIPs, advert {theirs:?}"
+                );
+            }
+        }
     }
 
     fn ah_cfg(extra: &str) -> InstanceConfig {

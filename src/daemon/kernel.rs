@@ -9,6 +9,8 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 
+use rustc_hash::FxHashMap;
+
 use crate::config::{InstanceConfig, Vip, VipDeviceKind};
 use crate::family::Family;
 use crate::io::netlink::{AddrEntry, LinkState, NetlinkEvent, virtual_mac};
@@ -33,15 +35,41 @@ pub enum KernelChange {
 #[derive(Debug, Clone, Default)]
 pub struct KernelView {
     links: HashMap<u32, LinkState>,
+    /// In the kernel's order (the first usable one is an advert's source).
     addrs: Vec<AddrEntry>,
+    /// How many links carry each address: "is this one of ours?" is asked
+    /// for every advert heard and must not scan a host's hundreds of VIPs.
+    on_links: FxHashMap<IpAddr, u32>,
 }
 
 impl KernelView {
     pub fn new(links: Vec<LinkState>, addrs: Vec<AddrEntry>) -> KernelView {
-        KernelView {
+        let mut view = KernelView {
             links: links.into_iter().map(|l| (l.index, l)).collect(),
-            addrs,
+            addrs: Vec::new(),
+            on_links: FxHashMap::default(),
+        };
+        for a in addrs {
+            view.apply(NetlinkEvent::AddressAdded(a));
         }
+        view
+    }
+
+    /// Removes the entries `gone` selects, keeping the count in step.
+    fn remove_addrs(&mut self, gone: impl Fn(&AddrEntry) -> bool) {
+        let on_links = &mut self.on_links;
+        self.addrs.retain(|e| {
+            if !gone(e) {
+                return true;
+            }
+            if let Some(n) = on_links.get_mut(&e.address) {
+                *n -= 1;
+                if *n == 0 {
+                    on_links.remove(&e.address);
+                }
+            }
+            false
+        });
     }
 
     /// Takes one notification in.
@@ -52,7 +80,7 @@ impl KernelView {
                 after: l,
             },
             NetlinkEvent::LinkRemoved { index, .. } => {
-                self.addrs.retain(|a| a.index != index);
+                self.remove_addrs(|a| a.index == index);
                 KernelChange::LinkRemoved {
                     index,
                     gone: self.links.remove(&index),
@@ -65,13 +93,15 @@ impl KernelView {
                     .find(|e| e.index == a.index && e.address == a.address)
                 {
                     Some(e) => *e = a,
-                    None => self.addrs.push(a),
+                    None => {
+                        self.addrs.push(a);
+                        *self.on_links.entry(a.address).or_default() += 1;
+                    }
                 }
                 KernelChange::AddressAdded(a)
             }
             NetlinkEvent::AddressRemoved(a) => {
-                self.addrs
-                    .retain(|e| !(e.index == a.index && e.address == a.address));
+                self.remove_addrs(|e| e.index == a.index && e.address == a.address);
                 KernelChange::AddressRemoved(a)
             }
         }
@@ -106,7 +136,7 @@ impl KernelView {
 
     /// Whether `addr` is one of this host's addresses (on any link).
     pub fn is_own_address(&self, addr: IpAddr) -> bool {
-        self.addrs.iter().any(|e| e.address == addr)
+        self.on_links.contains_key(&addr)
     }
 
     /// The usable (not tentative) IPv6 link-local address of a link.
@@ -389,6 +419,20 @@ mod tests {
             "addresses go with the link"
         );
         assert_eq!(k.link_local_of(1), None);
+        // One address on two links: ours until it has left both.
+        k.apply(NetlinkEvent::AddressAdded(addr(1, "192.0.2.9")));
+        k.apply(NetlinkEvent::AddressAdded(addr(6, "192.0.2.9")));
+        k.apply(NetlinkEvent::AddressRemoved(addr(6, "192.0.2.9")));
+        assert!(k.is_own_address("192.0.2.9".parse().unwrap()));
+        k.apply(NetlinkEvent::LinkRemoved {
+            index: 1,
+            name: None,
+        });
+        assert!(!k.is_own_address("192.0.2.9".parse().unwrap()));
+        assert!(
+            !k.is_own_address("192.0.2.1".parse().unwrap()),
+            "the dump's address went with eth0"
+        );
     }
 
     // What found_vips reports for each leftover (docs/restart.md).

@@ -79,7 +79,9 @@ pub fn classify(
             };
         }
     };
-    let Some(idx) = owner(repr.vrid) else {
+    // The VRID parsed is the one peeked at (the same byte): one lookup.
+    debug_assert_eq!(vrrp::peek_vrid(&pkt.payload), Some(repr.vrid));
+    let Some(idx) = named else {
         return Verdict::Drop {
             instance: None,
             reason: DropReason::UnknownVrid,
