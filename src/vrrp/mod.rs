@@ -54,7 +54,8 @@ mod time;
 mod timers;
 
 pub use params::{
-    AnnouncePlan, Params, field_to_interval, interval_to_field, master_down_interval, skew_time,
+    ADVERT_SLOTS, AnnouncePlan, Params, field_to_interval, interval_to_field, master_down_interval,
+    next_advert_at, skew_time,
 };
 pub use router::Router;
 pub use time::Time;

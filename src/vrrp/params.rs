@@ -1,5 +1,6 @@
 //! What the router is configured with, and the RFC's timer formulas.
 
+use super::Time;
 use std::time::Duration;
 
 use crate::config::{FoundVips, InitialState, InstanceConfig, LowerPriorityMaster, VrrpVersion};
@@ -87,4 +88,35 @@ pub fn master_down_interval(
     master_adver_interval: Duration,
 ) -> Duration {
     3 * master_adver_interval + skew_time(version, priority, master_adver_interval)
+}
+
+/// Slots per advert interval on which a master's Adver_Timer is put.
+pub const ADVERT_SLOTS: u32 = 4;
+
+/// When a master's next advert is due, `interval` after `from`: on the
+/// grid of `interval / ADVERT_SLOTS` steps from the epoch, the last point
+/// of it not after `from + interval`.
+///
+/// Why: masters with the same interval then share deadlines, so a host with
+/// many instances sends their adverts in at most [`ADVERT_SLOTS`] bursts
+/// per interval, and wakes that often, instead of once per advert at phases
+/// scattered by when each instance became master; a backup hearing them
+/// reads a burst per wake-up too (issue 15: wake-ups, not parsing,
+/// dominated a backup's cost per advert). The price is one advert, the
+/// first after becoming master (or after a late wake-up), sent up to a
+/// quarter interval early; RFC 5798's receivers time out on
+/// Master_Down_Interval (over three intervals) and do not mind an early
+/// advert. Once on the grid a deadline stays there: the interval is a
+/// whole number of steps, so every later interval is exact.
+pub fn next_advert_at(from: Time, interval: Duration) -> Time {
+    // In u64 nanoseconds (584 years): a u128 remainder is a library call.
+    let step = u64::try_from((interval / ADVERT_SLOTS).as_nanos()).unwrap_or(0);
+    let due = from + interval;
+    let Ok(since) = u64::try_from(due.since_epoch().as_nanos()) else {
+        return due;
+    };
+    if step == 0 {
+        return due;
+    }
+    due - Duration::from_nanos(since % step)
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::faults::Faults;
 use super::hold::Hold;
-use super::params::{master_down_interval, skew_time};
+use super::params::{master_down_interval, next_advert_at, skew_time};
 use super::timers::{Timer, Timers};
 use super::{Action, Event, Found, Params, Reason, State, Time};
 use crate::config::{FoundVips, InitialState};
@@ -176,8 +176,10 @@ impl Router {
         out.push(Action::SendAdvert {
             priority: self.priority,
         });
-        self.timers
-            .set(Timer::Adver, now + self.params.advert_interval);
+        self.timers.set(
+            Timer::Adver,
+            next_advert_at(now, self.params.advert_interval),
+        );
     }
 
     /// The first announcement burst, and the second one and the refresh
@@ -401,9 +403,9 @@ impl Router {
             });
             // Re-arm from the deadline, not from `now`, so a late wakeup
             // does not stretch every later interval.
-            let mut next = due + interval;
+            let mut next = next_advert_at(due, interval);
             if next <= now {
-                next = now + interval;
+                next = next_advert_at(now, interval);
             }
             self.timers.set(Timer::Adver, next);
         }

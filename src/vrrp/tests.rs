@@ -149,7 +149,9 @@ fn master_down_timer_makes_backup_master() {
         "VIPs before GARP"
     );
     assert!(acts.contains(&Action::SendAdvert { priority: 100 }));
-    assert_eq!(r.poll_at(), Some(at + Duration::from_secs(1)));
+    // Adver_Timer: one interval on, brought back to the advert grid (250 ms
+    // steps for a 1 s interval): 4.609375 s -> 4.5 s.
+    assert_eq!(r.poll_at(), Some(Time::from_millis(4_500)));
 }
 
 // RFC 5798 6.4.2: priority-0 advert -> Master_Down_Timer = Skew_Time.
@@ -300,6 +302,88 @@ fn master_advertises_every_interval_without_drift() {
     assert_eq!(sent, 10);
 }
 
+// The Adver_Timer's grid (`params::next_advert_at`): one interval on,
+// never later, at most a quarter interval earlier, and exact once on it.
+#[test]
+fn advert_deadlines_sit_on_a_quarter_interval_grid() {
+    use super::params::{ADVERT_SLOTS, next_advert_at};
+    let iv = Duration::from_millis(20);
+    let step = iv / ADVERT_SLOTS;
+    for us in [0u64, 1, 4_999, 5_000, 5_001, 123_456, 3_609_375] {
+        let from = Time::ZERO + Duration::from_micros(us);
+        let next = next_advert_at(from, iv);
+        assert!(next <= from + iv, "never later than one interval ({us} us)");
+        assert!(
+            next > from + (iv - step),
+            "at most one step early ({us} us)"
+        );
+        assert_eq!(
+            next.since_epoch().as_nanos() % step.as_nanos(),
+            0,
+            "on the grid ({us} us)"
+        );
+        assert_eq!(next_advert_at(next, iv), next + iv, "exact once on it");
+    }
+    // An interval too short to divide: no grid.
+    let tiny = Duration::from_nanos(3);
+    assert_eq!(
+        next_advert_at(Time::ZERO + tiny, tiny),
+        Time::ZERO + 2 * tiny
+    );
+}
+
+// Issue 15: masters that took over at scattered moments send in at most
+// ADVERT_SLOTS bursts per interval from their second advert on (one
+// wake-up per burst for the sender and for a backup hearing them), each
+// still advertising once per interval. Without the grid: 64 instants.
+#[test]
+fn many_masters_advertise_in_a_few_bursts_per_interval() {
+    use super::params::ADVERT_SLOTS;
+    use std::collections::BTreeSet;
+    let iv = Duration::from_millis(20);
+    let mut routers: Vec<Router> = (0..64u64)
+        .map(|i| {
+            let mut r = Router::new(params(VrrpVersion::V3, 100, iv));
+            r.set_local_address(ip(10));
+            r.handle(Time::ZERO, Event::Startup);
+            // Each becomes master at its own moment (0.137 ms apart).
+            let at = r.poll_at().unwrap() + Duration::from_micros(137 * i);
+            r.handle_timeout(at);
+            assert_eq!(r.state(), State::Master);
+            r
+        })
+        .collect();
+    let start = Time::from_secs(1);
+    let end = start + 10 * iv;
+    let mut instants = BTreeSet::new();
+    let mut per_router = vec![0usize; routers.len()];
+    loop {
+        let (idx, at) = routers
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (i, r.poll_at().unwrap()))
+            .min_by_key(|(_, t)| *t)
+            .unwrap();
+        if at >= end {
+            break;
+        }
+        let acts = routers[idx].handle_timeout(at);
+        if at >= start && acts.contains(&Action::SendAdvert { priority: 100 }) {
+            instants.insert(at);
+            per_router[idx] += 1;
+        }
+    }
+    assert!(
+        per_router.iter().all(|n| *n == 10),
+        "each advertises once per interval: {per_router:?}"
+    );
+    assert!(
+        instants.len() <= 10 * ADVERT_SLOTS as usize,
+        "{} send instants in 10 intervals",
+        instants.len()
+    );
+}
+
 // RFC 5798 6.4.3: Shutdown -> priority-0 advert, Initialize.
 #[test]
 fn master_shutdown_sends_priority_zero_and_removes_vips() {
@@ -318,7 +402,8 @@ fn master_answers_priority_zero_at_once() {
     let now = Time::from_millis(3_700);
     let acts = r.handle(now, advert(20, 0));
     assert_eq!(acts, vec![Action::SendAdvert { priority: 100 }]);
-    assert_eq!(r.poll_at(), Some(now + Duration::from_secs(1)));
+    // Reset: one interval on, on the advert grid (4.7 s -> 4.5 s).
+    assert_eq!(r.poll_at(), Some(Time::from_millis(4_500)));
     assert_eq!(r.state(), State::Master);
 }
 
@@ -599,7 +684,7 @@ fn hold_keeps_master_through_a_bounce() {
     assert_eq!(r.held_down_until(), None);
     assert_eq!(
         r.poll_at(),
-        Some(up + secs(1)),
+        Some(crate::vrrp::params::next_advert_at(up, secs(1))),
         "Adver_Timer re-armed from link up"
     );
     // The hold is used up: the next link-down faults as usual.
