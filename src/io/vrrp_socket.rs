@@ -351,6 +351,14 @@ impl VrrpSocket {
         }
     }
 
+    /// Waits until a datagram is queued, without reading it (readiness is
+    /// kept: the next [`VrrpSocket::recv_batch`] reads at once).
+    pub async fn readable(&self) -> io::Result<()> {
+        let mut guard = self.fd.readable().await?;
+        guard.retain_ready();
+        Ok(())
+    }
+
     /// Waits for datagrams, then returns all that are there (at most
     /// `max`, at most [`RECV_BATCH`]) from one recvmmsg(2): under load one
     /// wake-up and one system call read many.
