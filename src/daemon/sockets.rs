@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -133,55 +134,165 @@ impl Sockets {
 const MAX_BATCH: usize = crate::io::vrrp_socket::RECV_BATCH;
 
 /// A socket read again within this long after its last read is busy:
-/// many instances' adverts are arriving.
+/// adverts are arriving faster than one wake-up each is worth.
 const BUSY_GAP: Duration = Duration::from_millis(2);
+
+/// A socket whose last read took this many datagrams is busy: its adverts
+/// come in bursts (many instances on the interface).
+const BUSY_BATCH: usize = 8;
 
 /// How long a busy socket's reader waits, once a datagram is queued,
 /// before reading: the rest of the burst arrives meanwhile and is read in
 /// the same wake-up. A host's masters send their adverts in bursts (the
 /// advert grid, `vrrp::next_advert_at`), each datagram of which used to
 /// wake the reader on its own: a backup of 64 dual-stack instances at 20 ms
-/// woke about 2,000 times a second for 6,400 adverts (issue 15). Only in
-/// busy periods, so a lone advert is read at once; and a backup never
-/// takes over on an advert still waiting here: the loop drains the sockets
-/// before a Master_Down timer fires. The price: under load an advert is
-/// handled up to about 2 ms (tokio's timer rounds 1 ms up) later, a
-/// priority-0 advert's Skew_Time takeover included.
-const LINGER: Duration = Duration::from_millis(1);
+/// woke about 2,000 times a second for 6,400 adverts, one of 2 x 255 at
+/// 20 ms 2,700 times (issue 15). A master sends about 1,000 adverts in
+/// 4-5 ms on the development VM; a linger shorter than the burst wakes the
+/// reader once per linger instead. Only for busy sockets, so a lone
+/// advert is read at once; and a backup never takes over on an advert
+/// still waiting here: the loop drains the sockets before a Master_Down
+/// timer fires. The price: on a busy socket an advert is handled up to
+/// about 4 ms later (tokio's timer rounds up to its next millisecond),
+/// a priority-0 advert's Skew_Time takeover included.
+const LINGER: Duration = Duration::from_millis(3);
+
+/// When a socket's reader reads: at once, or after [`LINGER`] when the
+/// socket is busy ([`BUSY_GAP`], [`BUSY_BATCH`]).
+#[derive(Debug, Default)]
+struct ReadPacing {
+    last_read: Option<Instant>,
+    /// Datagrams the last wake-up read.
+    last_count: usize,
+}
+
+impl ReadPacing {
+    /// How long to wait, once a datagram is queued, before reading it.
+    fn linger(&self, now: Instant) -> Option<Duration> {
+        let soon = self
+            .last_read
+            .is_some_and(|t| now.saturating_duration_since(t) < BUSY_GAP);
+        (soon || self.last_count >= BUSY_BATCH).then_some(LINGER)
+    }
+
+    /// The socket was read empty at `now`, `count` datagrams in all.
+    fn read_at(&mut self, now: Instant, count: usize) {
+        self.last_read = Some(now);
+        self.last_count = count;
+    }
+
+    /// The socket failed: the next datagram is read at once.
+    fn reset(&mut self) {
+        *self = ReadPacing::default();
+    }
+}
 
 /// Reads until the daemon goes away; a failing socket is reported and
 /// retried after a pause (never a busy loop).
 async fn read_loop(key: SocketKey, sock: Arc<VrrpSocket>, tx: mpsc::UnboundedSender<Input>) {
-    let mut last_read: Option<std::time::Instant> = None;
+    let mut pacing = ReadPacing::default();
+    let mut watch = None;
     loop {
-        let busy = last_read.is_some_and(|t| t.elapsed() < BUSY_GAP);
-        let read = async {
-            if busy {
-                sock.readable().await?;
-                tokio::time::sleep(LINGER).await;
-            }
-            // Everything queued, in batches of MAX_BATCH.
-            loop {
-                let batch = sock.recv_batch(MAX_BATCH).await?;
-                let full = batch.len() >= MAX_BATCH;
-                if tx.send(Input::Packets(key, batch)).is_err() {
-                    return Ok(false);
-                }
-                if !full {
-                    return Ok(true);
-                }
-            }
-        };
-        match read.await {
-            Ok(true) => last_read = Some(std::time::Instant::now()),
+        match read_once(key, &sock, &mut watch, &mut pacing, &tx).await {
+            Ok(true) => {}
             Ok(false) => return,
             Err(e) => {
                 if tx.send(Input::SocketFailed(key, e)).is_err() {
                     return;
                 }
-                last_read = None;
+                watch = None;
+                pacing.reset();
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
+    }
+}
+
+/// Waits for a datagram, lingers if the socket is busy, then hands over
+/// everything queued. False when the daemon is gone.
+async fn read_once(
+    key: SocketKey,
+    sock: &Arc<VrrpSocket>,
+    watch: &mut Option<AsyncFd<Arc<VrrpSocket>>>,
+    pacing: &mut ReadPacing,
+    tx: &mpsc::UnboundedSender<Input>,
+) -> io::Result<bool> {
+    let linger = {
+        let fd = match watch {
+            Some(fd) => fd,
+            None => watch.insert(sock.watch()?),
+        };
+        let mut guard = fd.readable().await?;
+        match pacing.linger(Instant::now()) {
+            None => {
+                let handed = hand_over(key, sock, tx)?;
+                // Read until the kernel had fewer than asked: empty then. A
+                // datagram arriving since raises a new edge that tokio's
+                // readiness tick keeps from being cleared here.
+                guard.clear_ready();
+                return Ok(handed.is_some_and(|count| {
+                    pacing.read_at(Instant::now(), count);
+                    true
+                }));
+            }
+            Some(wait) => wait,
+        }
+    };
+    // Out of epoll while the burst arrives: epoll is edge-triggered, and
+    // every datagram arriving on a registered socket wakes the thread even
+    // when no task waits for it. Registered again before the next wait,
+    // which then sees at once what came after this read.
+    *watch = None;
+    tokio::time::sleep(linger).await;
+    Ok(hand_over(key, sock, tx)?.is_some_and(|count| {
+        pacing.read_at(Instant::now(), count);
+        true
+    }))
+}
+
+/// Hands everything queued on `sock` to the daemon, in batches of
+/// [`MAX_BATCH`]: how many datagrams, or None when the daemon is gone.
+fn hand_over(
+    key: SocketKey,
+    sock: &VrrpSocket,
+    tx: &mpsc::UnboundedSender<Input>,
+) -> io::Result<Option<usize>> {
+    let mut count = 0;
+    loop {
+        let (batch, read) = sock.recv_now(MAX_BATCH)?;
+        count += batch.len();
+        if !batch.is_empty() && tx.send(Input::Packets(key, batch)).is_err() {
+            return Ok(None);
+        }
+        if read < MAX_BATCH {
+            return Ok(Some(count));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_socket_lingers_only_while_busy() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let mut p = ReadPacing::default();
+        assert_eq!(p.linger(t0), None, "the first datagram is read at once");
+        p.read_at(t0, 1);
+        assert_eq!(p.linger(ms(1)), Some(LINGER), "read again within BUSY_GAP");
+        assert_eq!(p.linger(ms(2)), None, "a lone advert after a pause");
+        assert_eq!(p.linger(ms(20)), None);
+        p.read_at(ms(20), BUSY_BATCH - 1);
+        assert_eq!(p.linger(ms(40)), None, "a few instances: at once");
+        p.read_at(ms(40), BUSY_BATCH);
+        assert_eq!(
+            p.linger(ms(60)),
+            Some(LINGER),
+            "a burst: the next one lingers from its first datagram"
+        );
+        p.reset();
+        assert_eq!(p.linger(ms(60)), None, "after a failure, at once");
     }
 }

@@ -22,6 +22,9 @@ use std::os::fd::{AsFd, AsRawFd};
 
 use nix::sys::socket::{ControlMessage, MsgFlags, SockaddrStorage, sendmsg};
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
+use std::sync::Arc;
+
+use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
 use crate::family::Family;
@@ -179,8 +182,12 @@ fn ipv6_meta(hdr: &libc::msghdr) -> (Option<u8>, Option<Ipv6Addr>) {
     (hop, dst)
 }
 
+/// A VRRP or AH raw socket. Not registered with the runtime by itself: its
+/// reader registers it ([`VrrpSocket::watch`]) while it waits for
+/// datagrams, and may leave it unregistered while it lets a burst arrive
+/// (`daemon::sockets`).
 pub struct VrrpSocket {
-    fd: AsyncFd<Socket>,
+    sock: Socket,
     family: Family,
     ifindex: u32,
     proto: RawProto,
@@ -323,11 +330,8 @@ impl VrrpSocket {
                 sock.join_multicast_v4_n(&VRRP_MCAST_V4, &InterfaceIndexOrAddress::Index(ifindex))?;
             }
         }
-        // SAFETY: `sock` owns its descriptor and AsyncFd takes ownership of
-        // it, so the fd stays open and unchanged for the AsyncFd's lifetime.
-        let fd = unsafe { AsyncFd::register(sock) }.map_err(|e| e.into_parts().1)?;
         Ok(VrrpSocket {
-            fd,
+            sock,
             family,
             ifindex,
             proto,
@@ -336,7 +340,7 @@ impl VrrpSocket {
 
     /// Joins the VRRP multicast group later (an instance switched to multicast on reload).
     pub fn join_multicast(&self) -> io::Result<()> {
-        let sock = self.fd.get_ref();
+        let sock = &self.sock;
         let r = if self.family == Family::V6 {
             sock.join_multicast_v6(&VRRP_MCAST_V6, self.ifindex)
         } else {
@@ -351,52 +355,37 @@ impl VrrpSocket {
         }
     }
 
-    /// Waits until a datagram is queued, without reading it (readiness is
-    /// kept: the next [`VrrpSocket::recv_batch`] reads at once).
-    pub async fn readable(&self) -> io::Result<()> {
-        let mut guard = self.fd.readable().await?;
-        guard.retain_ready();
-        Ok(())
+    /// The socket registered with the runtime for readability, for as long
+    /// as the returned value lives (dropping it unregisters: while nobody
+    /// waits, datagrams arriving wake nobody).
+    pub fn watch(self: &Arc<Self>) -> io::Result<AsyncFd<Arc<VrrpSocket>>> {
+        // SAFETY: the AsyncFd holds an Arc of the socket, which owns the
+        // descriptor: it stays open and the same for the AsyncFd's lifetime,
+        // and `as_raw_fd` always returns it.
+        unsafe { AsyncFd::register_with_interest(self.clone(), Interest::READABLE) }
+            .map_err(|e| e.into_parts().1)
     }
 
-    /// Waits for datagrams, then returns all that are there (at most
-    /// `max`, at most [`RECV_BATCH`]) from one recvmmsg(2): under load one
-    /// wake-up and one system call read many.
-    pub async fn recv_batch(&self, max: usize) -> io::Result<Vec<Datagram>> {
-        let max = max.clamp(1, RECV_BATCH);
+    /// What is queued now (at most `max`, at most [`RECV_BATCH`]) from one
+    /// recvmmsg(2), without waiting, and how many datagrams the kernel
+    /// handed over (fewer than asked: the queue was empty; some may not
+    /// become datagrams, an IPv6 one without its control messages).
+    pub fn recv_now(&self, max: usize) -> io::Result<(Vec<Datagram>, usize)> {
+        let mut out = Vec::new();
         loop {
-            let mut guard = self.fd.readable().await?;
-            let mut out = Vec::new();
-            match self.recv_many(self.fd.get_ref(), max, &mut out) {
-                Ok(read) => {
-                    // Fewer than asked: the queue was empty when the kernel
-                    // looked, as a would-block says. Clearing here saves
-                    // the system call that would only say so; a datagram
-                    // arriving meanwhile raises a new edge (tokio's
-                    // readiness tick keeps it from being lost).
-                    if read < max {
-                        guard.clear_ready();
-                    }
-                    if !out.is_empty() {
-                        return Ok(out);
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => guard.clear_ready(),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+            return match self.recv_many(&self.sock, max.clamp(1, RECV_BATCH), &mut out) {
+                Ok(read) => Ok((out, read)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok((out, 0)),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => Err(e),
+            };
         }
     }
 
     /// What is queued now (at most `max`, at most [`RECV_BATCH`]), without
     /// waiting: nothing when nothing is.
     pub fn try_recv_batch(&self, max: usize) -> io::Result<Vec<Datagram>> {
-        let mut out = Vec::new();
-        match self.recv_many(self.fd.get_ref(), max.clamp(1, RECV_BATCH), &mut out) {
-            Ok(_) => Ok(out),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(out),
-            Err(e) => Err(e),
-        }
+        self.recv_now(max).map(|(out, _)| out)
     }
 
     /// One non-blocking recvmmsg(2) of up to `max` datagrams into `out`;
@@ -515,7 +504,7 @@ impl VrrpSocket {
     /// Sends a whole IPv4 datagram, header included (the AH socket).
     pub fn send_datagram(&self, datagram: &[u8], dst: std::net::Ipv4Addr) -> io::Result<()> {
         let to = socket2::SockAddr::from(SocketAddrV4::new(dst, 0));
-        self.fd.get_ref().send_to(datagram, &to).map(|_| ())
+        self.sock.send_to(datagram, &to).map(|_| ())
     }
 
     /// Sends one VRRP message from `src` to `dst` (multicast group or a
@@ -524,7 +513,7 @@ impl VrrpSocket {
     /// IPV6_TCLASS control messages) because instances of different DSCP
     /// share the socket.
     pub fn send(&self, payload: &[u8], src: IpAddr, dst: IpAddr, tos: u8) -> io::Result<()> {
-        let fd = self.fd.get_ref().as_fd();
+        let fd = self.sock.as_fd();
         let iov = [IoSlice::new(payload)];
         let r = match (src, dst) {
             (IpAddr::V4(s), IpAddr::V4(d)) => {
@@ -580,5 +569,11 @@ impl VrrpSocket {
             }
         };
         r.map(|_| ()).map_err(io::Error::from)
+    }
+}
+
+impl AsRawFd for VrrpSocket {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.sock.as_raw_fd()
     }
 }
