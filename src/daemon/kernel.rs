@@ -44,15 +44,15 @@ pub struct KernelView {
 
 impl KernelView {
     pub fn new(links: Vec<LinkState>, addrs: Vec<AddrEntry>) -> KernelView {
-        let mut view = KernelView {
-            links: links.into_iter().map(|l| (l.index, l)).collect(),
-            addrs: Vec::new(),
-            on_links: FxHashMap::default(),
-        };
-        for a in addrs {
-            view.apply(NetlinkEvent::AddressAdded(a));
+        let mut on_links: FxHashMap<IpAddr, u32> = FxHashMap::default();
+        for a in &addrs {
+            *on_links.entry(a.address).or_default() += 1;
         }
-        view
+        KernelView {
+            links: links.into_iter().map(|l| (l.index, l)).collect(),
+            addrs,
+            on_links,
+        }
     }
 
     /// Removes the entries `gone` selects, keeping the count in step.

@@ -104,20 +104,11 @@ impl Sockets {
     pub fn drain(&self) -> Vec<(SocketKey, Vec<crate::io::vrrp_socket::Datagram>)> {
         let mut out = Vec::new();
         for (key, e) in &self.open {
-            loop {
-                match e.sock.try_recv_batch(MAX_BATCH) {
-                    Ok(batch) if batch.is_empty() => break,
-                    Ok(batch) => {
-                        let full = batch.len() >= MAX_BATCH;
-                        out.push((*key, batch));
-                        if !full {
-                            break;
-                        }
-                    }
-                    // The reader reports socket failures.
-                    Err(_) => break,
-                }
-            }
+            // The reader reports socket failures.
+            let _ = e.sock.recv_queued(|batch| {
+                out.push((*key, batch));
+                true
+            });
         }
         out
     }
@@ -128,10 +119,6 @@ impl Sockets {
         self.ah.retain(|k, _| needed_ah.contains(k));
     }
 }
-
-/// Datagrams read in one go (what arrived meanwhile): one trip through the
-/// daemon's channel and one wake-up for many adverts under load.
-const MAX_BATCH: usize = crate::io::vrrp_socket::RECV_BATCH;
 
 /// A socket read again within this long after its last read is busy:
 /// adverts are arriving faster than one wake-up each is worth.
@@ -217,57 +204,38 @@ async fn read_once(
     pacing: &mut ReadPacing,
     tx: &mpsc::UnboundedSender<Input>,
 ) -> io::Result<bool> {
-    let linger = {
-        let fd = match watch {
-            Some(fd) => fd,
-            None => watch.insert(sock.watch()?),
-        };
-        let mut guard = fd.readable().await?;
-        match pacing.linger(Instant::now()) {
-            None => {
-                let handed = hand_over(key, sock, tx)?;
-                // Read until the kernel had fewer than asked: empty then. A
-                // datagram arriving since raises a new edge that tokio's
-                // readiness tick keeps from being cleared here.
-                guard.clear_ready();
-                return Ok(handed.is_some_and(|count| {
-                    pacing.read_at(Instant::now(), count);
-                    true
-                }));
-            }
-            Some(wait) => wait,
+    let fd = match watch {
+        Some(fd) => fd,
+        None => watch.insert(sock.watch()?),
+    };
+    let mut guard = fd.readable().await?;
+    let hand_over = || sock.recv_queued(|batch| tx.send(Input::Packets(key, batch)).is_ok());
+    let handed = match pacing.linger(Instant::now()) {
+        None => {
+            let handed = hand_over()?;
+            // Read until the kernel had fewer than asked: empty then. A
+            // datagram arriving since raises a new edge that tokio's
+            // readiness tick keeps from being cleared here.
+            guard.clear_ready();
+            handed
+        }
+        Some(wait) => {
+            // Out of epoll while the burst arrives: epoll is edge-triggered,
+            // and every datagram arriving on a registered socket wakes the
+            // thread even when no task waits for it. Registered again
+            // before the next wait, which then sees at once what came after
+            // this read.
+            drop(guard);
+            *watch = None;
+            tokio::time::sleep(wait).await;
+            hand_over()?
         }
     };
-    // Out of epoll while the burst arrives: epoll is edge-triggered, and
-    // every datagram arriving on a registered socket wakes the thread even
-    // when no task waits for it. Registered again before the next wait,
-    // which then sees at once what came after this read.
-    *watch = None;
-    tokio::time::sleep(linger).await;
-    Ok(hand_over(key, sock, tx)?.is_some_and(|count| {
-        pacing.read_at(Instant::now(), count);
-        true
-    }))
-}
-
-/// Hands everything queued on `sock` to the daemon, in batches of
-/// [`MAX_BATCH`]: how many datagrams, or None when the daemon is gone.
-fn hand_over(
-    key: SocketKey,
-    sock: &VrrpSocket,
-    tx: &mpsc::UnboundedSender<Input>,
-) -> io::Result<Option<usize>> {
-    let mut count = 0;
-    loop {
-        let (batch, read) = sock.recv_now(MAX_BATCH)?;
-        count += batch.len();
-        if !batch.is_empty() && tx.send(Input::Packets(key, batch)).is_err() {
-            return Ok(None);
-        }
-        if read < MAX_BATCH {
-            return Ok(Some(count));
-        }
-    }
+    let Some(count) = handed else {
+        return Ok(false);
+    };
+    pacing.read_at(Instant::now(), count);
+    Ok(true)
 }
 
 #[cfg(test)]

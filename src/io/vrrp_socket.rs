@@ -19,11 +19,10 @@
 use std::io::{self, IoSlice};
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsFd, AsRawFd};
+use std::sync::Arc;
 
 use nix::sys::socket::{ControlMessage, MsgFlags, SockaddrStorage, sendmsg};
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
-use std::sync::Arc;
-
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
@@ -366,14 +365,14 @@ impl VrrpSocket {
             .map_err(|e| e.into_parts().1)
     }
 
-    /// What is queued now (at most `max`, at most [`RECV_BATCH`]) from one
-    /// recvmmsg(2), without waiting, and how many datagrams the kernel
-    /// handed over (fewer than asked: the queue was empty; some may not
-    /// become datagrams, an IPv6 one without its control messages).
-    pub fn recv_now(&self, max: usize) -> io::Result<(Vec<Datagram>, usize)> {
+    /// What is queued now (at most [`RECV_BATCH`]) from one recvmmsg(2),
+    /// without waiting, and how many datagrams the kernel handed over
+    /// (fewer than asked: the queue was empty; some may not become
+    /// datagrams, an IPv6 one without its control messages).
+    fn recv_now(&self) -> io::Result<(Vec<Datagram>, usize)> {
         let mut out = Vec::new();
         loop {
-            return match self.recv_many(&self.sock, max.clamp(1, RECV_BATCH), &mut out) {
+            return match self.recv_many(&self.sock, RECV_BATCH, &mut out) {
                 Ok(read) => Ok((out, read)),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok((out, 0)),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -382,10 +381,25 @@ impl VrrpSocket {
         }
     }
 
-    /// What is queued now (at most `max`, at most [`RECV_BATCH`]), without
-    /// waiting: nothing when nothing is.
-    pub fn try_recv_batch(&self, max: usize) -> io::Result<Vec<Datagram>> {
-        self.recv_now(max).map(|(out, _)| out)
+    /// Everything queued now, without waiting: each non-empty batch of up
+    /// to [`RECV_BATCH`] datagrams goes to `each`, until the kernel hands
+    /// over fewer than asked (the queue is empty) or `each` says stop
+    /// (false). How many datagrams were handed over, or None when stopped.
+    pub fn recv_queued(
+        &self,
+        mut each: impl FnMut(Vec<Datagram>) -> bool,
+    ) -> io::Result<Option<usize>> {
+        let mut count = 0;
+        loop {
+            let (batch, read) = self.recv_now()?;
+            count += batch.len();
+            if !batch.is_empty() && !each(batch) {
+                return Ok(None);
+            }
+            if read < RECV_BATCH {
+                return Ok(Some(count));
+            }
+        }
     }
 
     /// One non-blocking recvmmsg(2) of up to `max` datagrams into `out`;
